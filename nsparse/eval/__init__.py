@@ -1,0 +1,1 @@
+"""nsparse.eval"""
