@@ -1,0 +1,37 @@
+"""Stage `base`: the masked LM every sparse encoder starts from.
+
+With `base.pretrained` set (a hub id such as
+`opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1`) the stage only
+records it; otherwise it trains the offline base model (tokenizer + MLM) on
+`data/pretrain/text.txt`. Either way `models/base/source.json` names what `train` loads.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from nsparse.config import load_params
+from nsparse.io import write_json
+from nsparse.model.base import BaseModelSettings, build_base_model
+from nsparse.model.threads import configure_threads
+
+STAGE_KEYS = ("pretrained", "text", "output", "threads")
+
+
+def main() -> None:
+    params = load_params()
+    base = params["base"]
+    output = base["output"]
+    if base.get("pretrained"):
+        write_json(f"{output}/source.json", {"model": base["pretrained"], "trained_here": False})
+        return
+    configure_threads(base.get("threads"))
+    settings = BaseModelSettings(seed=params["seed"], **{key: value for key, value in base.items() if key not in STAGE_KEYS})
+    figures = build_base_model(base["text"], output, settings)
+    figures["threads"] = torch.get_num_threads()
+    write_json(f"{output}/training.json", figures)
+    write_json(f"{output}/source.json", {"model": output, "trained_here": True})
+
+
+if __name__ == "__main__":
+    main()
