@@ -1,0 +1,201 @@
+"""Benchmark deployed variants and BM25 (nori) against the live OpenSearch index.
+
+Quality (nDCG@10, MRR@10, Recall@100 with per-query scores and paired tests), cost
+(latency p50/p99 and throughput under bounded concurrency, index size, document and
+query non-zero terms, FLOPS), and a parity check: the live `neural_sparse` ranking must
+equal the in-process exact retriever's ranking on the very vectors the index stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from opensearchpy import OpenSearch, helpers
+from tqdm import tqdm
+
+from nsparse.data import Benchmark
+from nsparse.eval import EvalResult, SparseRetriever, evaluate, paired_test, sparse_cost
+from nsparse.opensearch import index as os_index
+from nsparse.opensearch import ml, search
+from nsparse.pipeline.baselines import ensure_bm25_index
+from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
+
+log = logging.getLogger(__name__)
+
+Searcher = Callable[[str], list[tuple[str, float]]]
+
+
+@dataclass
+class SystemRun:
+    run: dict[str, dict[str, float]]
+    latencies_ms: list[float]
+
+
+def rank_features_precision(values: np.ndarray) -> np.ndarray:
+    """Round weights as Lucene's FeatureField stores them (the top 9 mantissa bits kept)."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32) >> np.uint32(15) << np.uint32(15)
+    return bits.view(np.float32)
+
+
+def run_queries(searcher: Searcher, queries: dict[str, str], desc: str) -> SystemRun:
+    """Run every query once, sequentially, timing each round trip (the latency sample)."""
+    run: dict[str, dict[str, float]] = {}
+    latencies = []
+    for qid, text in tqdm(queries.items(), desc=desc, unit="q", leave=False):
+        start = time.perf_counter()
+        hits = searcher(text)
+        latencies.append((time.perf_counter() - start) * 1000)
+        run[qid] = {doc_id: score for doc_id, score in hits}
+    return SystemRun(run, latencies)
+
+
+def throughput(searcher: Searcher, texts: Sequence[str], clients: int) -> float:
+    """Queries per second with `clients` concurrent clients over a bounded list of queries."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(searcher, texts))
+    return len(texts) / (time.perf_counter() - start)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def read_index_weights(client: OpenSearch, index: str) -> tuple[list[str], list[dict[str, float]]]:
+    """The sparse vectors exactly as the index stores them (read back with scroll)."""
+    ids, weights = [], []
+    for hit in helpers.scan(client, index=index, query={"query": {"match_all": {}}}, _source=[SPARSE_FIELD], size=1000):
+        ids.append(hit["_id"])
+        weights.append(hit["_source"].get(SPARSE_FIELD) or {})
+    return ids, weights
+
+
+def to_matrices(*weight_lists: list[dict[str, float]]) -> list[sp.csr_matrix]:
+    """CSR matrices over one shared token vocabulary, one per list of {token: weight} maps."""
+    vocab: dict[str, int] = {}
+    triplets = []
+    for weights in weight_lists:
+        rows = [i for i, w in enumerate(weights) for _ in w]
+        cols = [vocab.setdefault(t, len(vocab)) for w in weights for t in w]
+        vals = np.asarray([v for w in weights for v in w.values()], dtype=np.float32)
+        triplets.append((vals, (rows, cols), len(weights)))
+    return [sp.csr_matrix((vals, idx), shape=(n, len(vocab))) for vals, idx, n in triplets]
+
+
+def parity(live: dict[str, dict[str, float]], exact: dict[str, dict[str, float]], k: int = 10) -> dict[str, float]:
+    """Share of queries whose live top-k equals the exact top-k, comparing score-ordered lists with ties grouped."""
+
+    def tiers(run: dict[str, float]) -> list[frozenset[str]]:
+        top = sorted(run.items(), key=lambda kv: -kv[1])[:k]
+        groups: dict[float, set[str]] = {}
+        for doc_id, score in top:
+            groups.setdefault(round(score, 3), set()).add(doc_id)
+        return [frozenset(g) for _, g in sorted(groups.items(), reverse=True)][:-1]  # last tier may be cut by k
+
+    same = sum(tiers(live.get(q, {})) == tiers(exact.get(q, {})) for q in exact)
+    overlap = statistics.fmean(
+        len(set(sorted(live.get(q, {}), key=lambda d: -live[q][d])[:k]) & set(sorted(exact[q], key=lambda d: -exact[q][d])[:k])) / k
+        for q in exact
+    ) if exact else float("nan")
+    return {"queries": len(exact), "identical_topk_share": same / max(len(exact), 1), "mean_topk_overlap": overlap}
+
+
+def benchmark_one(
+    client: OpenSearch,
+    name: str,
+    bench: Benchmark,
+    deployments: dict[str, Deployment],
+    bm25_index: str,
+    params: dict[str, Any],
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    """All systems on one benchmark: metrics per system, significance tests, parity figures."""
+    k = params["top_k"]
+    queries = dict(list(bench.queries.items())[: params["max_queries"]])
+    qrels = {q: bench.qrels[q] for q in queries}
+    latency_texts = list(queries.values())[: params["throughput_queries"]]
+    last = list(deployments)[-1]
+    searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.match(client, bm25_index, "text", text, k)}
+    for variant, dep in deployments.items():
+        searchers[variant] = lambda text, d=dep: search.neural_sparse_model(client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k)
+    best = deployments[last]
+    searchers["hybrid"] = lambda text: search.hybrid(
+        client, best.indices[name], "text", SPARSE_FIELD, text, best.query_model_id, k, params["hybrid_pipeline"]
+    )
+    if params.get("two_phase"):
+        searchers[f"{last}_two_phase"] = lambda text: search.neural_sparse_model(
+            client, best.indices[name], SPARSE_FIELD, text, best.query_model_id, k, search_pipeline=params["two_phase_pipeline"]
+        )
+
+    results: dict[str, dict[str, Any]] = {}
+    evaluations: dict[str, EvalResult] = {}
+    live_runs: dict[str, dict[str, dict[str, float]]] = {}
+    for system, searcher in searchers.items():
+        system_run = run_queries(searcher, queries, f"{name}/{system}")
+        live_runs[system] = system_run.run
+        evaluation = evaluate(qrels, system_run.run)
+        evaluations[system] = evaluation
+        results[system] = {
+            **evaluation.summary,
+            "latency_p50_ms": percentile(system_run.latencies_ms, 50),
+            "latency_p99_ms": percentile(system_run.latencies_ms, 99),
+            "throughput_qps": throughput(searcher, latency_texts, params["clients"]),
+        }
+    results["bm25_nori"]["index_size_mb"] = os_index.index_size_bytes(client, bm25_index) / 2**20
+
+    parity_figures: dict[str, Any] = {}
+    for variant, dep in deployments.items():
+        doc_ids, doc_weights = read_index_weights(client, dep.indices[name])
+        query_ids = list(queries)
+        query_weights = ml.predict_sparse(client, dep.query_model_id, [queries[q] for q in query_ids])
+        doc_matrix, query_matrix = to_matrices(doc_weights, query_weights)
+        doc_matrix.data = rank_features_precision(doc_matrix.data)
+        cost = sparse_cost(query_matrix, doc_matrix)
+        results[variant].update(cost, index_size_mb=os_index.index_size_bytes(client, dep.indices[name]) / 2**20)
+        exact = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, query_ids, k)
+        parity_figures[variant] = parity(live_runs[variant], exact)
+    significance = {
+        f"{last}_vs_{other}": paired_test(evaluations[last], evaluations[other], "ndcg@10")
+        for other in [*(v for v in deployments if v != last), "bm25_nori"]
+    }
+    return results, significance, parity_figures
+
+
+
+def run_all(
+    client: OpenSearch,
+    benchmarks: dict[str, Benchmark],
+    corpus_files: dict[str, Path],
+    deployments: dict[str, Deployment],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Every benchmark × system: `{benchmark: {system: {metric: value}}}` plus `_significance` and `_parity`."""
+    search.put_hybrid_pipeline(client, params["hybrid_pipeline"], params["hybrid_weights"])
+    if params.get("two_phase"):
+        search.put_two_phase_pipeline(client, params["two_phase_pipeline"])
+    report: dict[str, Any] = {"_significance": {}, "_parity": {}}
+    for name, bench in benchmarks.items():
+        bm25_index = ensure_bm25_index(client, f"{params['index_prefix']}-bm25-{name}", corpus_files[name])
+        results, significance, parity_figures = benchmark_one(client, name, bench, deployments, bm25_index, params)
+        report[name] = results
+        report["_significance"][name] = significance
+        report["_parity"][name] = parity_figures
+    return report
+
+
+def quality_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat rows (benchmark, system, metrics) for the DVC plot of quality."""
+    return [
+        {"benchmark": b, "system": f"{b}/{s}", **{m: v for m, v in scores.items() if m in ("ndcg@10", "mrr@10", "recall@100")}}
+        for b, systems in report.items()
+        if not b.startswith("_")
+        for s, scores in systems.items()
+    ]

@@ -1,0 +1,189 @@
+"""The human-readable report: tables and PNG plots from the pipeline's metrics files.
+
+Everything here reads JSON/TSV that earlier stages wrote; it computes nothing new, so a
+report can always be regenerated from a finished run (or a `dvc exp` of one).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the report is written by a DVC stage, never shown
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nsparse.io import atomic_open, write_text  # noqa: E402
+
+QUALITY_METRICS = ("ndcg@10", "mrr@10", "recall@100")
+COST_METRICS = ("latency_p50_ms", "latency_p99_ms", "throughput_qps", "index_size_mb", "doc_nnz", "query_nnz", "flops")
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return "–" if value is None else str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def metric_table(results: dict[str, dict[str, dict[str, Any]]], metrics: Sequence[str]) -> str:
+    """One row per benchmark × system, one column per metric."""
+    rows = [
+        [benchmark, system, *(scores.get(m) for m in metrics)]
+        for benchmark, systems in results.items()
+        for system, scores in systems.items()
+    ]
+    return markdown_table(["benchmark", "system", *metrics], rows)
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    fig.tight_layout()
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_grouped_bars(results: dict[str, dict[str, dict[str, Any]]], metric: str, path: Path, title: str) -> None:
+    """Bars of `metric`, grouped by benchmark, one colour per system."""
+    benchmarks = list(results)
+    systems = sorted({s for systems in results.values() for s in systems}, key=str)
+    width = 0.8 / max(len(systems), 1)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(benchmarks), 4))
+    for i, system in enumerate(systems):
+        values = [results[b].get(system, {}).get(metric) or 0.0 for b in benchmarks]
+        ax.bar([x + i * width for x in range(len(benchmarks))], values, width, label=system)
+    ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(benchmarks))], benchmarks)
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.legend(fontsize="small", ncol=2)
+    _save(fig, path)
+
+
+def read_training_curves(dvclive_dir: Path) -> dict[str, list[tuple[float, float]]]:
+    """dvclive's per-metric TSVs (`plots/metrics/**.tsv`, columns step, <name>) as (step, value) series."""
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for tsv in sorted((dvclive_dir / "plots" / "metrics").rglob("*.tsv")):
+        with tsv.open(encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            name = str(tsv.relative_to(dvclive_dir / "plots" / "metrics").with_suffix(""))
+            value_column = [c for c in (reader.fieldnames or []) if c not in ("step", "timestamp")]
+            if not value_column:
+                continue
+            curves[name] = [(float(row["step"]), float(row[value_column[-1]])) for row in reader]
+    return curves
+
+
+def plot_training_curves(curves_by_variant: dict[str, dict[str, list[tuple[float, float]]]], path: Path) -> None:
+    names = sorted({name for curves in curves_by_variant.values() for name in curves})
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for variant, curves in curves_by_variant.items():
+            if name in curves:
+                steps, values = zip(*curves[name])
+                ax.plot(steps, values, label=variant)
+        ax.set_title(name, fontsize="small")
+        ax.set_xlabel("step")
+        ax.legend(fontsize="small")
+    _save(fig, path)
+
+
+def plot_counts(counts: dict[str, float], path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(counts) + 1.2))
+    ax.barh(list(counts), list(counts.values()))
+    ax.invert_yaxis()
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def _numeric_leaves(obj: Any, prefix: str = "") -> dict[str, float]:
+    """Flatten the numeric leaves of a JSON report (e.g. filter rejection counts) for a bar chart."""
+    if isinstance(obj, bool):
+        return {}
+    if isinstance(obj, (int, float)):
+        return {prefix: float(obj)}
+    if isinstance(obj, dict):
+        out: dict[str, float] = {}
+        for key, value in obj.items():
+            out.update(_numeric_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {}
+
+
+def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str]) -> Path:
+    """Write `reports/report.md` and `reports/plots/*.png`; return the report's path."""
+    plots = reports_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    benchmark = _load(reports_dir / "benchmark.json") or {}
+    baselines = _load(reports_dir / "baselines.json") or {}
+    synthesis = _load(reports_dir / "synthesis.json")
+    synonyms = _load(reports_dir / "synonyms.json")
+
+    sections = ["# nsparse benchmark report", ""]
+    quality = {b: {s: m for s, m in systems.items() if isinstance(m, dict)} for b, systems in benchmark.items()}
+    quality = {b: s for b, s in quality.items() if s and not b.startswith("_")}
+    if quality:
+        plot_grouped_bars(quality, "ndcg@10", plots / "quality_ndcg10.png", "nDCG@10 on the live index")
+        plot_grouped_bars(quality, "latency_p50_ms", plots / "latency_p50.png", "p50 latency (ms)")
+        sections += [
+            "## Quality (live OpenSearch index, test splits)",
+            "",
+            metric_table(quality, QUALITY_METRICS),
+            "",
+            "![nDCG@10](plots/quality_ndcg10.png)",
+            "",
+            "## Cost",
+            "",
+            metric_table(quality, COST_METRICS),
+            "",
+            "![p50 latency](plots/latency_p50.png)",
+            "",
+        ]
+    significance = benchmark.get("_significance")
+    if significance:
+        rows = [
+            [bench, comparison, r.get("metric"), r.get("mean_difference"), r.get("p_value")]
+            for bench, comparisons in significance.items()
+            for comparison, r in comparisons.items()
+        ]
+        sections += ["## Paired significance tests", "", markdown_table(["benchmark", "comparison", "metric", "mean Δ", "p"], rows), ""]
+    parity = benchmark.get("_parity")
+    if parity:
+        sections += ["## Live index vs in-process retriever", "", "```json", json.dumps(parity, indent=2, ensure_ascii=False), "```", ""]
+    if baselines:
+        sections += ["## In-process and OpenSearch BM25 baselines", "", metric_table(baselines, QUALITY_METRICS), ""]
+
+    curves = {v: read_training_curves(dvclive_root / v) for v in variants}
+    if any(curves.values()):
+        plot_training_curves(curves, plots / "training_curves.png")
+        sections += ["## Training", "", "![training curves](plots/training_curves.png)", ""]
+    for variant in variants:
+        bench = _load(reports_dir / variant / "encode_bench.json")
+        if bench:
+            sections += [f"### Encoding benchmark, {variant}", "", "```json", json.dumps(bench, indent=2, ensure_ascii=False), "```", ""]
+
+    for title, data, name in (("Query synthesis", synthesis, "synthesis"), ("Synonym verification", synonyms, "synonyms")):
+        if not data:
+            continue
+        counts = {k: v for k, v in _numeric_leaves(data).items() if "time" not in k and "seconds" not in k}
+        if counts:
+            plot_counts(counts, plots / f"{name}_counts.png", title)
+        sections += [f"## {title}", "", f"![{name}](plots/{name}_counts.png)", "", "```json", json.dumps(data, indent=2, ensure_ascii=False), "```", ""]
+
+    report_path = reports_dir / "report.md"
+    write_text(report_path, "\n".join(sections))
+    return report_path

@@ -1,0 +1,34 @@
+"""DVC stage `benchmark`: every deployed variant, BM25 (nori) and hybrid against the live index."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+from nsparse.config import load_params
+from nsparse.data import load_benchmark
+from nsparse.io import atomic_open, write_json
+from nsparse.opensearch.client import connect
+from nsparse.pipeline.benchmark import quality_rows, run_all
+from nsparse.pipeline.deploy import Deployment
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    params = load_params()
+    settings = params["benchmark"]
+    folders = {name: Path("data/benchmarks") / name for name in settings["benchmarks"]}
+    benchmarks = {name: load_benchmark(folder, settings["split"]) for name, folder in folders.items()}
+    deployments = {v: Deployment.load(Path("deploy") / v / "deployment.json") for v in params["variants"]}
+    report = run_all(connect(), benchmarks, {n: f / "corpus.jsonl" for n, f in folders.items()}, deployments, settings)
+    write_json("reports/benchmark.json", report)
+    rows = quality_rows(report)
+    with atomic_open("reports/benchmark_quality.csv", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

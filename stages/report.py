@@ -1,0 +1,17 @@
+"""DVC stage `report`: reports/report.md and reports/plots/*.png from the run's metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nsparse.config import load_params
+from nsparse.pipeline.report import write_report
+
+
+def main() -> None:
+    variants = list(load_params()["variants"])
+    print(write_report(Path("reports"), Path("dvclive"), variants))
+
+
+if __name__ == "__main__":
+    main()
