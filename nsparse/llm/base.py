@@ -1,0 +1,88 @@
+"""The one generation interface every back end implements.
+
+Synthesis and synonym verification only ever call `Generator.generate` on chat
+conversations and read `Generator.provenance`, so a run can switch between a local
+model, an OpenAI-compatible server and an in-process GGUF model from params.yaml alone.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+Message = dict[str, str]
+Conversation = list[Message]
+
+# Qwen's recommended sampling for non-thinking mode (Qwen3 model card).
+DEFAULT_SAMPLING: dict[str, Any] = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_new_tokens": 256}
+
+_THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
+
+
+def strip_thinking(text: str) -> str:
+    """Drop `<think>…</think>` blocks (and an unterminated trailing one): only the answer is kept."""
+    return _THINK_BLOCK.sub("", text).strip()
+
+
+@dataclass
+class GenerationStats:
+    """Running totals that go into provenance: how much was generated, how fast."""
+
+    requests: int = 0
+    failed_requests: int = 0
+    generated_tokens: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        tokens_per_s = self.generated_tokens / self.seconds if self.seconds > 0 else None
+        return {
+            "requests": self.requests,
+            "failed_requests": self.failed_requests,
+            "generated_tokens": self.generated_tokens,
+            "seconds": round(self.seconds, 3),
+            "tokens_per_s": round(tokens_per_s, 2) if tokens_per_s is not None else None,
+            **self.extra,
+        }
+
+
+class Generator(ABC):
+    """Turns chat conversations into assistant replies (one string per conversation)."""
+
+    backend: str
+
+    def __init__(self, model: str, sampling: dict[str, Any]) -> None:
+        self.model_id = model
+        self.sampling = {**DEFAULT_SAMPLING, **sampling}
+        self.stats = GenerationStats()
+
+    @abstractmethod
+    def generate(
+        self, conversations: Sequence[Conversation], json_schema: dict[str, Any] | None = None, **sampling: Any
+    ) -> list[str]:
+        """Replies in input order; `json_schema` asks for structured output where the back end supports it.
+
+        A reply the back end could not produce is an empty string (callers count it as malformed).
+        """
+
+    def provenance(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.model_id, "sampling": self.sampling, **self.stats.as_dict()}
+
+    def _sampling(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(overrides) - set(DEFAULT_SAMPLING)
+        if unknown:
+            raise TypeError(f"unknown sampling option(s) {sorted(unknown)}; known: {sorted(DEFAULT_SAMPLING)}")
+        return {**self.sampling, **overrides}
+
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stats.seconds += time.perf_counter() - start

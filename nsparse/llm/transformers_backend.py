@@ -1,0 +1,101 @@
+"""Local causal LMs through Hugging Face transformers (hub id or local path).
+
+Batched with left padding (decoder-only models continue from the right edge), on GPU when
+present. Qwen3 chat templates receive `enable_thinking=False`, and any `<think>` block
+that still appears is stripped. On CUDA, peak memory and tokens/s go into provenance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+from nsparse.llm.base import Conversation, Generator, strip_thinking
+
+AWQ_HELP = (
+    "{model}: AWQ checkpoints need the `awq` package, but AutoAWQ is deprecated and does not import "
+    "with the pinned transformers 4.57.1 (it needs the removed PytorchGELUTanh). Serve the checkpoint "
+    "with vLLM (`vllm serve {model}`) and set llm.backend=openai instead."
+)
+
+
+class TransformersGenerator(Generator):
+    backend = "transformers"
+
+    def __init__(
+        self,
+        model: str,
+        sampling: dict[str, Any],
+        batch_size: int = 8,
+        dtype: str = "auto",
+        device: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(model, sampling)
+        self._require_quantization_backend(model)
+        self.batch_size = batch_size
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device).eval()
+        if seed is not None:
+            torch.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    @staticmethod
+    def _require_quantization_backend(model: str) -> None:
+        quantization = getattr(AutoConfig.from_pretrained(model), "quantization_config", None) or {}
+        method = quantization.get("quant_method") if isinstance(quantization, dict) else getattr(quantization, "quant_method", None)
+        if str(method).lower().endswith("awq"):
+            try:
+                import awq  # noqa: F401  (probe only: transformers imports it itself)
+            except ImportError as err:
+                raise ImportError(AWQ_HELP.format(model=model)) from err
+
+    def _prompt(self, conversation: Conversation) -> str:
+        # Templates without an enable_thinking switch ignore the extra variable.
+        return self.tokenizer.apply_chat_template(
+            conversation, tokenize=False, add_generation_prompt=True, enable_thinking=False
+        )
+
+    @torch.inference_mode()
+    def generate(
+        self, conversations: Sequence[Conversation], json_schema: dict[str, Any] | None = None, **sampling: Any
+    ) -> list[str]:
+        # json_schema: transformers has no constrained decoding here; the prompt's few-shot
+        # examples carry the format and callers parse leniently.
+        options = self._sampling(sampling)
+        prompts = [self._prompt(conversation) for conversation in conversations]
+        replies: list[str] = []
+        batches = range(0, len(prompts), self.batch_size)
+        with self._timed():
+            for start in tqdm(batches, desc="generate", unit="batch", disable=len(batches) < 2):
+                replies += self._generate_batch(prompts[start : start + self.batch_size], options)
+        if self.device.type == "cuda":
+            self.stats.extra["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated(self.device)
+            self.stats.extra["device"] = torch.cuda.get_device_name(self.device)
+        return replies
+
+    def _generate_batch(self, prompts: list[str], options: dict[str, Any]) -> list[str]:
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        do_sample = options["temperature"] > 0
+        sampling = {"temperature": options["temperature"], "top_p": options["top_p"], "top_k": options["top_k"]}
+        output = self.model.generate(
+            input_ids=encoded["input_ids"],
+            attention_mask=encoded["attention_mask"],
+            max_new_tokens=options["max_new_tokens"],
+            do_sample=do_sample,
+            **(sampling if do_sample else {}),
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        self.stats.requests += len(prompts)
+        self.stats.generated_tokens += int((new_tokens != self.tokenizer.pad_token_id).sum())
+        return [strip_thinking(text) for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
