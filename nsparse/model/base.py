@@ -83,6 +83,15 @@ def train_tokenizer(lines: list[str], vocab_size: int, min_frequency: int) -> Pr
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
 
 
+def new_masked_lm(tokenizer: PreTrainedTokenizerFast, settings: BaseModelSettings) -> BertForMaskedLM:
+    """A randomly initialised BERT masked LM sized by `settings`, its vocabulary the tokenizer's."""
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=settings.hidden_size,
+                        num_hidden_layers=settings.num_layers, num_attention_heads=settings.num_heads,
+                        intermediate_size=settings.intermediate_size,
+                        max_position_embeddings=settings.max_length, pad_token_id=tokenizer.pad_token_id)
+    return BertForMaskedLM(config)
+
+
 def pack_blocks(tokenizer: PreTrainedTokenizerFast, lines: list[str], block_length: int) -> torch.Tensor:
     """Concatenate all token ids and cut them into [CLS] ... [SEP] blocks of `block_length`."""
     body = block_length - 2
@@ -127,11 +136,7 @@ def build_base_model(text_path: str | os.PathLike[str], output_dir: str | os.Pat
     tokenizer.model_max_length = settings.max_length
     tokenizer_seconds = time.perf_counter() - started
     blocks = pack_blocks(tokenizer, lines, settings.block_length)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=settings.hidden_size,
-                        num_hidden_layers=settings.num_layers, num_attention_heads=settings.num_heads,
-                        intermediate_size=settings.intermediate_size,
-                        max_position_embeddings=settings.max_length, pad_token_id=tokenizer.pad_token_id)
-    model = BertForMaskedLM(config)
+    model = new_masked_lm(tokenizer, settings)
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_ratio * settings.steps), settings.steps)
@@ -148,7 +153,7 @@ def build_base_model(text_path: str | os.PathLike[str], output_dir: str | os.Pat
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
-        progress.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        progress.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)
     output = Path(output_dir)
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)

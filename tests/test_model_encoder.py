@@ -1,0 +1,92 @@
+"""The sparse encoder: pooling, IDF query encoding, pruning, save/load, base tokenizer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from nsparse.model.base import BaseModelSettings, new_masked_lm, train_tokenizer
+from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf, prune, splade_pool
+
+CORPUS = [
+    "서울은 대한민국의 수도이다.",
+    "부산은 대한민국 제2의 도시이며 항구 도시이다.",
+    "Seoul is the capital of South Korea.",
+    "김치는 한국의 전통 음식이다.",
+    "서울에서 부산까지 기차로 세 시간이 걸린다.",
+]
+TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
+
+
+def tiny_encoder(settings: EncoderSettings = EncoderSettings(max_length=64)) -> SparseEncoder:
+    torch.manual_seed(0)
+    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=200, min_frequency=1)
+    return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, CORPUS))
+
+
+def test_splade_pool_matches_hand_computed_example() -> None:
+    # batch 1, 3 positions (last is padding), vocab 3
+    logits = torch.tensor([[[1.0, -2.0, 0.0], [3.0, 0.5, -1.0], [100.0, 100.0, 100.0]]])
+    mask = torch.tensor([[1, 1, 0]])
+    expected = torch.tensor([[math.log(4.0), math.log(1.5), 0.0]])  # max(log1p(relu)) over real tokens
+    assert torch.allclose(splade_pool(logits, mask), expected)
+
+
+def test_prune_drops_weights_below_ratio_of_row_max() -> None:
+    weights = torch.tensor([[4.0, 1.0, 2.0, 0.0], [1.0, 0.9, 0.1, 0.5]])
+    assert torch.equal(prune(weights, 0.5), torch.tensor([[4.0, 0.0, 2.0, 0.0], [1.0, 0.9, 0.0, 0.5]]))
+    assert torch.equal(prune(weights, 0.0), weights)
+
+
+def test_document_vectors_zero_special_tokens_and_are_sparse_nonnegative() -> None:
+    encoder = tiny_encoder()
+    matrix = encoder.encode_documents(CORPUS, batch_size=2)
+    assert isinstance(matrix, sp.csr_matrix) and matrix.shape == (len(CORPUS), len(encoder.vocab))
+    assert matrix.data.min() > 0
+    special_columns = encoder.tokenizer.all_special_ids
+    assert matrix[:, special_columns].nnz == 0
+    # length-sorted batching must not reorder rows: each row equals encoding that text alone
+    alone = encoder.encode_documents([CORPUS[3]])
+    assert np.allclose(matrix[3].toarray(), alone.toarray(), atol=1e-5)
+
+
+def test_idf_query_vector_is_idf_of_each_distinct_token_once() -> None:
+    encoder = tiny_encoder()
+    idf = compute_idf(encoder.tokenizer, CORPUS)
+    query = "서울 서울 도시"
+    weights = encoder.to_token_weights(encoder.encode_queries([query])[0])
+    tokens = set(encoder.tokenizer.tokenize(query))
+    assert set(weights) == tokens
+    for token in tokens:
+        assert weights[token] == pytest.approx(idf[token], rel=1e-6)
+    # a token in more documents weighs less
+    assert idf["대한민국"] < idf["김치"]
+    assert idf["[CLS]"] == 0.0
+
+
+def test_bi_encoder_queries_use_the_model() -> None:
+    encoder = tiny_encoder(EncoderSettings(mode="bi-encoder", max_length=64, query_max_length=64))
+    query = "서울 도시"
+    assert np.allclose(encoder.encode_queries([query]).toarray(), encoder.encode_documents([query]).toarray(), atol=1e-6)
+
+
+def test_save_load_round_trip(tmp_path) -> None:
+    encoder = tiny_encoder(EncoderSettings(prune_ratio=0.1, max_length=64))
+    encoder.save(tmp_path / "model")
+    for name in ("tokenizer.json", "idf.json", "nsparse.json", "config.json"):
+        assert (tmp_path / "model" / name).exists()
+    loaded = SparseEncoder.load(tmp_path / "model")
+    assert loaded.settings == encoder.settings
+    assert (encoder.encode_documents(CORPUS) != loaded.encode_documents(CORPUS)).nnz == 0
+    assert (encoder.encode_queries(CORPUS) != loaded.encode_queries(CORPUS)).nnz == 0
+
+
+def test_korean_syllables_survive_tokenizer_normalization() -> None:
+    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=200, min_frequency=1)
+    pieces = tokenizer.tokenize("서울은 Seoul")
+    # syllables stay composed (NFD would split them into jamo); English is lower-cased
+    assert "".join(piece.removeprefix("##") for piece in pieces) == "서울은seoul"
