@@ -1,0 +1,49 @@
+"""In-process BM25 over Kiwi morphemes (bm25s): the baseline and the hard-negative miner."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import bm25s
+from tqdm import tqdm
+
+from nsparse.text import analyze_batch
+
+
+def document_text(document: str | Mapping[str, str]) -> str:
+    """The indexed text of a corpus entry: a plain string, or `title` and `text` joined."""
+    if isinstance(document, str):
+        return document
+    return f"{document.get('title', '')} {document['text']}".strip()
+
+
+class BM25Kiwi:
+    """BM25 (Lucene variant) over `nsparse.text.analyze` tokens of `{doc id: text or {"title","text"}}`."""
+
+    def __init__(self, corpus: Mapping[str, str | Mapping[str, str]], k1: float = 0.9, b: float = 0.4) -> None:
+        if not corpus:
+            raise ValueError("BM25Kiwi: empty corpus")
+        self.doc_ids = list(corpus)
+        tokens = list(
+            tqdm(
+                analyze_batch(document_text(doc) for doc in corpus.values()),
+                total=len(corpus),
+                desc="BM25 analyze corpus",
+                unit="doc",
+                disable=None,
+            )
+        )
+        self.index = bm25s.BM25(k1=k1, b=b)
+        self.index.index(tokens, show_progress=False)
+
+    def search(self, queries: Mapping[str, str], k: int = 100) -> dict[str, dict[str, float]]:
+        """{query id: {doc id: score}} with the top `k` documents that share a token with the query."""
+        if not queries:
+            return {}
+        query_ids = list(queries)
+        tokens = list(analyze_batch(queries[query_id] for query_id in query_ids))
+        documents, scores = self.index.retrieve(tokens, k=min(k, len(self.doc_ids)), show_progress=False)
+        return {
+            query_id: {self.doc_ids[doc]: float(score) for doc, score in zip(row_docs, row_scores) if score > 0}
+            for query_id, row_docs, row_scores in zip(query_ids, documents, scores)
+        }
