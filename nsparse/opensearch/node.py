@@ -1,0 +1,363 @@
+"""The local OpenSearch node: install from Maven artifacts, start, stop, inspect.
+
+`nsparse node up` assembles a node from OpenSearch's integ-test distribution plus
+the modules and plugins listed in `opensearch/node/components.yaml`, under a cache
+directory outside the repository, and runs it on 127.0.0.1 as a dedicated
+unprivileged user (OpenSearch refuses to run as root). Installing is done once per
+version; a running node is reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pwd
+import shutil
+import signal
+import string
+import subprocess
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from tqdm import tqdm
+
+from nsparse import config
+from nsparse.io import write_text
+from nsparse.opensearch.artifacts import MAVEN_CENTRAL, ArtifactFetcher, ArtifactNotFound, Coordinate, download
+
+ASSETS = Path(__file__).resolve().parents[2] / "opensearch"
+SERVICE_USER = "nsparse-opensearch"
+
+
+class NodeError(RuntimeError):
+    """The node could not be installed, started or stopped; the message says why and what to do."""
+
+
+def nsparse_home() -> Path:
+    """Cache root for installed nodes: $NSPARSE_HOME, else a directory the service user can traverse."""
+    if "NSPARSE_HOME" in os.environ:
+        return Path(os.environ["NSPARSE_HOME"])
+    return Path("/var/cache/nsparse") if os.geteuid() == 0 else Path.home() / ".cache" / "nsparse"
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """The `opensearch:` section of params.yaml, each key overridable by an NSPARSE_OPENSEARCH_<KEY> variable."""
+
+    version: str = "2.19.1"
+    heap: str = "1g"
+    port: int = 9200
+    java_home: str = "auto"
+    fetch: str = "auto"
+    maven_repository: str = MAVEN_CENTRAL
+    distribution_url: str = ""
+    startup_timeout_s: int = 240
+
+    @classmethod
+    def load(cls, params: dict[str, Any] | None = None) -> NodeSettings:
+        """Settings from params (default: params.yaml's `opensearch` section, if there is one) and the environment."""
+        if params is None:
+            with contextlib.suppress(FileNotFoundError):
+                params = config.section("opensearch")
+        values = {f.name: (params or {}).get(f.name, f.default) for f in fields(cls)}
+        for name, current in values.items():
+            override = os.environ.get(f"NSPARSE_OPENSEARCH_{name.upper()}")
+            if override is not None:
+                values[name] = type(current)(override)
+        return cls(**values)
+
+    @property
+    def major_version(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """Where one version's node lives on disk."""
+
+    root: Path
+    version: str
+
+    @property
+    def distribution(self) -> Path:
+        return self.root / f"opensearch-{self.version}"
+
+    @property
+    def installed_marker(self) -> Path:
+        return self.distribution / ".nsparse-installed"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "opensearch.pid"
+
+    @property
+    def server_log(self) -> Path:
+        return self.logs / "nsparse.log"
+
+    @property
+    def stdout_log(self) -> Path:
+        return self.logs / "stdout.log"
+
+
+class Node:
+    """One local node: `up`, `down`, `status` and `logs` act on it."""
+
+    def __init__(self, settings: NodeSettings | None = None, home: Path | None = None) -> None:
+        self.settings = settings or NodeSettings.load()
+        self.home = home or nsparse_home()
+        self.layout = NodeLayout(self.home / "opensearch" / self.settings.version, self.settings.version)
+
+    # --- life cycle -------------------------------------------------------------
+
+    def up(self) -> str:
+        """Install if needed, start unless already answering, wait for health; return the URL."""
+        with self._lock():
+            if self.answers():
+                return self.settings.url
+            if self.pid() is not None:
+                raise NodeError(f"a node started from {self.layout.distribution} is running but not answering on "
+                                f"{self.settings.url}; see `nsparse node logs`, or `nsparse node down` and retry")
+            if not self.layout.installed_marker.exists():
+                self.install()
+            self._write_config()
+            self._start()
+            self._wait_for_health()
+        return self.settings.url
+
+    def down(self) -> bool:
+        """Stop the node this launcher started (by its pid file); True when one was running."""
+        with self._lock():
+            pid = self.pid()
+            if pid is None:
+                self.layout.pid_file.unlink(missing_ok=True)
+                return False
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 60
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            self.layout.pid_file.unlink(missing_ok=True)
+            return True
+
+    def answers(self) -> bool:
+        try:
+            return requests.get(self.settings.url, timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    def pid(self) -> int | None:
+        """The pid in our pid file, if that process is alive and is our node's JVM."""
+        try:
+            pid = int(self.layout.pid_file.read_text().strip())
+            command_line = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        return pid if str(self.layout.distribution) in command_line else None
+
+    def log_tail(self, lines: int) -> str:
+        for log in (self.layout.server_log, self.layout.stdout_log):
+            if log.exists():
+                return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        return f"(no log yet under {self.layout.logs})"
+
+    # --- installation -----------------------------------------------------------
+
+    def install(self) -> None:
+        """Assemble the distribution, modules, plugins and DJL cache; mark the install complete last."""
+        fetcher = ArtifactFetcher.create(self.settings.fetch, self.settings.maven_repository, self.home / "downloads")
+        components = yaml.safe_load((ASSETS / "node" / "components.yaml").read_text())
+        shutil.rmtree(self.layout.distribution, ignore_errors=True)
+        self._unpack_distribution(fetcher)
+        for module in tqdm(components["modules"], desc="modules", unit="module"):
+            self._install_module(fetcher, module)
+        for plugin in tqdm(components["plugins"], desc="plugins", unit="plugin"):
+            self._install_plugin(fetcher, plugin)
+        self.layout.installed_marker.touch()
+
+    def _unpack_distribution(self, fetcher: ArtifactFetcher) -> None:
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        if self.settings.distribution_url:
+            archive = self.home / "downloads" / Path(self.settings.distribution_url).name
+            if not archive.exists():
+                download(self.settings.distribution_url, archive)
+        else:
+            archive = fetcher.fetch(Coordinate("org.opensearch.distribution.integ-test-zip", "opensearch", self.settings.version, "zip"))
+        if archive.suffix == ".zip":
+            with zipfile.ZipFile(archive) as bundle:
+                bundle.extractall(self.layout.root)
+            for script in (self.layout.distribution / "bin").iterdir():
+                script.chmod(0o755)  # zip extraction drops the executable bit
+        else:
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(self.layout.root, filter="tar")
+        if not self.layout.distribution.is_dir():
+            raise NodeError(f"{archive}: did not unpack into {self.layout.distribution.name}/ (is it OpenSearch {self.settings.version}?)")
+
+    def _install_module(self, fetcher: ArtifactFetcher, module: dict[str, Any]) -> None:
+        target = self.layout.distribution / "modules" / module["name"]
+        if target.exists():
+            return
+        coordinate = Coordinate.parse(module["artifact"].format(version=self.settings.version))
+        target.mkdir(parents=True)
+        for jar in [coordinate, *fetcher.compile_dependencies(coordinate)]:
+            shutil.copy2(fetcher.fetch(jar), target / jar.file_name)
+        extra_files = ASSETS / "node" / "modules" / module["name"]
+        if extra_files.is_dir():
+            shutil.copytree(extra_files, target, dirs_exist_ok=True)
+        descriptor = {
+            "description": f"{module['name']} module, added by nsparse from {coordinate}",
+            "version": self.settings.version,
+            "name": module["name"],
+            "classname": module["classname"],
+            "java.version": "11" if self.settings.major_version < 3 else "21",
+            "opensearch.version": self.settings.version,
+            "extended.plugins": ",".join(module.get("extended_plugins", [])),
+            "has.native.controller": "false",
+        }
+        write_text(target / "plugin-descriptor.properties", "".join(f"{key}={value}\n" for key, value in descriptor.items()))
+
+    def _install_plugin(self, fetcher: ArtifactFetcher, plugin: dict[str, Any]) -> None:
+        if (self.layout.distribution / "plugins" / plugin["name"]).exists():
+            return
+        coordinate = Coordinate.parse(plugin["artifact"].format(version=self.settings.version))
+        try:
+            archive = fetcher.fetch(coordinate)
+        except ArtifactNotFound:
+            if "build" not in plugin:
+                raise
+            archive = self._build_plugin(plugin["build"], plugin["name"])
+        self._run_tool("opensearch-plugin", "install", "--batch", archive.resolve().as_uri())
+
+    def _build_plugin(self, source: str, name: str) -> Path:
+        """Build a plugin zip from a Maven source tree under opensearch/ for this node version (cached)."""
+        build_dir = self.home / "build" / f"{source}-{self.settings.version}"
+        archive = build_dir / f"{name}-{self.settings.version}.zip"
+        if archive.exists():
+            return archive
+        lucene_jar = next((self.layout.distribution / "lib").glob("lucene-core-*.jar"))
+        lucene_version = lucene_jar.stem.removeprefix("lucene-core-")
+        command = ["mvn", "-q", "-B", "-f", str(ASSETS / source / "pom.xml"), "package",
+                   f"-Dopensearch.version={self.settings.version}", f"-Dlucene.version={lucene_version}",
+                   f"-Dplugin.java.release={'11' if self.settings.major_version < 3 else '21'}",
+                   f"-Dbuild.dir={build_dir}"]
+        result = subprocess.run(command, capture_output=True, text=True, env=self._java_env(), check=False)
+        if result.returncode != 0 or not archive.exists():
+            raise NodeError(f"building {ASSETS / source} for OpenSearch {self.settings.version} failed:\n{result.stdout}{result.stderr}")
+        return archive
+
+    # --- running ----------------------------------------------------------------
+
+    def _write_config(self) -> None:
+        """Node settings and heap, rewritten on every start so params.yaml changes take effect."""
+        conf = self.layout.distribution / "config"
+        template = string.Template((ASSETS / "node" / "opensearch.yml").read_text())
+        write_text(conf / "opensearch.yml", template.substitute(
+            http_port=self.settings.port, transport_port=self.settings.port + 100,
+            data_dir=self.layout.data, logs_dir=self.layout.logs))
+        write_text(conf / "jvm.options.d" / "nsparse.options", f"-Xms{self.settings.heap}\n-Xmx{self.settings.heap}\n")
+
+    def _start(self) -> None:
+        self.layout.data.mkdir(parents=True, exist_ok=True)
+        self.layout.logs.mkdir(parents=True, exist_ok=True)
+        self.layout.pid_file.unlink(missing_ok=True)
+        command = [str(self.layout.distribution / "bin" / "opensearch"), "-d", "-p", str(self.layout.pid_file)]
+        if os.geteuid() == 0:
+            _ensure_service_user()
+            subprocess.run(["chown", "-R", f"{SERVICE_USER}:{SERVICE_USER}", str(self.layout.root)], check=True)
+            command = ["runuser", "-u", SERVICE_USER, "--", *command]
+        with self.layout.stdout_log.open("w") as stdout:
+            result = subprocess.run(command, env=self._java_env(), stdout=stdout, stderr=subprocess.STDOUT, check=False)
+        if result.returncode != 0:
+            raise NodeError(f"OpenSearch {self.settings.version} failed to start (exit {result.returncode}):\n{self.log_tail(40)}")
+
+    def _wait_for_health(self) -> None:
+        deadline = time.monotonic() + self.settings.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self.layout.pid_file.exists() and self.pid() is None:
+                raise NodeError(f"OpenSearch exited during start-up; last log lines:\n{self.log_tail(40)}")
+            with contextlib.suppress(requests.RequestException):
+                health = requests.get(f"{self.settings.url}/_cluster/health", params={"wait_for_status": "yellow", "timeout": "5s"}, timeout=10)
+                if health.ok and not health.json().get("timed_out"):
+                    return
+            time.sleep(1)
+        raise NodeError(f"{self.settings.url} not healthy after {self.settings.startup_timeout_s}s; last log lines:\n{self.log_tail(40)}")
+
+    def _run_tool(self, tool: str, *args: str) -> None:
+        result = subprocess.run([str(self.layout.distribution / "bin" / tool), *args], capture_output=True, text=True,
+                                env=self._java_env(), check=False)
+        if result.returncode != 0:
+            raise NodeError(f"{tool} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+    def _java_env(self) -> dict[str, str]:
+        java_home = str(self.java_home())
+        return {**os.environ, "JAVA_HOME": java_home, "OPENSEARCH_JAVA_HOME": java_home}
+
+    def java_home(self) -> Path:
+        """The configured JDK, else the default `java` for 2.x and the newest JDK 21+ under /usr/lib/jvm for 3.x."""
+        if self.settings.java_home != "auto":
+            return Path(self.settings.java_home)
+        if self.settings.major_version >= 3:
+            candidates = sorted(Path("/usr/lib/jvm").glob("*"), key=_jdk_feature_version, reverse=True)
+            newest = next((jdk for jdk in candidates if _jdk_feature_version(jdk) >= 21), None)
+            if newest is None:
+                raise NodeError(f"OpenSearch {self.settings.version} needs JDK 21+; set opensearch.java_home")
+            return newest
+        java = shutil.which("java")
+        if java is None:
+            raise NodeError("no `java` on PATH; install JDK 17 or set opensearch.java_home")
+        return Path(java).resolve().parents[1]
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Serialise up/down between processes (parallel test sessions share one node)."""
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        with open(self.layout.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _jdk_feature_version(jdk: Path) -> int:
+    """17 for /usr/lib/jvm/java-17-openjdk-amd64, 25 for temurin-25-jdk-amd64, 0 when unknown."""
+    release = jdk / "release"
+    if not release.exists():
+        return 0
+    for line in release.read_text().splitlines():
+        if line.startswith("JAVA_VERSION="):
+            return int(line.split("=", 1)[1].strip('"').split(".")[0])
+    return 0
+
+
+def _ensure_service_user() -> None:
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
