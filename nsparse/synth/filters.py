@@ -1,0 +1,162 @@
+"""Quality filters for synthetic queries, each counting what it rejects.
+
+A candidate passes, in order: length, language/script, copy overlap, near-duplicate,
+and round-trip consistency (InPars/Promptagator: BM25 over the synthesized corpus must
+rank the candidate's own positive in the top k). The first failed filter is the one
+charged with the rejection, so the counts add up to the candidates.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+from nsparse.eval.bm25 import BM25Kiwi
+from nsparse.text import HANGUL, analyze_batch
+
+FILTERS = ("length", "script", "copy", "duplicate", "round_trip")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One synthetic query for one document, before filtering."""
+
+    doc_key: str  # "<corpus>/<doc id>": unique across the sampled corpora
+    method: str  # ict, keywords, llm, paraphrase
+    query: str
+    positive: str  # the text the query should retrieve (for ICT: the passage without the query sentence)
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    min_tokens: int = 2
+    max_tokens: int = 24
+    min_hangul_ratio: float = 0.5
+    max_copy_ratio: float = 0.8
+    max_jaccard: float = 0.8
+    round_trip_top_k: int = 3
+    negatives_per_query: int = 1
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> FilterSettings:
+        return cls(**{name: params[name] for name in cls.__dataclass_fields__ if name in params})
+
+
+def hangul_ratio(text: str) -> float:
+    """Share of Hangul among the letters of `text` (0 when it has no letters)."""
+    letters = [char for char in text if char.isalpha()]
+    return sum(1 for char in letters if HANGUL.match(char)) / len(letters) if letters else 0.0
+
+
+def copy_ratio(query_tokens: Sequence[str], positive_tokens: Sequence[str]) -> float:
+    """Longest token span the query shares verbatim with the positive, as a share of the query."""
+    if not query_tokens:
+        return 0.0
+    match = SequenceMatcher(None, query_tokens, positive_tokens, autojunk=False).find_longest_match()
+    return match.size / len(query_tokens)
+
+
+def jaccard(left: set[str], right: set[str]) -> float:
+    return len(left & right) / len(left | right) if left or right else 1.0
+
+
+class DuplicateFilter:
+    """Near-duplicates within a document (token-set Jaccard) and identical token sets across documents.
+
+    Pairwise Jaccard is only needed among one document's few queries; across documents
+    an exact token-set match catches the repeated keyword or template queries at O(1) each.
+    """
+
+    def __init__(self, max_jaccard: float) -> None:
+        self.max_jaccard = max_jaccard
+        self.kept_by_doc: dict[str, list[set[str]]] = defaultdict(list)
+        self.kept_everywhere: set[frozenset[str]] = set()
+
+    def admit(self, doc_key: str, tokens: Sequence[str]) -> bool:
+        """True (and remembered) when `tokens` is new; False for a duplicate."""
+        token_set = set(tokens)
+        if frozenset(token_set) in self.kept_everywhere:
+            return False
+        if any(jaccard(token_set, kept) >= self.max_jaccard for kept in self.kept_by_doc[doc_key]):
+            return False
+        self.kept_by_doc[doc_key].append(token_set)
+        self.kept_everywhere.add(frozenset(token_set))
+        return True
+
+
+@dataclass
+class FilterOutcome:
+    pairs: list[dict[str, Any]]
+    counts: dict[str, dict[str, Any]]  # method -> {"candidates", "rejected": {filter: n}, "kept"}
+
+
+def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings) -> FilterOutcome:
+    """Apply every filter; return the kept training pairs (with BM25-mined negatives) and the counts."""
+    rejected: dict[str, Counter[str]] = defaultdict(Counter)
+    totals = Counter(candidate.method for candidate in candidates)
+    query_tokens = list(analyze_batch(candidate.query for candidate in candidates))
+    positives = {(candidate.method, candidate.doc_key): candidate.positive for candidate in candidates}
+    positive_tokens = dict(zip(positives, analyze_batch(positives.values())))
+    duplicates = DuplicateFilter(settings.max_jaccard)
+
+    survivors: list[Candidate] = []
+    for candidate, tokens in zip(candidates, query_tokens):
+        if not settings.min_tokens <= len(tokens) <= settings.max_tokens:
+            failed = "length"
+        elif hangul_ratio(candidate.query) < settings.min_hangul_ratio:
+            failed = "script"
+        elif copy_ratio(tokens, positive_tokens[candidate.method, candidate.doc_key]) > settings.max_copy_ratio:
+            failed = "copy"
+        elif not duplicates.admit(candidate.doc_key, tokens):
+            failed = "duplicate"
+        else:
+            survivors.append(candidate)
+            continue
+        rejected[candidate.method][failed] += 1
+
+    pairs = []
+    for method in sorted({candidate.method for candidate in survivors}):
+        corpus = {doc_key: text for (corpus_method, doc_key), text in positives.items() if corpus_method == method}
+        kept, lost = _round_trip([c for c in survivors if c.method == method], corpus, settings)
+        pairs += kept
+        rejected[method]["round_trip"] += lost
+
+    counts = {
+        method: {
+            "candidates": totals[method],
+            "rejected": {name: rejected[method][name] for name in FILTERS},
+            "kept": totals[method] - sum(rejected[method].values()),
+        }
+        for method in sorted(totals)
+    }
+    return FilterOutcome(pairs, counts)
+
+
+def _round_trip(
+    candidates: Sequence[Candidate], corpus: dict[str, str], settings: FilterSettings
+) -> tuple[list[dict[str, Any]], int]:
+    """Keep candidates whose positive BM25 ranks in the top k; the best other hits become negatives."""
+    if not candidates:
+        return [], 0
+    retriever = BM25Kiwi(corpus)
+    depth = settings.round_trip_top_k + settings.negatives_per_query
+    run = retriever.search({str(index): candidate.query for index, candidate in enumerate(candidates)}, k=depth)
+    pairs = []
+    for index, candidate in enumerate(candidates):
+        ranking = sorted(run.get(str(index), {}).items(), key=lambda hit: -hit[1])
+        top = [doc_key for doc_key, _ in ranking[: settings.round_trip_top_k]]
+        if candidate.doc_key not in top:
+            continue
+        negatives = [corpus[doc_key] for doc_key, _ in ranking if doc_key != candidate.doc_key]
+        pairs.append(
+            {
+                "query": candidate.query,
+                "positive": candidate.positive,
+                "negatives": negatives[: settings.negatives_per_query],
+                "source": f"synthetic:{candidate.method}",
+            }
+        )
+    return pairs, len(candidates) - len(pairs)

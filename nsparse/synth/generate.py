@@ -1,0 +1,129 @@
+"""LLM query synthesis and paraphrasing, cached per document so an interrupted run resumes.
+
+Each document's replies are stored under `cache_dir/<run key>/<document hash>.json`
+as soon as its batch is generated; the run key hashes everything that shapes the
+replies (back end, model, prompt files, sampling, counts, seed), so a changed prompt
+or model never reuses stale text. Unparseable replies are kept in the cache as raw
+text, counted as malformed, and skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from nsparse.io import read_json, write_json
+from nsparse.llm import Generator, PromptTemplate, string_list
+from nsparse.synth.filters import Candidate
+
+
+@dataclass
+class LLMStats:
+    cache_hits: int = 0
+    generated: int = 0
+    malformed: dict[str, int] = field(default_factory=lambda: {"queries": 0, "paraphrases": 0})
+
+
+@dataclass(frozen=True)
+class LLMSynthesis:
+    generator: Generator
+    query_prompt: PromptTemplate
+    paraphrase_prompt: PromptTemplate
+    queries_per_document: int
+    paraphrases_per_query: int
+    max_document_chars: int
+    cache_dir: Path
+    seed: int
+    chunk_size: int = 32  # documents per generate() call: the unit of progress saved to the cache
+
+    def run_key(self) -> str:
+        shaping = {
+            "backend": self.generator.backend,
+            "model": self.generator.model_id,
+            "sampling": self.generator.sampling,
+            "prompts": [self.query_prompt.sha256, self.paraphrase_prompt.sha256],
+            "counts": [self.queries_per_document, self.paraphrases_per_query, self.max_document_chars],
+            "seed": self.seed,
+        }
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def candidates(self, documents: Mapping[str, str]) -> tuple[list[Candidate], LLMStats]:
+        """Queries and paraphrases for every document, from the cache where present."""
+        folder = self.cache_dir / self.run_key()
+        stats = LLMStats()
+        entries: dict[str, dict[str, Any]] = {}
+        missing = []
+        for doc_key in documents:
+            path = _cache_path(folder, doc_key)
+            if path.exists():
+                entries[doc_key] = read_json(path)
+                stats.cache_hits += 1
+            else:
+                missing.append(doc_key)
+        for start in tqdm(range(0, len(missing), self.chunk_size), desc="LLM synthesis", unit="chunk", disable=not missing):
+            chunk = missing[start : start + self.chunk_size]
+            for doc_key, entry in zip(chunk, self._generate(chunk, documents)):
+                write_json(_cache_path(folder, doc_key), entry)
+                entries[doc_key] = entry
+            stats.generated += len(chunk)
+
+        candidates = []
+        for doc_key, text in documents.items():
+            entry = entries[doc_key]
+            for kind, method in (("queries", "llm"), ("paraphrases", "paraphrase")):
+                if entry[kind] is None:
+                    stats.malformed[kind] += 1
+                    continue
+                candidates += [Candidate(doc_key, method, query, text) for query in entry[kind]]
+        return candidates, stats
+
+    def _generate(self, doc_keys: Sequence[str], documents: Mapping[str, str]) -> list[dict[str, Any]]:
+        query_replies = self.generator.generate(
+            [
+                self.query_prompt.conversation(
+                    count=str(self.queries_per_document), document=documents[key][: self.max_document_chars]
+                )
+                for key in doc_keys
+            ],
+            json_schema=self.query_prompt.schema,
+        )
+        entries = [
+            {
+                "doc_key": key,
+                "queries": _limited(string_list(reply, "queries"), self.queries_per_document),
+                "paraphrases": [],
+                "raw": {"queries": reply, "paraphrases": None},
+            }
+            for key, reply in zip(doc_keys, query_replies)
+        ]
+        # Paraphrase only this run's synthetic queries: benchmark queries never reach a prompt.
+        with_queries = [entry for entry in entries if entry["queries"]]
+        if self.paraphrases_per_query > 0 and with_queries:
+            replies = self.generator.generate(
+                [
+                    self.paraphrase_prompt.conversation(
+                        count=str(self.paraphrases_per_query), queries=json.dumps(entry["queries"], ensure_ascii=False)
+                    )
+                    for entry in with_queries
+                ],
+                json_schema=self.paraphrase_prompt.schema,
+            )
+            for entry, reply in zip(with_queries, replies):
+                limit = self.paraphrases_per_query * len(entry["queries"])
+                entry["paraphrases"] = _limited(string_list(reply, "paraphrases"), limit)
+                entry["raw"]["paraphrases"] = reply
+        return entries
+
+
+def _limited(items: list[str] | None, limit: int) -> list[str] | None:
+    return items[:limit] if items is not None else None
+
+
+def _cache_path(folder: Path, doc_key: str) -> Path:
+    return folder / f"{hashlib.sha1(doc_key.encode()).hexdigest()}.json"
