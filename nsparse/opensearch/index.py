@@ -1,0 +1,105 @@
+"""Indices and pipelines: create, fill, measure, delete.
+
+Index bodies and pipeline definitions live as JSON under `opensearch/mappings/`
+(`load_body`), so deploy, benchmark and the tests all build the same indices.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import OpenSearch, helpers
+from tqdm import tqdm
+
+from nsparse.opensearch.client import OpenSearchError, refused_as
+
+MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "opensearch" / "mappings"
+
+
+def load_body(name: str, **values: str) -> dict[str, Any]:
+    """`opensearch/mappings/<name>.json`, with `$placeholders` (e.g. `$model_id`) filled from `values`."""
+    path = MAPPINGS_DIR / f"{name}.json"
+    try:
+        return json.loads(string.Template(path.read_text(encoding="utf-8")).substitute(values))
+    except KeyError as err:
+        raise ValueError(f"{path}: needs a value for ${err.args[0]}") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: line {err.lineno}: {err.msg}") from None
+
+
+def create_index(client: OpenSearch, name: str, body: dict[str, Any], replace: bool = False) -> None:
+    """Create `name`; an existing index is an error unless `replace` (then it is deleted first)."""
+    if client.indices.exists(index=name):
+        if not replace:
+            raise OpenSearchError(f"index {name} already exists (pass replace=True to rebuild it)")
+        delete_index(client, name)
+    with refused_as(f"creating index {name}"):
+        client.indices.create(index=name, body=body)
+
+
+def delete_index(client: OpenSearch, name: str) -> None:
+    """Delete `name` (or a wildcard pattern); missing indices are fine."""
+    with refused_as(f"deleting index {name}"):
+        client.indices.delete(index=name, ignore_unavailable=True)
+
+
+def bulk_index(client: OpenSearch, index: str, docs: Iterable[dict[str, Any]], id_field: str = "_id",
+               batch_size: int = 500, progress: bool = True, refresh: bool = True) -> int:
+    """Index `docs` (their `id_field` becomes the document id); return how many were indexed.
+
+    Stops at the first failing batch with the first failed item's reason, and
+    refreshes the index at the end so that the documents are searchable at once.
+    """
+    indexed = 0
+    results = helpers.streaming_bulk(client, _actions(index, docs, id_field), chunk_size=batch_size,
+                                     raise_on_error=False, raise_on_exception=False)
+    for ok, item in tqdm(results, desc=f"indexing {index}", unit="doc", disable=not progress):
+        if not ok:
+            failure = next(iter(item.values()))
+            raise OpenSearchError(f"indexing into {index}: document {failure.get('_id')!r} refused: {failure.get('error')}")
+        indexed += 1
+    if refresh:
+        with refused_as(f"refreshing {index}"):
+            client.indices.refresh(index=index)
+    return indexed
+
+
+def _actions(index: str, docs: Iterable[dict[str, Any]], id_field: str) -> Iterator[dict[str, Any]]:
+    for position, doc in enumerate(docs):
+        if id_field not in doc:
+            raise ValueError(f"document #{position} for {index} has no {id_field!r} field")
+        source = {key: value for key, value in doc.items() if key != id_field}
+        yield {"_index": index, "_id": str(doc[id_field]), "_source": source}
+
+
+def index_size_bytes(client: OpenSearch, index: str) -> int:
+    """On-disk size of the index's primary shards, after a flush so that the figure is settled."""
+    with refused_as(f"measuring {index}"):
+        client.indices.flush(index=index)
+        stats = client.indices.stats(index=index, metric="store")
+    return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
+
+
+def put_ingest_pipeline(client: OpenSearch, name: str, body: dict[str, Any]) -> None:
+    with refused_as(f"creating ingest pipeline {name}"):
+        client.ingest.put_pipeline(id=name, body=body)
+
+
+def put_search_pipeline(client: OpenSearch, name: str, body: dict[str, Any]) -> None:
+    with refused_as(f"creating search pipeline {name}"):
+        client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=body)
+
+
+def delete_ingest_pipeline(client: OpenSearch, name: str) -> None:
+    """Delete an ingest pipeline (or a wildcard pattern); a missing one is fine."""
+    with refused_as(f"deleting ingest pipeline {name}"):
+        client.ingest.delete_pipeline(id=name, ignore=404)
+
+
+def delete_search_pipeline(client: OpenSearch, name: str) -> None:
+    with refused_as(f"deleting search pipeline {name}"):
+        client.transport.perform_request("DELETE", f"/_search/pipeline/{name}", params={"ignore": 404})

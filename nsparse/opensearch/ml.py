@@ -1,0 +1,143 @@
+"""The ML Commons model registry: model groups, chunked model upload, deploy, predict.
+
+A model zip is registered by chunked upload (`_register_meta`, then one
+`upload_chunk` call per chunk) with its SHA-256 as the content hash, so that
+registering the same content under the same name again reuses the existing model,
+and a failed upload is deleted rather than left half-registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import OpenSearch
+from tqdm import tqdm
+
+from nsparse.opensearch.client import OpenSearchError, refused_as
+
+ML_API = "/_plugins/_ml"
+_PREDICT_ACTION = {"SPARSE_ENCODING": "sparse_encoding", "SPARSE_TOKENIZE": "sparse_tokenize"}
+_UNUSABLE_STATES = {"REGISTERING", "REGISTER_FAILED"}
+
+
+def _request(client: OpenSearch, method: str, path: str, action: str, body: Any = None, **params: Any) -> dict[str, Any]:
+    with refused_as(action):
+        return client.transport.perform_request(method, f"{ML_API}{path}", body=body, params=params or None)
+
+
+def ensure_model_group(client: OpenSearch, name: str, description: str) -> str:
+    """Id of the model group called `name`, registering it when it does not exist yet."""
+    found = _request(client, "POST", "/model_groups/_search", f"looking up model group {name}",
+                     body={"query": {"term": {"name.keyword": name}}, "size": 1})
+    hits = found["hits"]["hits"]
+    if hits:
+        return hits[0]["_id"]
+    created = _request(client, "POST", "/model_groups/_register", f"registering model group {name}",
+                       body={"name": name, "description": description})
+    return created["model_group_id"]
+
+
+def find_models(client: OpenSearch, name: str) -> list[dict[str, Any]]:
+    """Registered models called `name` (their metadata, with `model_id` added), newest first."""
+    query = {"bool": {"must": [{"term": {"name.keyword": name}}], "must_not": [{"exists": {"field": "chunk_number"}}]}}
+    found = _request(client, "POST", "/models/_search", f"looking up models named {name}",
+                     body={"query": query, "size": 100, "sort": [{"created_time": "desc"}]})
+    return [{**hit["_source"], "model_id": hit["_id"]} for hit in found["hits"]["hits"]]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def register_model_zip(client: OpenSearch, zip_path: str | Path, *, name: str, version: str, function_name: str,
+                       model_format: str, model_group_id: str, description: str,
+                       model_config: dict[str, Any] | None = None, chunk_size: int = 10_000_000) -> str:
+    """Register a model zip by chunked upload and return its model id.
+
+    If a model with this name and the zip's SHA-256 is already fully registered,
+    its id is returned and nothing is uploaded. An earlier upload of the same
+    content that never completed is deleted first; an upload that fails now is
+    deleted before the error propagates.
+    """
+    zip_path = Path(zip_path)
+    content_hash = sha256_of(zip_path)
+    for model in find_models(client, name):
+        if model.get("model_content_hash_value") == content_hash:
+            if model.get("model_state") not in _UNUSABLE_STATES:
+                return model["model_id"]
+            delete_model(client, model["model_id"])
+    size = zip_path.stat().st_size
+    total_chunks = max(1, math.ceil(size / chunk_size))
+    meta = {
+        "name": name, "version": version, "description": description, "function_name": function_name,
+        "model_format": model_format, "model_group_id": model_group_id, "model_content_hash_value": content_hash,
+        "model_content_size_in_bytes": size, "total_chunks": total_chunks,
+    }
+    if model_config is not None:
+        meta["model_config"] = model_config
+    model_id = _request(client, "POST", "/models/_register_meta", f"registering model {name} ({zip_path})", body=meta)["model_id"]
+    try:
+        with zip_path.open("rb") as handle:
+            for chunk_number in tqdm(range(total_chunks), desc=f"uploading {zip_path.name}", unit="chunk"):
+                _request(client, "POST", f"/models/{model_id}/upload_chunk/{chunk_number}",
+                         f"uploading chunk {chunk_number + 1}/{total_chunks} of {zip_path}", body=handle.read(chunk_size))
+    except BaseException:
+        delete_model(client, model_id)
+        raise
+    return model_id
+
+
+def _wait_for_task(client: OpenSearch, task_id: str, action: str, timeout_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        task = _request(client, "GET", f"/tasks/{task_id}", action)
+        if task.get("state") == "COMPLETED":
+            return task
+        if task.get("state") in {"FAILED", "COMPLETED_WITH_ERROR"}:
+            raise OpenSearchError(f"{action}: task {task_id} failed: {task.get('error', 'no error message')}")
+        time.sleep(1)
+    raise OpenSearchError(f"{action}: task {task_id} did not finish within {timeout_s:.0f}s")
+
+
+def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> None:
+    """Deploy (load) a registered model on the cluster's ML nodes; raises with the task's error."""
+    action = f"deploying model {model_id}"
+    task = _request(client, "POST", f"/models/{model_id}/_deploy", action)
+    _wait_for_task(client, task["task_id"], action, timeout_s)
+
+
+def undeploy_model(client: OpenSearch, model_id: str) -> None:
+    _request(client, "POST", f"/models/{model_id}/_undeploy", f"undeploying model {model_id}")
+
+
+def get_model(client: OpenSearch, model_id: str) -> dict[str, Any]:
+    return _request(client, "GET", f"/models/{model_id}", f"reading model {model_id}")
+
+
+def delete_model(client: OpenSearch, model_id: str) -> None:
+    """Undeploy (when deployed) and delete a model with its uploaded chunks."""
+    if get_model(client, model_id).get("model_state") in {"DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING"}:
+        undeploy_model(client, model_id)
+    _request(client, "DELETE", f"/models/{model_id}", f"deleting model {model_id}")
+
+
+def delete_model_group(client: OpenSearch, model_group_id: str) -> None:
+    _request(client, "DELETE", f"/model_groups/{model_group_id}", f"deleting model group {model_group_id}")
+
+
+def predict_sparse(client: OpenSearch, model_id: str, texts: list[str]) -> list[dict[str, float]]:
+    """Token weights for each text from a deployed SPARSE_ENCODING or SPARSE_TOKENIZE model."""
+    function_name = get_model(client, model_id)["algorithm"]
+    if function_name not in _PREDICT_ACTION:
+        raise ValueError(f"model {model_id} is a {function_name} model, not a sparse one")
+    response = _request(client, "POST", f"/_predict/{_PREDICT_ACTION[function_name]}/{model_id}",
+                        f"predicting with model {model_id}", body={"text_docs": texts})
+    return [result["output"][0]["dataAsMap"]["response"][0] for result in response["inference_results"]]

@@ -1,0 +1,58 @@
+"""Shared fixtures: one real OpenSearch node for the whole test session.
+
+`opensearch_client` starts the local node once through the launcher (idempotent:
+a node that is already up is reused) unless NSPARSE_OPENSEARCH_URL points at a
+cluster, and yields a connected client. `opensearch` is the per-test view of it:
+everything a test creates under the `nsparse-test-` prefix (indices, pipelines,
+ML models and model groups) is deleted after the test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from opensearchpy import OpenSearch
+
+from nsparse.opensearch import index, ml
+from nsparse.opensearch.client import connect
+from nsparse.opensearch.node import Node
+
+TEST_PREFIX = "nsparse-test-"
+
+
+@pytest.fixture(scope="session")
+def opensearch_client() -> OpenSearch:
+    if not os.environ.get("NSPARSE_OPENSEARCH_URL"):
+        Node().up()
+    return connect()
+
+
+@pytest.fixture
+def opensearch(opensearch_client: OpenSearch) -> Iterator[OpenSearch]:
+    yield opensearch_client
+    _delete_test_resources(opensearch_client)
+
+
+def _delete_test_resources(client: OpenSearch) -> None:
+    index.delete_index(client, f"{TEST_PREFIX}*")
+    index.delete_ingest_pipeline(client, f"{TEST_PREFIX}*")
+    for pipeline in client.transport.perform_request("GET", "/_search/pipeline", params={"ignore": 404}) or {}:
+        if pipeline.startswith(TEST_PREFIX):
+            index.delete_search_pipeline(client, pipeline)
+    if not ml_commons_installed(client):
+        return
+    models = client.transport.perform_request("POST", f"{ml.ML_API}/models/_search", body={
+        "query": {"bool": {"must": [{"prefix": {"name.keyword": TEST_PREFIX}}],
+                           "must_not": [{"exists": {"field": "chunk_number"}}]}}, "size": 1000})
+    for hit in models["hits"]["hits"]:
+        ml.delete_model(client, hit["_id"])
+    groups = client.transport.perform_request("POST", f"{ml.ML_API}/model_groups/_search", body={
+        "query": {"prefix": {"name.keyword": TEST_PREFIX}}, "size": 1000})
+    for hit in groups["hits"]["hits"]:
+        ml.delete_model_group(client, hit["_id"])
+
+
+def ml_commons_installed(client: OpenSearch) -> bool:
+    return any(row["component"] == "opensearch-ml" for row in client.cat.plugins(format="json"))

@@ -1,0 +1,117 @@
+"""Indices and queries against the live node: rank_features + neural_sparse, nori BM25, hybrid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nsparse.opensearch import index, search
+from nsparse.opensearch.client import OpenSearchError
+
+pytestmark = pytest.mark.opensearch
+
+SPARSE_INDEX = "nsparse-test-sparse"
+BM25_INDEX = "nsparse-test-bm25"
+
+
+def _sparse_corpus(n_docs: int, vocabulary: list[str], seed: int) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Random sparse documents and one query whose dot products with them are all distinct.
+
+    Document weights are multiples of 1/64 up to 4: rank_features keeps 9 significant
+    bits, which represents these exactly, so the node scores with the same numbers
+    Python does.
+    """
+    rng = np.random.default_rng(seed)
+    docs = {}
+    for number in range(n_docs):
+        tokens = rng.choice(vocabulary, size=int(rng.integers(2, 8)), replace=False)
+        docs[f"d{number}"] = {str(token): float(rng.integers(1, 257)) / 64 for token in tokens}
+    query = {str(token): float(weight) for token, weight in zip(rng.choice(vocabulary, size=5, replace=False), rng.uniform(0.5, 3.0, size=5))}
+    return docs, query
+
+
+def _dot(query: dict[str, float], doc: dict[str, float]) -> float:
+    return sum(weight * doc.get(token, 0.0) for token, weight in query.items())
+
+
+def test_neural_sparse_query_tokens_rank_like_python_dot_products(opensearch):
+    vocabulary = [f"tok{i}" for i in range(20)] + ["학교", "도서관", "회사"]
+    docs, query = _sparse_corpus(n_docs=40, vocabulary=vocabulary, seed=7)
+    expected = sorted(((doc_id, _dot(query, vector)) for doc_id, vector in docs.items()), key=lambda pair: -pair[1])
+    expected = [(doc_id, score) for doc_id, score in expected if score > 0]
+    assert len({score for _, score in expected}) == len(expected), "test data must have no tied scores"
+
+    index.create_index(opensearch, SPARSE_INDEX, index.load_body("sparse_index"))
+    rows = ({"_id": doc_id, "title": "", "text": "", "sparse": vector} for doc_id, vector in docs.items())
+    assert index.bulk_index(opensearch, SPARSE_INDEX, rows, progress=False) == len(docs)
+
+    ranking = search.neural_sparse_tokens(opensearch, SPARSE_INDEX, "sparse", query, k=len(docs))
+    assert [doc_id for doc_id, _ in ranking] == [doc_id for doc_id, _ in expected]
+    assert [score for _, score in ranking] == pytest.approx([score for _, score in expected], rel=1e-5)
+    assert index.index_size_bytes(opensearch, SPARSE_INDEX) > 0
+
+
+KOREAN_DOCS = [
+    {"_id": "school", "title": "학교", "text": "우리 학교가 올해 개교 백 주년을 맞았다."},
+    {"_id": "library", "title": "도서관", "text": "시립 도서관은 주말에도 문을 연다."},
+    {"_id": "company", "title": "회사", "text": "그는 작은 회사에서 일한다."},
+]
+
+
+def test_nori_bm25_matches_inflected_korean(opensearch):
+    index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"))
+    index.bulk_index(opensearch, BM25_INDEX, KOREAN_DOCS, progress=False)
+
+    assert [doc_id for doc_id, _ in search.match(opensearch, BM25_INDEX, "text", "학교에서", k=10)] == ["school"]
+    assert [doc_id for doc_id, _ in search.match(opensearch, BM25_INDEX, "text", "회사가", k=10)] == ["company"]
+    # The plugin's built-in `nori` analyzer strips the particle the same way.
+    tokens = opensearch.indices.analyze(body={"analyzer": "nori", "text": "학교에서"})["tokens"]
+    assert [token["token"] for token in tokens] == ["학교"]
+
+
+def test_whitespace_analysis_misses_what_nori_finds(opensearch):
+    """Guards the test above: without nori, 학교에서 does not match 학교가."""
+    body = index.load_body("bm25_nori_index")
+    for field in body["mappings"]["properties"].values():
+        field["analyzer"] = "whitespace"
+    index.create_index(opensearch, BM25_INDEX, body)
+    index.bulk_index(opensearch, BM25_INDEX, KOREAN_DOCS, progress=False)
+    assert search.match(opensearch, BM25_INDEX, "text", "학교에서", k=10) == []
+
+
+def test_hybrid_search_pipeline_combines_bm25_and_sparse(opensearch):
+    index.create_index(opensearch, SPARSE_INDEX, index.load_body("sparse_index"))
+    docs = [{**doc, "sparse": {doc["title"]: 2.0}} for doc in KOREAN_DOCS]
+    docs[1]["sparse"]["학교"] = 1.0  # the library doc is sparse-relevant to 학교 but has no BM25 match
+    index.bulk_index(opensearch, SPARSE_INDEX, docs, progress=False)
+    pipeline = "nsparse-test-hybrid"
+    index.put_search_pipeline(opensearch, pipeline, index.load_body("hybrid_search_pipeline", bm25_weight="0.5", sparse_weight="0.5"))
+
+    ranking = search.hybrid(opensearch, SPARSE_INDEX, [
+        {"match": {"text": "학교에서"}},
+        {"neural_sparse": {"sparse": {"query_tokens": {"학교": 1.0}}}},
+    ], k=10, search_pipeline=pipeline)
+    assert [doc_id for doc_id, _ in ranking][:2] == ["school", "library"]
+    assert all(0.0 <= score <= 1.0 for _, score in ranking)
+
+
+def test_bad_mapping_reports_the_server_reason(opensearch):
+    bad = {"mappings": {"properties": {"sparse": {"type": "no_such_type"}}}}
+    with pytest.raises(OpenSearchError, match=r"creating index nsparse-test-bad: HTTP 400: .*No handler for type \[no_such_type\]"):
+        index.create_index(opensearch, "nsparse-test-bad", bad)
+
+
+def test_refused_document_names_the_document(opensearch):
+    index.create_index(opensearch, SPARSE_INDEX, index.load_body("sparse_index"))
+    rows = [{"_id": "good", "sparse": {"a": 1.0}}, {"_id": "bad", "sparse": {"a": "not a number"}}]
+    with pytest.raises(OpenSearchError, match=r"document 'bad' refused"):
+        index.bulk_index(opensearch, SPARSE_INDEX, rows, progress=False)
+
+
+def test_existing_index_is_kept_unless_replaced(opensearch):
+    index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"))
+    index.bulk_index(opensearch, BM25_INDEX, KOREAN_DOCS, progress=False)
+    with pytest.raises(OpenSearchError, match="already exists"):
+        index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"))
+    index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"), replace=True)
+    assert opensearch.count(index=BM25_INDEX)["count"] == 0
