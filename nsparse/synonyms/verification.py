@@ -1,0 +1,89 @@
+"""Deciding which candidate pairs are translations: offline by statistics, or by an LLM.
+
+Offline score (no LLM): a candidate is verified when both sides rank each other among
+their best `rank_window` partners by G² (rank agreement: the pair is each side's
+preferred translation, not just a frequent companion) and its Ochiai coefficient, the
+geometric mean of P(en | ko) and P(ko | en), reaches `min_ochiai` (bidirectional
+strength). The threshold was chosen on the MUSE seed (train) split, never on the
+held-out split that measures it. The pair's score is its Ochiai coefficient.
+
+LLM: each candidate is asked as a yes/no question with a confidence; "yes" at or above
+`threshold` verifies it, and the confidence is its score. The LLM also proposes English
+equivalents for frequent Korean terms of the target corpus, verified the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from nsparse.llm import Generator, PromptTemplate, extract_json, string_list
+from nsparse.synonyms.mining import CandidatePair
+
+
+@dataclass(frozen=True)
+class VerifiedPair:
+    ko: str
+    en: str
+    score: float
+    source: str  # mined:offline, mined:llm, proposed:llm
+
+
+def offline_verify(candidates: Sequence[CandidatePair], rank_window: int, min_ochiai: float) -> list[VerifiedPair]:
+    return [
+        VerifiedPair(pair.ko, pair.en, round(pair.ochiai, 4), "mined:offline")
+        for pair in candidates
+        if pair.ko_rank <= rank_window and pair.en_rank <= rank_window and pair.ochiai >= min_ochiai
+    ]
+
+
+def parse_judgement(reply: str) -> tuple[bool, float] | None:
+    """(is a translation, confidence) from `{"answer": "yes"|"no", "confidence": 0..1}`; None if malformed."""
+    value = extract_json(reply)
+    if not isinstance(value, dict):
+        return None
+    answer, confidence = str(value.get("answer", "")).strip().lower(), value.get("confidence")
+    if answer not in ("yes", "no") or isinstance(confidence, bool) or not isinstance(confidence, int | float):
+        return None
+    if not 0.0 <= confidence <= 1.0:
+        return None
+    return answer == "yes", float(confidence)
+
+
+@dataclass
+class LLMVerifier:
+    generator: Generator
+    verify_prompt: PromptTemplate
+    propose_prompt: PromptTemplate
+    threshold: float
+    malformed: dict[str, int] = field(default_factory=lambda: {"verify": 0, "propose": 0})
+
+    def propose(self, contexts: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(ko, en) proposals for each Korean term, given a sentence where it occurs."""
+        replies = self.generator.generate(
+            [self.propose_prompt.conversation(korean=term, context=context) for term, context in contexts.items()],
+            json_schema=self.propose_prompt.schema,
+        )
+        proposals = []
+        for term, reply in zip(contexts, replies):
+            words = string_list(reply, "english")
+            if words is None:
+                self.malformed["propose"] += 1
+                continue
+            proposals += [(term, word.lower()) for word in words if word.isascii() and word.isalpha()]
+        return proposals
+
+    def verify(self, pairs: Sequence[tuple[str, str, str]]) -> list[VerifiedPair]:
+        """The (ko, en, source) pairs the LLM accepts with at least `threshold` confidence."""
+        replies = self.generator.generate(
+            [self.verify_prompt.conversation(korean=ko, english=en) for ko, en, _ in pairs],
+            json_schema=self.verify_prompt.schema,
+        )
+        verified = []
+        for (ko, en, source), reply in zip(pairs, replies):
+            judgement = parse_judgement(reply)
+            if judgement is None:
+                self.malformed["verify"] += 1
+            elif judgement[0] and judgement[1] >= self.threshold:
+                verified.append(VerifiedPair(ko, en, judgement[1], source))
+        return verified
