@@ -24,7 +24,7 @@ TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate
 
 def tiny_encoder(settings: EncoderSettings = EncoderSettings(max_length=64)) -> SparseEncoder:
     torch.manual_seed(0)
-    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=200, min_frequency=1)
+    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
     return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, CORPUS))
 
 
@@ -86,7 +86,7 @@ def test_save_load_round_trip(tmp_path) -> None:
 
 
 def test_korean_syllables_survive_tokenizer_normalization() -> None:
-    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=200, min_frequency=1)
+    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
     pieces = tokenizer.tokenize("서울은 Seoul")
     # syllables stay composed (NFD would split them into jamo); English is lower-cased
     assert "".join(piece.removeprefix("##") for piece in pieces) == "서울은seoul"

@@ -73,6 +73,11 @@ def train_tokenizer(lines: list[str], vocab_size: int, min_frequency: int) -> Pr
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
                                         special_tokens=SPECIAL_TOKENS, show_progress=False)
     tokenizer.train_from_iterator(lines, trainer=trainer, length=len(lines))
+    # The trainer's vocabulary is deterministic but its id order is not (hash-map ties):
+    # renumber it (special tokens first, then sorted) so the same text gives the same model.
+    learned = sorted(set(tokenizer.get_vocab()) - set(SPECIAL_TOKENS))
+    tokenizer.model = models.WordPiece({token: index for index, token in enumerate(SPECIAL_TOKENS + learned)},
+                                       unk_token="[UNK]")
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",

@@ -106,14 +106,19 @@ class SparseEncoder(nn.Module):
         special = torch.zeros(vocab_size, dtype=torch.bool)
         special[tokenizer.all_special_ids] = True
         self.register_buffer("special_tokens", special, persistent=False)
-        idf_vector = torch.ones(vocab_size)
+        self.idf = nn.Parameter(torch.ones(vocab_size), requires_grad=train_idf)
         if idf is not None:
-            token_to_id = tokenizer.get_vocab()
-            for token, weight in idf.items():
-                if token in token_to_id:
-                    idf_vector[token_to_id[token]] = weight
-        idf_vector[special] = 0.0
-        self.idf = nn.Parameter(idf_vector, requires_grad=train_idf)
+            self.set_idf(idf)
+
+    @torch.no_grad()
+    def set_idf(self, idf: dict[str, float]) -> None:
+        """Query token weights from {token: weight}; tokens it lacks weigh 1, special tokens 0."""
+        token_to_id = self.tokenizer.get_vocab()
+        weights = torch.ones_like(self.idf)
+        for token, weight in idf.items():
+            if token in token_to_id:
+                weights[token_to_id[token]] = weight
+        self.idf.copy_(weights.masked_fill(self.special_tokens, 0.0))
 
     # --- tensors (training and export) -------------------------------------------
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,268 @@
+"""The training loop: contrastive ranking + FLOPS sparsity (+ optional distillation), resumable.
+
+Everything a run depends on is a function of the seed and the step: the batch order is
+drawn from `(seed, epoch)` and the checkpoint carries model, optimizer, scheduler and
+every RNG state, so a run interrupted and resumed matches an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from nsparse.io import atomic_open, write_json
+from nsparse.model.encoder import SparseEncoder
+from nsparse.train.losses import DistillKind, distillation, flops, info_nce, quadratic_warmup
+from nsparse.train.validation import ValidationSet, validate
+
+CHECKPOINT_FILE = "last.pt"
+BEST_DIR = "best"
+COMPLETED_FILE = "completed.json"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation knobs (params.yaml `train:`)."""
+
+    steps: int = 300
+    batch_size: int = 16  # queries per micro-batch (each brings a positive and its negatives)
+    negatives_per_query: int = 1
+    accumulation_steps: int = 1
+    learning_rate: float = 5e-5
+    idf_learning_rate: float = 1e-3  # only used when the IDF query weights are trainable
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    temperature: float = 1.0
+    flops_weight: float = 1e-3  # documents
+    query_flops_weight: float = 1e-3  # bi-encoder only
+    flops_warmup_steps: int = 100
+    l0_threshold: float | None = None
+    distill: DistillKind | None = None
+    distill_weight: float = 1.0
+    distill_temperature: float = 1.0
+    checkpoint_every: int = 50
+    validate_every: int = 100
+    log_every: int = 10
+    seed: int = 13
+
+
+@dataclass
+class Batch:
+    queries: list[str]
+    documents: list[str]  # positives (one per query, in query order), then all hard negatives
+    candidates: torch.Tensor  # [queries, 1 + negatives] column of each query's own candidates in `documents`
+    valid: torch.Tensor  # [queries, 1 + negatives] which candidates exist
+    teacher_scores: torch.Tensor | None  # [queries, 1 + negatives] aligned with `candidates`
+
+
+def micro_batch(pairs: list[dict], settings: TrainSettings, index: int) -> Batch:
+    """Micro-batch number `index` of the run: a pure function of the seed, so resume replays it exactly."""
+    per_epoch = len(pairs) // settings.batch_size
+    if per_epoch == 0:
+        raise ValueError(f"{len(pairs)} training pairs: fewer than one batch of {settings.batch_size}")
+    epoch, position = divmod(index, per_epoch)
+    order = np.random.default_rng([settings.seed, epoch]).permutation(len(pairs))
+    chosen = [pairs[i] for i in order[position * settings.batch_size : (position + 1) * settings.batch_size]]
+    picker = random.Random(f"{settings.seed}:{index}")
+    width = 1 + settings.negatives_per_query
+    candidates = torch.zeros(len(chosen), width, dtype=torch.long)
+    valid = torch.zeros(len(chosen), width, dtype=torch.bool)
+    teacher = torch.zeros(len(chosen), width) if settings.distill else None
+    negatives: list[str] = []
+    for row, pair in enumerate(chosen):
+        candidates[row, 0], valid[row, 0] = row, True
+        picked = sorted(picker.sample(range(len(pair["negatives"])), min(settings.negatives_per_query, len(pair["negatives"]))))
+        for column, negative in enumerate(picked, start=1):
+            candidates[row, column] = len(chosen) + len(negatives)
+            valid[row, column] = True
+            negatives.append(pair["negatives"][negative])
+        if teacher is not None:
+            if "teacher_scores" not in pair:
+                raise ValueError("distillation is on but a training pair has no 'teacher_scores' (see attach_teacher_scores)")
+            scores = pair["teacher_scores"]
+            teacher[row, 0] = scores[0]
+            for column, negative in enumerate(picked, start=1):
+                teacher[row, column] = scores[1 + negative]
+    return Batch([pair["query"] for pair in chosen], [pair["positive"] for pair in chosen] + negatives,
+                 candidates, valid, teacher)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run writes. The checkpoint folder survives an interruption (DVC `persist`)."""
+
+    model_dir: Path  # the final product: the best (or, without validation, the last) encoder
+    checkpoint_dir: Path  # last.pt and best/ while the run is unfinished; completed.json after
+
+    @property
+    def best_dir(self) -> Path:
+        return self.checkpoint_dir / BEST_DIR
+
+
+def capture_rng() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_encoder_atomically(encoder: SparseEncoder, folder: Path) -> None:
+    """Write the encoder beside `folder` and swap it in, so a crash never leaves half a model."""
+    staging = folder.with_name(f".{folder.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    encoder.save(staging)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(staging, folder)
+
+
+class Trainer:
+    """Trains one encoder on inline training pairs; see `run`."""
+
+    def __init__(self, encoder: SparseEncoder, pairs: list[dict], settings: TrainSettings, paths: RunPaths,
+                 validation: ValidationSet | None = None, logger: Callable[[dict[str, float], int], None] | None = None,
+                 device: str | None = None, fingerprint: str = "") -> None:
+        """`fingerprint` identifies the configuration: a checkpoint of another one is not resumed."""
+        self.encoder = encoder
+        self.fingerprint = fingerprint
+        self.pairs = pairs
+        self.settings = settings
+        self.paths = paths
+        self.validation = validation
+        self.logger = logger
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.encoder.to(self.device)
+        model_parameters = [parameter for name, parameter in encoder.named_parameters() if name != "idf"]
+        groups = [{"params": model_parameters, "weight_decay": settings.weight_decay}]
+        if encoder.idf.requires_grad:
+            groups.append({"params": [encoder.idf], "lr": settings.idf_learning_rate, "weight_decay": 0.0})
+        self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+        self.scheduler = get_linear_schedule_with_warmup(
+            self.optimizer, int(settings.warmup_ratio * settings.steps), settings.steps)
+        self.step = 0
+        self.best: dict[str, float] | None = None
+
+    # --- checkpoints -------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        state = {"fingerprint": self.fingerprint, "step": self.step, "model": self.encoder.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "rng": capture_rng(), "best": self.best}
+        with atomic_open(self.paths.checkpoint_dir / CHECKPOINT_FILE, "wb") as handle:
+            torch.save(state, handle)
+
+    def resume(self) -> bool:
+        """Continue from the last checkpoint of this configuration, if any; True when resumed."""
+        file = self.paths.checkpoint_dir / CHECKPOINT_FILE
+        if not file.exists():
+            return False
+        state = torch.load(file, map_location=self.device, weights_only=False)
+        if state.get("fingerprint") != self.fingerprint:
+            tqdm.write(f"{file}: checkpoint of another configuration; starting afresh")
+            return False
+        self.encoder.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        restore_rng(state["rng"])
+        self.step, self.best = state["step"], state["best"]
+        return True
+
+    # --- one optimizer step --------------------------------------------------------------
+    def loss_terms(self, batch: Batch) -> dict[str, torch.Tensor]:
+        encoder, settings = self.encoder, self.settings
+        encoder_settings = encoder.settings
+        queries = encoder.tokenize(batch.queries, encoder_settings.query_max_length)
+        documents = encoder.tokenize(batch.documents, encoder_settings.max_length)
+        query_vectors = encoder.query_vectors(**queries)
+        doc_vectors = encoder(**documents)
+        flops_weight = quadratic_warmup(self.step, settings.flops_weight, settings.flops_warmup_steps)
+        terms = {
+            "ranking": info_nce(query_vectors, doc_vectors, settings.temperature),
+            "flops_doc": flops_weight * flops(doc_vectors, settings.l0_threshold),
+        }
+        if encoder_settings.mode == "bi-encoder":
+            query_weight = quadratic_warmup(self.step, settings.query_flops_weight, settings.flops_warmup_steps)
+            terms["flops_query"] = query_weight * flops(query_vectors)
+        if batch.teacher_scores is not None:
+            scores = query_vectors @ doc_vectors.T
+            own = scores.gather(1, batch.candidates.to(self.device))
+            terms["distill"] = settings.distill_weight * distillation(
+                own, batch.teacher_scores.to(self.device), batch.valid.to(self.device), settings.distill,
+                settings.distill_temperature)
+        terms["doc_nnz"] = (doc_vectors > 0).sum(dim=1).float().mean().detach()
+        return terms
+
+    def train_step(self) -> dict[str, float]:
+        accumulated: dict[str, float] = {}
+        for micro in range(self.settings.accumulation_steps):
+            batch = micro_batch(self.pairs, self.settings, self.step * self.settings.accumulation_steps + micro)
+            terms = self.loss_terms(batch)
+            loss = sum(value for name, value in terms.items() if name != "doc_nnz")
+            (loss / self.settings.accumulation_steps).backward()
+            for name, value in {**terms, "loss": loss}.items():
+                accumulated[name] = accumulated.get(name, 0.0) + value.item() / self.settings.accumulation_steps
+        torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.settings.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        return accumulated
+
+    # --- the run ---------------------------------------------------------------------------
+    def evaluate_and_keep_best(self) -> dict[str, float]:
+        scores = validate(self.encoder, self.validation)
+        if self.best is None or scores["ndcg@10"] > self.best["ndcg@10"]:
+            self.best = {**scores, "step": self.step}
+            save_encoder_atomically(self.encoder, self.paths.best_dir)
+        return scores
+
+    def run(self, stop_after: int | None = None) -> dict[str, Any]:
+        """Train to `settings.steps` (or only until step `stop_after`, to simulate an interruption)."""
+        settings = self.settings
+        last = settings.steps if stop_after is None else min(stop_after, settings.steps)
+        started = time.perf_counter()
+        self.encoder.train()
+        progress = tqdm(total=last, initial=self.step, desc="train", unit="step", mininterval=10)
+        while self.step < last:
+            figures = self.train_step()
+            progress.update(1)
+            progress.set_postfix(loss=f"{figures['loss']:.3f}", nnz=f"{figures['doc_nnz']:.0f}", refresh=False)
+            if self.logger and self.step % settings.log_every == 0:
+                self.logger({f"train/{name}": value for name, value in figures.items()}, self.step)
+            if self.validation is not None and (self.step % settings.validate_every == 0 or self.step == settings.steps):
+                scores = self.evaluate_and_keep_best()
+                if self.logger:
+                    self.logger({f"val/{name}": value for name, value in scores.items()}, self.step)
+            if self.step % settings.checkpoint_every == 0 or self.step == last:
+                self.save_checkpoint()
+        progress.close()
+        summary = {"steps": self.step, "seconds": time.perf_counter() - started, "best": self.best}
+        if self.step == settings.steps:
+            self.finish(summary)
+        return summary
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        """Publish the product to `model_dir` and retire the checkpoint, so a rerun starts afresh."""
+        if self.validation is None:
+            save_encoder_atomically(self.encoder, self.paths.best_dir)
+        shutil.rmtree(self.paths.model_dir, ignore_errors=True)
+        os.replace(self.paths.best_dir, self.paths.model_dir)
+        (self.paths.checkpoint_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+        write_json(self.paths.checkpoint_dir / COMPLETED_FILE, {"fingerprint": self.fingerprint, **summary})

@@ -1,0 +1,51 @@
+"""Stage `train <variant>`: train one sparse encoder on the variant's pairs, keep the best by korquad dev nDCG@10.
+
+Usage: python -m stages.train v1
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dvclive import Live
+
+from nsparse.config import load_params
+from nsparse.data import load_benchmark, read_pairs
+from nsparse.io import read_json
+from nsparse.model.threads import configure_threads
+from nsparse.train.setup import build_encoder, build_teacher, dvclive_logger, fingerprint, train_settings
+from nsparse.train.teachers import attach_teacher_scores
+from nsparse.train.trainer import RunPaths, Trainer
+from nsparse.train.validation import capped_validation_set
+
+
+def main(variant: str) -> None:
+    params = load_params()
+    train, variant_params = params["train"], params["variants"][variant]
+    configure_threads(train.get("threads"))
+    settings = train_settings(train, variant_params, params["seed"])
+    pairs = read_pairs(Path(variant_params["pairs"]) / "pairs.jsonl")
+    base = read_json(Path(train["base"]) / "source.json")["model"]
+    encoder = build_encoder(base, train, pairs)
+    if settings.distill:
+        pairs = attach_teacher_scores(pairs, build_teacher(train["teacher"]))
+    korquad = load_benchmark(train["validation"]["benchmark"], train["validation"]["split"])
+    validation = capped_validation_set(korquad, train["validation"]["max_docs"], train["validation"]["max_queries"],
+                                       params["seed"])
+    live_dir = Path(train["live_dir"]) / variant
+    paths = RunPaths(model_dir=Path(train["output"]) / variant, checkpoint_dir=live_dir / "checkpoints")
+    with Live(str(live_dir), resume=(paths.checkpoint_dir / "last.pt").exists(), save_dvc_exp=False, dvcyaml=None) as live:
+        trainer = Trainer(encoder, pairs, settings, paths, validation, logger=dvclive_logger(live),
+                          fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)))
+        trainer.resume()
+        summary = trainer.run()
+        live.summary.update({"best/" + name: value for name, value in (summary["best"] or {}).items()})
+        live.summary["train/seconds"] = summary["seconds"]
+        live.make_summary()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m stages.train <variant>")
+    main(sys.argv[1])

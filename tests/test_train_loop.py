@@ -1,0 +1,118 @@
+"""Training: losses, resume after interruption, best-checkpoint publishing, validation subset."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nsparse.data import Benchmark
+from nsparse.model.base import BaseModelSettings, new_masked_lm, train_tokenizer
+from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
+from nsparse.train.losses import distillation, flops, info_nce, quadratic_warmup
+from nsparse.train.trainer import CHECKPOINT_FILE, COMPLETED_FILE, RunPaths, Trainer, TrainSettings
+from nsparse.train.validation import capped_validation_set
+
+DOCS = [
+    "서울은 대한민국의 수도이다.", "부산은 항구 도시이다.", "김치는 한국의 전통 음식이다.",
+    "Seoul is the capital of Korea.", "한강은 서울을 흐른다.", "제주도는 섬이다.",
+    "기차로 세 시간이 걸린다.", "비빔밥은 밥과 나물을 섞은 음식이다.",
+]
+QUERIES = ["한국의 수도", "항구 도시", "전통 음식", "capital of Korea", "서울의 강", "섬", "기차 시간", "비빔밥"]
+PAIRS = [{"query": query, "positive": doc, "negatives": [DOCS[(i + 3) % len(DOCS)], DOCS[(i + 5) % len(DOCS)]],
+          "source": "test"} for i, (query, doc) in enumerate(zip(QUERIES, DOCS))]
+SETTINGS = TrainSettings(steps=4, batch_size=4, negatives_per_query=1, accumulation_steps=2, learning_rate=1e-3,
+                         warmup_ratio=0.25, flops_warmup_steps=2, checkpoint_every=2, validate_every=2, log_every=1)
+
+
+def tiny_encoder(mode: str = "inference-free") -> SparseEncoder:
+    torch.manual_seed(0)
+    tokenizer = train_tokenizer(DOCS * 3 + QUERIES, vocab_size=1000, min_frequency=1)
+    mlm = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2,
+                                                     intermediate_size=32, max_length=32))
+    return SparseEncoder(mlm, tokenizer, EncoderSettings(mode=mode, max_length=32, query_max_length=16),
+                         compute_idf(tokenizer, DOCS), train_idf=mode == "inference-free")
+
+
+def benchmark() -> Benchmark:
+    return Benchmark(corpus={f"d{i}": {"title": "", "text": doc} for i, doc in enumerate(DOCS)},
+                     queries={f"q{i}": query for i, query in enumerate(QUERIES)},
+                     qrels={f"q{i}": {f"d{i}": 1} for i in range(len(QUERIES))})
+
+
+def test_info_nce_prefers_the_positive() -> None:
+    queries = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    right = torch.tensor([[5.0, 0.0], [0.0, 5.0], [1.0, 1.0]])
+    wrong = torch.tensor([[0.0, 5.0], [5.0, 0.0], [1.0, 1.0]])
+    assert info_nce(queries, right) < 0.05 < info_nce(queries, wrong)
+
+
+def test_flops_and_l0_mask() -> None:
+    vectors = torch.tensor([[1.0, 1.0, 0.0], [2.0, 0.0, 0.0]])
+    assert flops(vectors).item() == pytest.approx(1.5**2 + 0.5**2)
+    # with an l0 threshold of 1 only the first vector (2 terms) is regularised
+    assert flops(vectors, l0_threshold=1).item() == pytest.approx(0.5**2 + 0.5**2)
+
+
+def test_quadratic_warmup() -> None:
+    assert [quadratic_warmup(step, 4.0, 4) for step in (0, 2, 4, 8)] == [0.0, 1.0, 4.0, 4.0]
+
+
+def test_distillation_losses_vanish_when_student_matches_teacher() -> None:
+    teacher = torch.tensor([[3.0, 1.0, 0.0]])
+    valid = torch.tensor([[True, True, False]])
+    for kind in ("kl", "margin_mse"):
+        assert distillation(teacher.clone(), teacher, valid, kind).item() == pytest.approx(0.0, abs=1e-6)
+        assert distillation(torch.tensor([[0.0, 3.0, 9.0]]), teacher, valid, kind).item() > 0.1
+
+
+def run_paths(root) -> RunPaths:
+    return RunPaths(model_dir=root / "model", checkpoint_dir=root / "checkpoints")
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path) -> None:
+    validation = capped_validation_set(benchmark(), max_docs=8, max_queries=8, seed=0)
+    straight = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path / "a"), validation)
+    straight.run()
+
+    interrupted = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path / "b"), validation)
+    interrupted.run(stop_after=2)
+    assert (tmp_path / "b" / "checkpoints" / CHECKPOINT_FILE).exists() and not (tmp_path / "b" / "model").exists()
+    torch.manual_seed(1234)  # a fresh process would have another RNG state: resume must restore it
+    resumed = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path / "b"), validation)
+    assert resumed.resume() and resumed.step == 2
+    resumed.run()
+
+    for (name, a), b in zip(straight.encoder.state_dict().items(), resumed.encoder.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    assert straight.encoder.idf.requires_grad and not torch.equal(straight.encoder.idf, tiny_encoder().idf)
+    assert straight.best == resumed.best
+    # finished: the best model is published, the checkpoint retired
+    assert SparseEncoder.load(tmp_path / "b" / "model").settings.mode == "inference-free"
+    assert not (tmp_path / "b" / "checkpoints" / CHECKPOINT_FILE).exists()
+    assert json.loads((tmp_path / "b" / "checkpoints" / COMPLETED_FILE).read_text())["steps"] == 4
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path) -> None:
+    Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path), fingerprint="one").run(stop_after=2)
+    assert not Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path), fingerprint="two").resume()
+    assert Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path), fingerprint="one").resume()
+
+
+def test_bi_encoder_with_distillation_trains(tmp_path) -> None:
+    pairs = [{**pair, "teacher_scores": [3.0, 1.0, 0.5]} for pair in PAIRS]
+    settings = TrainSettings(**{**SETTINGS.__dict__, "distill": "margin_mse", "l0_threshold": 5.0})
+    logged: list[dict[str, float]] = []
+    trainer = Trainer(tiny_encoder("bi-encoder"), pairs, settings, run_paths(tmp_path),
+                      logger=lambda metrics, step: logged.append(metrics))
+    trainer.run()
+    assert {"train/distill", "train/flops_query", "train/ranking"} <= set(logged[-1])
+    assert (tmp_path / "model" / "nsparse.json").exists()
+
+
+def test_validation_subset_keeps_judged_documents() -> None:
+    subset = capped_validation_set(benchmark(), max_docs=5, max_queries=3, seed=0)
+    assert len(subset.query_ids) == 3 and len(subset.doc_ids) == 5
+    judged = {doc for query in subset.query_ids for doc in subset.qrels[query]}
+    assert judged <= set(subset.doc_ids)
