@@ -16,6 +16,8 @@ from pathlib import Path
 
 from kiwipiepy import Kiwi, Token
 
+from nsparse.io import atomic_open
+
 # Content-morpheme tags: nouns, verb/adjective stems, foreign words, numbers, Hanja,
 # roots and determiners. The reference BM25 figures in DATA.md use exactly this set.
 CONTENT_TAG_PREFIXES = ("NN", "VV", "VA", "SL", "SN", "SH", "XR", "MM")
@@ -100,3 +102,13 @@ def read_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
             if english not in translations:
                 translations.append(english)
     return dictionary
+
+
+def write_dictionary(path: str | os.PathLike[str], pairs: Iterable[tuple[str, str]]) -> int:
+    """Write (ko, en) pairs as `ko<TAB>en` lines, the format `read_dictionary` reads; return the row count."""
+    rows = 0
+    with atomic_open(path) as handle:
+        for korean, english in pairs:
+            handle.write(f"{korean}\t{english}\n")
+            rows += 1
+    return rows

@@ -1,0 +1,51 @@
+"""Scoring retrieval systems on benchmarks: the shape of `reports/baselines.json`.
+
+A system is any function `(benchmark name, Benchmark, depth) -> run`; in-process BM25 is
+one, OpenSearch systems plug in the same way, so every system is scored identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+
+from nsparse.data.format import Benchmark
+from nsparse.eval.bm25 import BM25Kiwi
+from nsparse.eval.metrics import DEFAULT_METRICS, evaluate
+
+Run = dict[str, dict[str, float]]
+System = Callable[[str, Benchmark, int], Run]
+
+
+def corpus_fingerprint(corpus: Mapping[str, Mapping[str, str]]) -> str:
+    """A digest of ids and texts: benchmarks sharing a corpus (korquad/codeswitch) share one index."""
+    digest = hashlib.sha1()
+    for doc_id, doc in corpus.items():
+        digest.update(f"{doc_id}\x1f{doc['title']}\x1f{doc['text']}\x1e".encode())
+    return digest.hexdigest()
+
+
+def bm25_kiwi_system(k1: float, b: float) -> System:
+    """In-process BM25 over kiwipiepy morphemes; each distinct corpus is indexed once."""
+    indexes: dict[str, BM25Kiwi] = {}
+
+    def search(name: str, benchmark: Benchmark, depth: int) -> Run:
+        fingerprint = corpus_fingerprint(benchmark.corpus)
+        if fingerprint not in indexes:
+            indexes[fingerprint] = BM25Kiwi(benchmark.corpus, k1=k1, b=b)
+        return indexes[fingerprint].search(benchmark.queries, k=depth)
+
+    return search
+
+
+def score_systems(
+    benchmarks: Mapping[str, Benchmark], systems: Mapping[str, System], depth: int = 100
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{benchmark: {system: {metric: mean}}} for the default metrics (nDCG@10, MRR@10, Recall@100)."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for benchmark_name, benchmark in benchmarks.items():
+        table[benchmark_name] = {}
+        for system_name, system in systems.items():
+            result = evaluate(benchmark.qrels, system(benchmark_name, benchmark, depth), DEFAULT_METRICS)
+            table[benchmark_name][system_name] = {metric: round(value, 4) for metric, value in result.summary.items()}
+    return table

@@ -1,0 +1,44 @@
+"""Stage `prepare`: benchmarks, dictionaries, training pairs, parallel and pre-training text from the raw sources."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nsparse.config import load_params
+from nsparse.data import write_benchmark, write_pairs
+from nsparse.data.benchmarks import build_prepared_data
+from nsparse.data.sources import default_apt_cache, fetch_libreoffice_help, read_korquad, read_libreoffice_parallel, read_msmarco, read_muse
+from nsparse.io import atomic_open, write_json, write_jsonl
+from nsparse.text import write_dictionary
+
+DATA = Path("data")
+
+
+def main() -> None:
+    started = time.perf_counter()
+    params = load_params()
+    sources, settings = params["sources"], params["prepare"]
+    shared = Path(sources["shared_data"])
+    raw = {
+        "korquad": read_korquad(shared / sources["korquad"]),
+        "msmarco": read_msmarco(shared / sources["msmarco_ko"], shared / sources["msmarco_en"]),
+        "muse_train": read_muse(shared / sources["muse_train"]),
+        "muse_test": read_muse(shared / sources["muse_test"]),
+    }
+    help_root = fetch_libreoffice_help(sources["apt_cache"] or default_apt_cache())
+    prepared = build_prepared_data(raw, read_libreoffice_parallel(help_root), settings, params["seed"])
+
+    for name, benchmark in prepared.benchmarks.items():
+        write_benchmark(DATA / "benchmarks" / name, benchmark.corpus, benchmark.queries, benchmark.qrels)
+    for name, pairs in prepared.dictionaries.items():
+        write_dictionary(DATA / "dict" / f"{name}.tsv", pairs)
+    write_pairs(DATA / "train" / "pairs.jsonl", prepared.pairs)
+    write_jsonl(DATA / "parallel" / "libreoffice.jsonl", prepared.parallel)
+    with atomic_open(DATA / "pretrain" / "text.txt") as handle:
+        handle.writelines(f"{line}\n" for line in prepared.pretrain_lines)
+    write_json(DATA / "benchmarks" / "stats.json", {**prepared.stats, "seconds": round(time.perf_counter() - started, 1)})
+
+
+if __name__ == "__main__":
+    main()
