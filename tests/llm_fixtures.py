@@ -1,31 +1,35 @@
 """Helpers for the LLM tests: a real OpenAI-compatible HTTP server process and a tiny Qwen3.
 
-The server (`python tests/llm_fixtures.py PORT_FILE [--no-structured]`) speaks
-`POST /v1/chat/completions` in the OpenAI wire format. The last user message is a JSON
-object of directives, so each test scripts its own behaviour:
+The server (`python tests/llm_fixtures.py PORT_FILE [--no-structured] [--reply TEXT]`)
+speaks `POST /v1/chat/completions` in the OpenAI wire format. When the last user message
+is a JSON object of directives, it scripts the reply:
   {"reply": "text", "status": 500, "times": 2, "delay": 1.5}
 answers the first `times` requests with that content with HTTP `status` (or after
-`delay` seconds), later ones with `reply`. `GET /log` returns every request body received.
-With --no-structured, a request carrying `response_format` gets HTTP 400, like servers
+`delay` seconds), later ones with `reply`; any other message is answered with --reply
+(default: the message itself). `GET /log` returns every request body received. With
+--no-structured, a request carrying `response_format` gets HTTP 400, like servers
 without structured output.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 
-def _make_handler(structured: bool) -> type[BaseHTTPRequestHandler]:
+def _make_handler(structured: bool, default_reply: str | None) -> type[BaseHTTPRequestHandler]:
     seen: Counter[str] = Counter()
     log: list[dict] = []
     lock = threading.Lock()
@@ -52,7 +56,9 @@ def _make_handler(structured: bool) -> type[BaseHTTPRequestHandler]:
             try:
                 directives = json.loads(content)
             except json.JSONDecodeError:
-                directives = {"reply": content}
+                directives = None
+            if not isinstance(directives, dict):
+                directives = {"reply": content if default_reply is None else default_reply}
             with lock:
                 log.append(request)
                 seen[content] += 1
@@ -80,17 +86,19 @@ def _make_handler(structured: bool) -> type[BaseHTTPRequestHandler]:
     return ChatHandler
 
 
-def _serve(port_file: str, structured: bool) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(structured))
+def _serve(port_file: str, structured: bool, default_reply: str | None) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(structured, default_reply))
     Path(port_file).write_text(str(server.server_address[1]))
     server.serve_forever()
 
 
-@pytest.fixture(params=[True, False], ids=["structured", "plain"])
-def chat_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Base URL (`http://127.0.0.1:PORT/v1`) of a fresh server process, with and without structured output."""
-    port_file = tmp_path / "port"
-    command = [sys.executable, __file__, str(port_file)] + ([] if request.param else ["--no-structured"])
+@contextmanager
+def running_chat_server(folder: Path, structured: bool = True, default_reply: str | None = None) -> Iterator[str]:
+    """Start the server as a separate process; yield its base URL (`http://127.0.0.1:PORT/v1`)."""
+    port_file = folder / "chat-server.port"
+    command = [sys.executable, __file__, str(port_file)] + ([] if structured else ["--no-structured"])
+    if default_reply is not None:
+        command += ["--reply", default_reply]
     process = subprocess.Popen(command)
     try:
         deadline = time.monotonic() + 10
@@ -104,6 +112,19 @@ def chat_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         process.wait(timeout=10)
 
 
+def server_log(base_url: str) -> list[dict]:
+    """Every request body the server received, in order."""
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/log") as response:
+        return json.load(response)
+
+
+@pytest.fixture(params=[True, False], ids=["structured", "plain"])
+def chat_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh server process, once with and once without structured output."""
+    with running_chat_server(tmp_path, structured=request.param) as base_url:
+        yield base_url
+
+
 @pytest.fixture(scope="session")
 def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nsparse.llm.tiny import build_tiny_qwen3
@@ -112,4 +133,9 @@ def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], structured="--no-structured" not in sys.argv[2:])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port_file")
+    parser.add_argument("--no-structured", action="store_true")
+    parser.add_argument("--reply")
+    arguments = parser.parse_args()
+    _serve(arguments.port_file, structured=not arguments.no_structured, default_reply=arguments.reply)

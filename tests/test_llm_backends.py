@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from llm_fixtures import chat_server, tiny_qwen3  # noqa: F401  (pytest fixtures)
+from llm_fixtures import chat_server, server_log, tiny_qwen3  # noqa: F401  (pytest fixtures)
 
 from nsparse.llm import PromptTemplate, extract_json, make_generator, string_list, strip_thinking
 
@@ -14,13 +14,6 @@ SCHEMA = {"type": "object", "properties": {"queries": {"type": "array", "items":
 
 def ask(directives: dict) -> list[dict[str, str]]:
     return [{"role": "user", "content": json.dumps(directives)}]
-
-
-def server_log(base_url: str) -> list[dict]:
-    import urllib.request
-
-    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/log") as response:
-        return json.load(response)
 
 
 def openai_generator(base_url: str, **overrides):

@@ -46,9 +46,13 @@ class FilterSettings:
 
 
 def hangul_ratio(text: str) -> float:
-    """Share of Hangul among the letters of `text` (0 when it has no letters)."""
-    letters = [char for char in text if char.isalpha()]
-    return sum(1 for char in letters if HANGUL.match(char)) / len(letters) if letters else 0.0
+    """Share of the words of `text` (those with a letter) written with Hangul: 0 without words.
+
+    Counted per word, not per character, so a code-switched query such as
+    "서울 population 통계" counts as mostly Korean although English spends more letters.
+    """
+    words = [word for word in text.split() if any(char.isalpha() for char in word)]
+    return sum(1 for word in words if HANGUL.search(word)) / len(words) if words else 0.0
 
 
 def copy_ratio(query_tokens: Sequence[str], positive_tokens: Sequence[str]) -> float:
