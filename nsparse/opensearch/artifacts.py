@@ -85,21 +85,44 @@ class ArtifactFetcher:
         """Local path of the artifact; raises ArtifactNotFound when the repository lacks it."""
         return self._fetch_with_maven(coordinate) if self.use_maven else self._fetch_over_https(coordinate)
 
-    def compile_dependencies(self, coordinate: Coordinate) -> list[Coordinate]:
-        """The compile/runtime dependencies the artifact's POM lists (one level; org.opensearch core left out)."""
-        pom = ET.parse(self.fetch(coordinate.with_packaging("pom")))
+    def runtime_jars(self, coordinate: Coordinate, provided: set[str]) -> list[Coordinate]:
+        """The artifact and the jars it needs at run time, minus those whose file names are in `provided`.
+
+        Only OpenSearch-published POMs are followed further: Gradle writes them with
+        explicit versions and marks their third-party dependencies `exclude *`, so the
+        third-party jars they list are complete leaves. Test, provided and optional
+        dependencies are left out.
+        """
+        jars: dict[str, Coordinate] = {}
+        pending = [coordinate]
+        while pending:
+            current = pending.pop()
+            if current.file_name in provided or current.file_name in jars:
+                continue
+            jars[current.file_name] = current
+            if current.group.startswith("org.opensearch"):
+                pending.extend(self._pom_dependencies(current))
+        return list(jars.values())
+
+    def _pom_dependencies(self, coordinate: Coordinate) -> list[Coordinate]:
+        pom_path = self.fetch(coordinate.with_packaging("pom"))
         dependencies = []
-        for node in pom.getroot().iterfind("m:dependencies/m:dependency", _POM_NS):
+        for node in ET.parse(pom_path).getroot().iterfind("m:dependencies/m:dependency", _POM_NS):
             group, artifact, version = (node.findtext(f"m:{tag}", "", _POM_NS) for tag in ("groupId", "artifactId", "version"))
             scope = node.findtext("m:scope", "compile", _POM_NS)
-            if scope in {"compile", "runtime"} and group != "org.opensearch":
-                dependencies.append(Coordinate(group, artifact, version))
+            if scope not in {"compile", "runtime"} or node.findtext("m:optional", "false", _POM_NS) == "true":
+                continue
+            if not version or "${" in version:
+                raise ValueError(f"{pom_path}: dependency {group}:{artifact} has no literal version")
+            dependencies.append(Coordinate(group, artifact, version))
         return dependencies
 
     def _fetch_with_maven(self, coordinate: Coordinate) -> Path:
+        local = Path.home() / ".m2" / "repository" / coordinate.repository_path
+        if local.exists():
+            return local  # already resolved: skip a JVM start per artifact
         command = ["mvn", "-q", "-B", "dependency:get", "-Dtransitive=false", f"-Dartifact={coordinate}"]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
-        local = Path.home() / ".m2" / "repository" / coordinate.repository_path
         if result.returncode != 0 or not local.exists():
             reason = _maven_error_line(result.stdout + result.stderr)
             raise ArtifactNotFound(f"{coordinate}: not served by the configured Maven repositories ({reason})")

@@ -71,7 +71,7 @@ def register_model_zip(client: OpenSearch, zip_path: str | Path, *, name: str, v
     content_hash = sha256_of(zip_path)
     for model in find_models(client, name):
         if model.get("model_content_hash_value") == content_hash:
-            if model.get("model_state") not in _UNUSABLE_STATES:
+            if get_model(client, model["model_id"]).get("model_state") not in _UNUSABLE_STATES:  # search lags; GET does not
                 return model["model_id"]
             delete_model(client, model["model_id"])
     size = zip_path.stat().st_size
@@ -92,7 +92,17 @@ def register_model_zip(client: OpenSearch, zip_path: str | Path, *, name: str, v
     except BaseException:
         delete_model(client, model_id)
         raise
+    _wait_until_searchable(client, name, model_id)
     return model_id
+
+
+def _wait_until_searchable(client: OpenSearch, name: str, model_id: str, timeout_s: float = 10) -> None:
+    """Model search is near-real-time: wait until a new model is visible, so that registering again reuses it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(model["model_id"] == model_id for model in find_models(client, name)):
+            return
+        time.sleep(0.2)
 
 
 def _wait_for_task(client: OpenSearch, task_id: str, action: str, timeout_s: float) -> dict[str, Any]:
@@ -129,8 +139,21 @@ def delete_model(client: OpenSearch, model_id: str) -> None:
     _request(client, "DELETE", f"/models/{model_id}", f"deleting model {model_id}")
 
 
-def delete_model_group(client: OpenSearch, model_group_id: str) -> None:
-    _request(client, "DELETE", f"/model_groups/{model_group_id}", f"deleting model group {model_group_id}")
+def delete_model_group(client: OpenSearch, model_group_id: str, timeout_s: float = 30) -> None:
+    """Delete an (emptied) model group.
+
+    ML Commons deletes a model's chunks asynchronously and refuses to delete a group
+    while any chunk still names it, so wait for them to go first.
+    """
+    action = f"deleting model group {model_group_id}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        remaining = _request(client, "POST", "/models/_search", action,
+                             body={"query": {"term": {"model_group_id": model_group_id}}, "size": 0})
+        if remaining["hits"]["total"]["value"] == 0:
+            break
+        time.sleep(0.5)
+    _request(client, "DELETE", f"/model_groups/{model_group_id}", action)
 
 
 def predict_sparse(client: OpenSearch, model_id: str, texts: list[str]) -> list[dict[str, float]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import pwd
 import shutil
@@ -34,6 +35,7 @@ from nsparse.io import write_text
 from nsparse.opensearch.artifacts import MAVEN_CENTRAL, ArtifactFetcher, ArtifactNotFound, Coordinate, download
 
 ASSETS = Path(__file__).resolve().parents[2] / "opensearch"
+COMPONENTS_FILE = ASSETS / "node" / "components.yaml"
 SERVICE_USER = "nsparse-opensearch"
 
 
@@ -137,7 +139,7 @@ class Node:
             if self.pid() is not None:
                 raise NodeError(f"a node started from {self.layout.distribution} is running but not answering on "
                                 f"{self.settings.url}; see `nsparse node logs`, or `nsparse node down` and retry")
-            if not self.layout.installed_marker.exists():
+            if not self.installed():
                 self.install()
             self._write_config()
             self._start()
@@ -183,17 +185,26 @@ class Node:
 
     # --- installation -----------------------------------------------------------
 
+    def installed(self) -> bool:
+        """True when the install is complete and was made from the current components.yaml."""
+        marker = self.layout.installed_marker
+        return marker.exists() and marker.read_text() == _components_fingerprint()
+
     def install(self) -> None:
-        """Assemble the distribution, modules, plugins and DJL cache; mark the install complete last."""
+        """Add whatever is missing: distribution, modules, plugins; mark the install complete last.
+
+        Each step skips what is already there, so an interrupted install or an edited
+        components.yaml only fetches and installs the difference.
+        """
         fetcher = ArtifactFetcher.create(self.settings.fetch, self.settings.maven_repository, self.home / "downloads")
-        components = yaml.safe_load((ASSETS / "node" / "components.yaml").read_text())
-        shutil.rmtree(self.layout.distribution, ignore_errors=True)
-        self._unpack_distribution(fetcher)
+        components = yaml.safe_load(COMPONENTS_FILE.read_text())
+        if not (self.layout.distribution / "bin" / "opensearch").exists():
+            self._unpack_distribution(fetcher)
         for module in tqdm(components["modules"], desc="modules", unit="module"):
             self._install_module(fetcher, module)
         for plugin in tqdm(components["plugins"], desc="plugins", unit="plugin"):
             self._install_plugin(fetcher, plugin)
-        self.layout.installed_marker.touch()
+        write_text(self.layout.installed_marker, _components_fingerprint())
 
     def _unpack_distribution(self, fetcher: ArtifactFetcher) -> None:
         self.layout.root.mkdir(parents=True, exist_ok=True)
@@ -203,28 +214,37 @@ class Node:
                 download(self.settings.distribution_url, archive)
         else:
             archive = fetcher.fetch(Coordinate("org.opensearch.distribution.integ-test-zip", "opensearch", self.settings.version, "zip"))
+        staging = self.layout.root / ".unpacking"
+        shutil.rmtree(staging, ignore_errors=True)
         if archive.suffix == ".zip":
             with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(self.layout.root)
-            for script in (self.layout.distribution / "bin").iterdir():
-                script.chmod(0o755)  # zip extraction drops the executable bit
+                bundle.extractall(staging)
         else:
             with tarfile.open(archive) as bundle:
-                bundle.extractall(self.layout.root, filter="tar")
-        if not self.layout.distribution.is_dir():
-            raise NodeError(f"{archive}: did not unpack into {self.layout.distribution.name}/ (is it OpenSearch {self.settings.version}?)")
+                bundle.extractall(staging, filter="tar")
+        unpacked = staging / self.layout.distribution.name
+        if not (unpacked / "bin" / "opensearch").exists():
+            raise NodeError(f"{archive}: did not unpack into {unpacked.name}/ (is it OpenSearch {self.settings.version}?)")
+        for script in (unpacked / "bin").iterdir():
+            script.chmod(0o755)  # zip extraction drops the executable bit
+        shutil.rmtree(self.layout.distribution, ignore_errors=True)
+        unpacked.rename(self.layout.distribution)
+        staging.rmdir()
 
     def _install_module(self, fetcher: ArtifactFetcher, module: dict[str, Any]) -> None:
         target = self.layout.distribution / "modules" / module["name"]
         if target.exists():
             return
         coordinate = Coordinate.parse(module["artifact"].format(version=self.settings.version))
-        target.mkdir(parents=True)
-        for jar in [coordinate, *fetcher.compile_dependencies(coordinate)]:
-            shutil.copy2(fetcher.fetch(jar), target / jar.file_name)
+        staging = target.with_name(f".{target.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        provided = {jar.name for jar in (self.layout.distribution / "lib").glob("*.jar")}
+        for jar in fetcher.runtime_jars(coordinate, provided):
+            shutil.copy2(fetcher.fetch(jar), staging / jar.file_name)
         extra_files = ASSETS / "node" / "modules" / module["name"]
         if extra_files.is_dir():
-            shutil.copytree(extra_files, target, dirs_exist_ok=True)
+            shutil.copytree(extra_files, staging, dirs_exist_ok=True)
         descriptor = {
             "description": f"{module['name']} module, added by nsparse from {coordinate}",
             "version": self.settings.version,
@@ -235,7 +255,8 @@ class Node:
             "extended.plugins": ",".join(module.get("extended_plugins", [])),
             "has.native.controller": "false",
         }
-        write_text(target / "plugin-descriptor.properties", "".join(f"{key}={value}\n" for key, value in descriptor.items()))
+        write_text(staging / "plugin-descriptor.properties", "".join(f"{key}={value}\n" for key, value in descriptor.items()))
+        staging.rename(target)
 
     def _install_plugin(self, fetcher: ArtifactFetcher, plugin: dict[str, Any]) -> None:
         if (self.layout.distribution / "plugins" / plugin["name"]).exists():
@@ -361,3 +382,7 @@ def _ensure_service_user() -> None:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
+
+
+def _components_fingerprint() -> str:
+    return hashlib.sha256(COMPONENTS_FILE.read_bytes()).hexdigest()
