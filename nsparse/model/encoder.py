@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -59,6 +59,17 @@ def prune(weights: torch.Tensor, ratio: float) -> torch.Tensor:
         return weights
     threshold = weights.max(dim=-1, keepdim=True).values * ratio
     return weights * (weights >= threshold).to(weights.dtype)
+
+
+def encode_length_sorted(texts: Sequence[str], batch_size: int, encode_batch: Callable[[list[str]], np.ndarray],
+                         width: int, progress: bool = False) -> sp.csr_matrix:
+    """Encode texts in batches of similar length (little padding), returning rows in input order."""
+    order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
+    rows = [sp.csr_matrix(encode_batch([texts[index] for index in order[start : start + batch_size]]))
+            for start in tqdm(range(0, len(order), batch_size), desc="encode docs", unit="batch", disable=not progress)]
+    if not rows:
+        return sp.csr_matrix((0, width), dtype=np.float32)
+    return sp.vstack(rows, format="csr")[np.argsort(order)]
 
 
 def compute_idf(tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], max_length: int = 512) -> dict[str, float]:
@@ -147,39 +158,30 @@ class SparseEncoder(nn.Module):
     # --- texts -> scipy CSR (evaluation, benchmarks) --------------------------------
     @torch.inference_mode()
     def encode_documents(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> sp.csr_matrix:
-        """Pruned document vectors as CSR [n, vocab]; texts are length-sorted to pad little."""
+        """Pruned document vectors as CSR [n, vocab]."""
         was_training = self.training
         self.eval()
-        order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-        rows: list[sp.csr_matrix] = []
-        starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, desc="encode docs", unit="batch", disable=not progress):
-            chunk = [texts[index] for index in order[start : start + batch_size]]
+
+        def encode_batch(chunk: list[str]) -> np.ndarray:
             vectors = prune(self(**self.tokenize(chunk, self.settings.max_length)), self.settings.prune_ratio)
-            rows.append(sp.csr_matrix(vectors.float().cpu().numpy()))
+            return vectors.float().cpu().numpy()
+
+        matrix = encode_length_sorted(texts, batch_size, encode_batch, len(self.vocab), progress)
         self.train(was_training)
-        if not rows:
-            return sp.csr_matrix((0, len(self.vocab)), dtype=np.float32)
-        stacked = sp.vstack(rows, format="csr")
-        return stacked[np.argsort(order)]
+        return matrix
 
     @torch.inference_mode()
     def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> sp.csr_matrix:
+        """Query vectors as CSR [n, vocab]: IDF weights (inference-free) or the model (bi-encoder)."""
         was_training = self.training
         self.eval()
-        rows = [
-            sp.csr_matrix(
-                self.query_vectors(**self.tokenize(texts[start : start + batch_size], self.settings.query_max_length))
-                .float()
-                .cpu()
-                .numpy()
-            )
-            for start in range(0, len(texts), batch_size)
-        ]
+
+        def encode_batch(chunk: list[str]) -> np.ndarray:
+            return self.query_vectors(**self.tokenize(chunk, self.settings.query_max_length)).float().cpu().numpy()
+
+        matrix = encode_length_sorted(texts, batch_size, encode_batch, len(self.vocab))
         self.train(was_training)
-        if not rows:
-            return sp.csr_matrix((0, len(self.vocab)), dtype=np.float32)
-        return sp.vstack(rows, format="csr")
+        return matrix
 
     def to_token_weights(self, row: sp.spmatrix | np.ndarray) -> dict[str, float]:
         """One vector (a CSR row or a dense array) as {token: weight}, heaviest first."""

@@ -1,0 +1,84 @@
+"""ML Commons model packages: SPARSE_ENCODING (ONNX or TorchScript) and SPARSE_TOKENIZE zips.
+
+ML Commons expects the model file and `tokenizer.json` at the zip root; the query-side
+SPARSE_TOKENIZE package is `tokenizer.json` + `idf.json`. Zip entries carry a fixed
+timestamp so the same files always give the same bytes and SHA-256 (which the model
+registration request must state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nsparse.export.onnx import DocumentGraph, example_inputs
+from nsparse.io import atomic_open
+from nsparse.model.encoder import IDF_FILE, SparseEncoder
+
+TOKENIZER_FILE = "tokenizer.json"
+FIXED_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
+
+
+class TorchScriptDocumentGraph(nn.Module):
+    """The document graph with the dict input DJL's PyTorch engine passes (`input1.input_ids`, ...)."""
+
+    def __init__(self, encoder: SparseEncoder) -> None:
+        super().__init__()
+        self.graph = DocumentGraph(encoder)
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.graph(features["input_ids"], features["attention_mask"])
+
+
+def export_torchscript(encoder: SparseEncoder, path: str | os.PathLike[str]) -> None:
+    """Trace the document graph (dynamic batch and length come from tracing real tensors)."""
+    encoder.cpu().eval()
+    input_ids, attention_mask = example_inputs(encoder)
+    with torch.no_grad():
+        traced = torch.jit.trace(TorchScriptDocumentGraph(encoder),
+                                 ({"input_ids": input_ids, "attention_mask": attention_mask},), strict=False)
+    with atomic_open(path, "wb") as handle:
+        torch.jit.save(traced, handle)
+
+
+def write_zip(path: str | os.PathLike[str], members: dict[str, str | os.PathLike[str]]) -> None:
+    """A reproducible zip of {name at the root: source file}."""
+    with atomic_open(path, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, source in sorted(members.items()):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, Path(source).read_bytes())
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_packages(model_dir: str | os.PathLike[str], export_dir: str | os.PathLike[str]) -> dict[str, dict]:
+    """The three zips from the exported files in `export_dir` and the saved model in `model_dir`.
+
+    Returns {zip name: {"sha256", "bytes", "members"}} for the manifest.
+    """
+    model, export = Path(model_dir), Path(export_dir)
+    tokenizer = model / TOKENIZER_FILE
+    packages = {
+        "sparse_encoding.zip": {"model.onnx": export / "model.onnx", TOKENIZER_FILE: tokenizer},
+        "sparse_tokenize.zip": {TOKENIZER_FILE: tokenizer, IDF_FILE: model / IDF_FILE},
+        "torchscript.zip": {"model.pt": export / "model.pt", TOKENIZER_FILE: tokenizer},
+    }
+    described = {}
+    for name, members in packages.items():
+        write_zip(export / name, members)
+        described[name] = {"sha256": sha256(export / name), "bytes": (export / name).stat().st_size,
+                           "members": sorted(members)}
+    return described

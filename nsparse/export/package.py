@@ -1,0 +1,71 @@
+"""One variant's export: ONNX + parity gate + int8 + TorchScript + ML Commons zips + manifest + benchmark.
+
+Everything is written into a staging folder that replaces the export folder only when
+the whole export (parity check included) succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nsparse.export.bench import BenchSettings, encoding_benchmark
+from nsparse.export.mlcommons import export_torchscript, sha256, write_packages
+from nsparse.export.onnx import (MAX_IR_VERSION, MAX_OPSET, check_loadable_by_ml_commons, check_parity, export_onnx,
+                                 quantize_int8)
+from nsparse.io import write_json
+from nsparse.model.encoder import SparseEncoder
+from nsparse.train.validation import ValidationSet
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    opset: int = 17
+    parity_atol: float = 1e-4
+    parity_top_k: int = 20
+    quantize: bool = True
+    bench: BenchSettings = BenchSettings()
+
+
+def export_variant(model_dir: str | os.PathLike[str], export_dir: str | os.PathLike[str], parity_texts: Sequence[str],
+                   bench_subset: ValidationSet, settings: ExportSettings) -> dict[str, Any]:
+    """Export the saved encoder in `model_dir` to `export_dir`; return the encoding benchmark figures.
+
+    Raises `ParityError` (and leaves `export_dir` untouched) if ONNX and PyTorch disagree.
+    """
+    target = Path(export_dir)
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    encoder = SparseEncoder.load(model_dir)
+    onnx_models = {"onnx_fp32": staging / "model.onnx"}
+    export_onnx(encoder, onnx_models["onnx_fp32"], settings.opset)
+    parity = check_parity(encoder, onnx_models["onnx_fp32"], parity_texts, settings.parity_atol, settings.parity_top_k)
+    if settings.quantize:
+        onnx_models["onnx_int8"] = staging / "model.int8.onnx"
+        quantize_int8(onnx_models["onnx_fp32"], onnx_models["onnx_int8"])
+    export_torchscript(encoder, staging / "model.pt")
+    packages = write_packages(model_dir, staging)
+    bench = encoding_benchmark(encoder, {name: str(path) for name, path in onnx_models.items()}, bench_subset,
+                               settings.bench)
+    bench["parity"] = parity
+    files = {path.name: {"sha256": sha256(path), "bytes": path.stat().st_size,
+                         **check_loadable_by_ml_commons(path)} for path in onnx_models.values()}
+    manifest = {
+        "model": str(model_dir),
+        "encoder": encoder.settings.__dict__,
+        "target_runtime": {"onnxruntime": "1.16.3 (ML Commons 2.19.1)", "max_opset": MAX_OPSET,
+                           "max_ir_version": MAX_IR_VERSION},
+        "files": {**files, **packages},
+        "parity": parity,
+        "int8": {key: bench["backends"]["onnx_int8"][key] for key in
+                 ("max_abs_diff", "top_k_mismatches", "ndcg@10", "ndcg_ratio_vs_pytorch")} if settings.quantize else None,
+    }
+    write_json(staging / "manifest.json", manifest)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    return bench

@@ -1,0 +1,40 @@
+"""Stage `export <variant>`: ONNX (parity-gated), int8, TorchScript, ML Commons zips, encoding benchmark.
+
+Usage: python -m stages.export v1
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from nsparse.config import load_params
+from nsparse.data import load_benchmark
+from nsparse.export.bench import BenchSettings
+from nsparse.export.package import ExportSettings, export_variant
+from nsparse.io import write_json
+from nsparse.model.threads import configure_threads
+from nsparse.train.validation import capped_validation_set, document_text
+
+
+def main(variant: str) -> None:
+    params = load_params()
+    export = params["export"]
+    configure_threads(export.get("threads"))
+    parity_source = load_benchmark(export["parity"]["benchmark"], export["parity"]["split"])
+    parity_texts = [document_text(parity_source.corpus[doc_id]) for doc_id in sorted(parity_source.corpus)]
+    bench = export["bench"]
+    subset = capped_validation_set(load_benchmark(bench["benchmark"], bench["split"]), bench["max_docs"],
+                                   bench["max_queries"], params["seed"])
+    settings = ExportSettings(opset=export["opset"], parity_atol=export["parity"]["atol"],
+                              parity_top_k=export["parity"]["top_k"], quantize=export["quantize"],
+                              bench=BenchSettings(batch_size=bench["batch_size"], top_k=export["parity"]["top_k"]))
+    figures = export_variant(Path(export["models"]) / variant, Path(export["output"]) / variant,
+                             parity_texts[: export["parity"]["texts"]], subset, settings)
+    write_json(Path(export["reports"]) / variant / "encode_bench.json", figures)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m stages.export <variant>")
+    main(sys.argv[1])

@@ -1,0 +1,85 @@
+"""Export: ONNX graph contract and parity gate, int8, TorchScript, ML Commons zips, encoding benchmark."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import numpy_helper
+from test_model_encoder import CORPUS, tiny_encoder
+
+from nsparse.data import Benchmark
+from nsparse.export.onnx import ParityError, check_parity, export_onnx
+from nsparse.export.package import ExportSettings, export_variant
+from nsparse.model.encoder import EncoderSettings
+from nsparse.train.validation import capped_validation_set
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    encoder = tiny_encoder(EncoderSettings(max_length=64, prune_ratio=0.05))
+    folder = tmp_path_factory.mktemp("export")
+    export_onnx(encoder, folder / "model.onnx", opset=17)
+    return encoder, folder / "model.onnx"
+
+
+def test_graph_contract_for_ml_commons(exported) -> None:
+    encoder, path = exported
+    model = onnx.load(str(path))
+    assert [value.name for value in model.graph.input] == ["input_ids", "attention_mask"]
+    assert all(value.type.tensor_type.elem_type == onnx.TensorProto.INT64 for value in model.graph.input)
+    assert len(model.graph.output) == 1
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch, length in ((1, 5), (3, 17)):  # dynamic batch and sequence axes
+        ids = np.full((batch, length), encoder.tokenizer.cls_token_id, dtype=np.int64)
+        (output,) = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        assert output.shape == (batch, len(encoder.vocab)) and output.dtype == np.float32
+
+
+def test_parity_passes_on_faithful_graph(exported) -> None:
+    encoder, path = exported
+    figures = check_parity(encoder, path, CORPUS)
+    assert figures["max_abs_diff"] <= 1e-4 and figures["top_k_mismatches"] == 0
+
+
+def test_parity_fails_on_altered_graph(exported, tmp_path) -> None:
+    encoder, path = exported
+    model = onnx.load(str(path))
+    largest = max(model.graph.initializer, key=lambda tensor: np.prod(tensor.dims))  # the vocabulary projection
+    weights = numpy_helper.to_array(largest).copy()
+    weights.flat[:: 7] += 0.5
+    largest.CopyFrom(numpy_helper.from_array(weights, largest.name))
+    onnx.save(model, str(tmp_path / "altered.onnx"))
+    with pytest.raises(ParityError, match="max \\|diff\\|"):
+        check_parity(encoder, tmp_path / "altered.onnx", CORPUS)
+
+
+def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None:
+    encoder = tiny_encoder()
+    encoder.save(tmp_path / "model")
+    subset = capped_validation_set(
+        Benchmark(corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(CORPUS)},
+                  queries={"q0": "대한민국의 수도", "q1": "김치"}, qrels={"q0": {"d0": 1}, "q1": {"d3": 1}}),
+        max_docs=5, max_queries=2, seed=0)
+    bench = export_variant(tmp_path / "model", tmp_path / "export", CORPUS, subset, ExportSettings())
+    export = tmp_path / "export"
+    manifest = json.loads((export / "manifest.json").read_text())
+    for name, members in {"sparse_encoding.zip": ["model.onnx", "tokenizer.json"],
+                          "sparse_tokenize.zip": ["idf.json", "tokenizer.json"],
+                          "torchscript.zip": ["model.pt", "tokenizer.json"]}.items():
+        with zipfile.ZipFile(export / name) as archive:
+            assert sorted(archive.namelist()) == members
+        assert len(manifest["files"][name]["sha256"]) == 64
+    assert manifest["files"]["model.onnx"]["opset"] == 17
+    assert set(bench["backends"]) == {"pytorch", "onnx_fp32", "onnx_int8"}
+    assert bench["backends"]["onnx_fp32"]["max_abs_diff"] <= 1e-4
+    # the TorchScript package reproduces the encoder
+    traced = torch.jit.load(str(export / "model.pt"))
+    encoder.eval()
+    batch = encoder.tokenize(CORPUS, 64)
+    assert torch.allclose(traced(dict(batch)), encoder(**batch), atol=1e-5)
