@@ -1,0 +1,32 @@
+import pytest
+
+from nsparse.config import load_params
+from nsparse.data import Benchmark
+from nsparse.eval.baselines import bm25_kiwi_system, corpus_fingerprint, score_systems
+from stages.baselines import make_systems
+
+CORPUS = {
+    "d1": {"title": "", "text": "학교에서 공부하는 학생"},
+    "d2": {"title": "", "text": "병원에서 일하는 의사"},
+    "d3": {"title": "", "text": "공원에서 산책하는 사람"},
+}
+BENCHMARK = Benchmark(corpus=CORPUS, queries={"q1": "학교 학생", "q2": "의사"}, qrels={"q1": {"d1": 1}, "q2": {"d3": 1}})
+
+
+def test_score_systems_reports_every_metric_per_benchmark_and_system():
+    table = score_systems({"toy": BENCHMARK}, {"bm25_kiwi": bm25_kiwi_system(k1=0.9, b=0.4)})
+    # q1 finds its document first; q2 finds only d2 (not its judged d3).
+    assert table == {"toy": {"bm25_kiwi": {"ndcg@10": 0.5, "mrr@10": 0.5, "recall@100": 0.5}}}
+
+
+def test_corpus_fingerprint_depends_on_texts_not_only_ids():
+    changed = {**CORPUS, "d3": {"title": "", "text": "다른 문서"}}
+    assert corpus_fingerprint(CORPUS) == corpus_fingerprint(dict(CORPUS))
+    assert corpus_fingerprint(CORPUS) != corpus_fingerprint(changed)
+
+
+def test_make_systems_builds_the_configured_systems_and_rejects_unknown_names():
+    settings = load_params()["baselines"]
+    assert set(make_systems(settings)) == set(settings["systems"])
+    with pytest.raises(KeyError, match="unknown systems \\['nope'\\]"):
+        make_systems({**settings, "systems": ["nope"]})
