@@ -1,7 +1,8 @@
 """Korean↔English candidate pairs from an aligned corpus by association statistics.
 
 Each aligned paragraph is a bag of Korean content morphemes (`nsparse.text.analyze`,
-Hangul only) and a bag of English words (the same analyzer, ASCII letters only). A
+Hangul only) and a bag of English words (runs of ASCII letters, lower-cased: Kiwi
+glues a sentence-final period to an English word, "cell." for "cell"). A
 Korean term and an English word that translate each other occur in the same aligned
 paragraphs far more often than chance: Dunning's log-likelihood ratio G² (Dunning,
 1993) measures that surprise and ranks the candidates, and the Ochiai coefficient
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from tqdm.auto import tqdm
 
 from nsparse.data import DataFormatError
 from nsparse.text import analyze_batch, has_hangul
+
+ENGLISH_WORD = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def read_parallel(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     return paragraphs
 
 
-def _incidence(token_lists: Iterable[list[str]], keep: callable) -> tuple[sp.csr_matrix, list[str]]:
+def _incidence(token_lists: Iterable[list[str]], keep: Callable[[str], bool]) -> tuple[sp.csr_matrix, list[str]]:
     """Binary paragraph × term matrix over the tokens `keep` accepts."""
     vocabulary: dict[str, int] = {}
     rows, columns = [], []
@@ -79,8 +83,8 @@ def _frequent_enough(matrix: sp.csr_matrix, terms: list[str], settings: MiningSe
     return matrix.tocsc()[:, keep], [terms[index] for index in keep]
 
 
-def _is_english(token: str) -> bool:
-    return token.isascii() and token.isalpha()
+def english_words(text: str) -> list[str]:
+    return ENGLISH_WORD.findall(text.lower())
 
 
 def log_likelihood(both: np.ndarray, left: np.ndarray, right: np.ndarray, total: int) -> np.ndarray:
@@ -106,7 +110,8 @@ def mine_candidates(paragraphs: Sequence[tuple[str, str]], settings: MiningSetti
     """Candidates with positive association, the best `candidates_per_term` per Korean term by G²."""
     korean_tokens = tqdm(analyze_batch(ko for ko, _ in paragraphs), total=len(paragraphs), desc="analyze ko", disable=None)
     korean, korean_terms = _frequent_enough(*_incidence(korean_tokens, has_hangul), settings)
-    english, english_terms = _frequent_enough(*_incidence(analyze_batch(en for _, en in paragraphs), _is_english), settings)
+    english_tokens = (english_words(en) for _, en in paragraphs)
+    english, english_terms = _frequent_enough(*_incidence(english_tokens, str.isalpha), settings)
     total = len(paragraphs)
     cooccurrence = (korean.T @ english).tocoo()
     both = cooccurrence.data.astype(np.int64)
