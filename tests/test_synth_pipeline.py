@@ -36,6 +36,14 @@ def documents() -> dict[str, str]:
     return sample_documents({"demo": CORPUS}, per_corpus=10, seed=0)
 
 
+def test_document_sampling_is_reproducible_and_skips_texts_shared_between_corpora():
+    twin = {"t1": CORPUS["d1"], "t2": {"title": "", "text": "다른 문서이다."}}
+    sampled = sample_documents({"demo": CORPUS, "twin": twin}, per_corpus=10, seed=0)
+    assert sampled == sample_documents({"demo": CORPUS, "twin": twin}, per_corpus=10, seed=0)
+    assert sorted(sampled) == ["demo/d1", "demo/d2", "demo/d3", "demo/d4", "twin/t2"]
+    assert len(sample_documents({"demo": CORPUS}, per_corpus=2, seed=0)) == 2
+
+
 def test_offline_synthesis_labels_methods_and_accounts_for_every_candidate(tmp_path):
     pairs, report = synthesize(documents(), params(), None, seed=0, cache_dir=tmp_path)
     assert report["provenance"] == {"backend": "offline", "model": None, "method": "ict+keywords"}

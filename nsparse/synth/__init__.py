@@ -26,13 +26,21 @@ __all__ = ["OFFLINE_METHODS", "sample_documents", "synthesize"]
 
 
 def sample_documents(corpora: Mapping[str, Mapping[str, Mapping[str, str]]], per_corpus: int, seed: int) -> dict[str, str]:
-    """Up to `per_corpus` documents of each corpus, as {"<corpus>/<doc id>": text}, reproducibly."""
+    """Up to `per_corpus` documents of each corpus, as {"<corpus>/<doc id>": text}, reproducibly.
+
+    A text already sampled (corpora share passages, e.g. distractors) is skipped: a twin
+    would tie with the positive in the round trip and come back as its "negative".
+    """
     rng = random.Random(seed)
-    documents = {}
+    documents: dict[str, str] = {}
+    seen: set[str] = set()
     for name, corpus in corpora.items():
         doc_ids = sorted(corpus)
         for doc_id in sorted(rng.sample(doc_ids, min(per_corpus, len(doc_ids)))):
-            documents[f"{name}/{doc_id}"] = corpus[doc_id]["text"]
+            text = corpus[doc_id]["text"]
+            if text not in seen:
+                seen.add(text)
+                documents[f"{name}/{doc_id}"] = text
     return documents
 
 
