@@ -11,7 +11,7 @@ import functools
 import os
 import random
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from kiwipiepy import Kiwi, Token
@@ -55,7 +55,7 @@ def has_hangul(text: str) -> bool:
     return HANGUL.search(text) is not None
 
 
-def code_switch(text: str, dictionary: dict[str, list[str]], rate: float, rng: random.Random) -> str:
+def code_switch(text: str, dictionary: Mapping[str, Sequence[str]], rate: float, rng: random.Random) -> str:
     """Replace Korean nouns found in `dictionary` by an English translation, each with probability `rate`.
 
     The replacement covers only the noun's own characters, so particles and spacing stay

@@ -8,7 +8,14 @@ from pathlib import Path
 from nsparse.config import load_params
 from nsparse.data import write_benchmark, write_pairs
 from nsparse.data.benchmarks import build_prepared_data
-from nsparse.data.sources import default_apt_cache, fetch_libreoffice_help, read_korquad, read_libreoffice_parallel, read_msmarco, read_muse
+from nsparse.data.sources import (
+    default_apt_cache,
+    fetch_libreoffice_help,
+    read_korquad,
+    read_libreoffice_parallel,
+    read_msmarco,
+    read_muse,
+)
 from nsparse.io import atomic_open, write_json, write_jsonl
 from nsparse.text import write_dictionary
 
@@ -37,7 +44,9 @@ def main() -> None:
     write_jsonl(DATA / "parallel" / "libreoffice.jsonl", prepared.parallel)
     with atomic_open(DATA / "pretrain" / "text.txt") as handle:
         handle.writelines(f"{line}\n" for line in prepared.pretrain_lines)
-    write_json(DATA / "benchmarks" / "stats.json", {**prepared.stats, "seconds": round(time.perf_counter() - started, 1)})
+    write_json(
+        DATA / "benchmarks" / "stats.json", {**prepared.stats, "seconds": round(time.perf_counter() - started, 1)}
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,12 @@ def _record(index, shared_passage=None):
 
 RECORDS = [_record(index) for index in range(24)]
 QUESTIONS = [
-    KorquadQuestion(f"q{article}-{n}", f"{TOPICS[article]}의 {n}번째 질문은?", f"article{article}", f"{TOPICS[article]} 문단 {n % 2}")
+    KorquadQuestion(
+        f"q{article}-{n}",
+        f"{TOPICS[article]}의 {n}번째 질문은?",
+        f"article{article}",
+        f"{TOPICS[article]} 문단 {n % 2}",
+    )
     for article in range(6)
     for n in range(4)
 ]
@@ -53,7 +58,9 @@ def test_split_msmarco_holds_out_records_and_drops_training_ones_sharing_their_p
 
 def test_korquad_benchmark_splits_by_article_merges_repeated_paragraphs_and_adds_distractors():
     distractors = {"lo-1": {"title": "", "text": "도움말"}, "lo-2": {"title": "", "text": "셀 서식"}}
-    benchmark = korquad_benchmark(QUESTIONS, distractors, dev_questions=8, test_max_questions=10, min_corpus_docs=14, rng=random.Random(3))
+    benchmark = korquad_benchmark(
+        QUESTIONS, distractors, dev_questions=8, test_max_questions=10, min_corpus_docs=14, rng=random.Random(3)
+    )
     dev, test = benchmark.qrels["dev"], benchmark.qrels["test"]
     assert len(dev) == 8 and len(test) == 10
     article_of = {f"kq-{q.question_id}": q.title for q in QUESTIONS}
@@ -67,7 +74,14 @@ def test_korquad_benchmark_splits_by_article_merges_repeated_paragraphs_and_adds
 
 
 def test_split_dictionary_shares_no_headword_and_keeps_only_korean_to_english():
-    pairs = [("학교", "school"), ("학교", "academy"), ("사람", "person"), ("병원", "hospital"), ("the", "the"), ("책", "책")]
+    pairs = [
+        ("학교", "school"),
+        ("학교", "academy"),
+        ("사람", "person"),
+        ("병원", "hospital"),
+        ("the", "the"),
+        ("책", "책"),
+    ]
     seed, codeswitch = split_dictionary(pairs, 0.5, random.Random(0))
     assert {ko for ko, _ in seed}.isdisjoint(ko for ko, _ in codeswitch)
     assert sorted(seed + codeswitch) == sorted(pairs[:4])
@@ -80,7 +94,9 @@ def test_codeswitch_benchmark_keeps_only_switched_queries_with_their_judgments()
         queries={"a": "학교에서 공부", "b": "병원 위치", "c": "아무 관계 없음"},
         qrels={"test": {"a": {"d1": 1}, "b": {"d2": 1}, "c": {"d1": 1}}},
     )
-    benchmark = codeswitch_benchmark([source], {"학교": ["school"], "병원": ["hospital"]}, rate=1.0, rng=random.Random(0))
+    benchmark = codeswitch_benchmark(
+        [source], {"학교": ["school"], "병원": ["hospital"]}, rate=1.0, rng=random.Random(0)
+    )
     assert benchmark.queries == {"cs-a": "school에서 공부", "cs-b": "hospital 위치"}
     assert benchmark.qrels == {"test": {"cs-a": {"d1": 1}, "cs-b": {"d2": 1}}}
     assert benchmark.corpus == source.corpus
@@ -100,7 +116,14 @@ def test_training_pairs_mine_bm25_negatives_without_positives_for_both_languages
 
 
 def test_build_prepared_data_is_deterministic_and_keeps_heldout_queries_out_of_training():
-    parallel = [{"id": f"p{i}", "ko": f"도움말 문단 {i}번은 충분히 긴 한국어 설명을 담고 있습니다.", "en": f"Help paragraph {i}"} for i in range(10)]
+    parallel = [
+        {
+            "id": f"p{i}",
+            "ko": f"도움말 문단 {i}번은 충분히 긴 한국어 설명을 담고 있습니다.",
+            "en": f"Help paragraph {i}",
+        }
+        for i in range(10)
+    ]
     sources = {
         "korquad": QUESTIONS,
         "msmarco": RECORDS,
@@ -118,11 +141,14 @@ def test_build_prepared_data_is_deterministic_and_keeps_heldout_queries_out_of_t
     prepared = build_prepared_data(sources, parallel, settings, seed=5)
     assert prepared == build_prepared_data(sources, parallel, settings, seed=5)
     assert set(prepared.benchmarks) == {"korquad", "msmarco-ko", "msmarco-en2ko", "codeswitch"}
-    heldout_queries = set(prepared.benchmarks["msmarco-ko"].queries.values()) | set(prepared.benchmarks["msmarco-en2ko"].queries.values())
+    heldout_queries = set(prepared.benchmarks["msmarco-ko"].queries.values()) | set(
+        prepared.benchmarks["msmarco-en2ko"].queries.values()
+    )
     assert heldout_queries.isdisjoint(pair["query"] for pair in prepared.pairs)
     assert len(prepared.pairs) == 2 * (len(RECORDS) - 6)
     assert prepared.benchmarks["codeswitch"].queries and all(
-        any(word in text for word in ("school", "hospital", "information", "question")) for text in prepared.benchmarks["codeswitch"].queries.values()
+        any(word in text for word in ("school", "hospital", "information", "question"))
+        for text in prepared.benchmarks["codeswitch"].queries.values()
     )
     codeswitch_words = {ko for ko, _ in prepared.dictionaries["codeswitch"]}
     assert codeswitch_words.isdisjoint(ko for ko, _ in prepared.dictionaries["seed"])

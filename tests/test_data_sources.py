@@ -46,9 +46,15 @@ def test_read_korquad_gives_question_title_and_paragraph(tmp_path):
     [
         ({"data": {}}, r":data: expected"),
         (_squad([{"paragraphs": []}]), r":data\[0\]: article needs a string 'title'"),
-        (_squad([{"title": "t", "paragraphs": [{"qas": []}]}]), r":data\[0\].paragraphs\[0\]: paragraph needs a string 'context'"),
-        (_squad([{"title": "t", "paragraphs": [{"context": "c", "qas": [{"id": "x"}]}]}]), r":data\[0\].paragraphs\[0\].qas\[0\]: question needs a string 'question'"),
-        (_squad([ARTICLE, ARTICLE]), r":data: duplicate question ids"),
+        (
+            _squad([{"title": "t", "paragraphs": [{"qas": []}]}]),
+            r":data\[0\].paragraphs\[0\]: paragraph needs a string 'context'",
+        ),
+        (
+            _squad([{"title": "t", "paragraphs": [{"context": "c", "qas": [{"id": "x"}]}]}]),
+            r":data\[0\].paragraphs\[0\].qas\[0\]: question needs a string 'question'",
+        ),
+        (_squad([ARTICLE, ARTICLE]), r":data: duplicate question ids, e.g. \[.a1., .a2.\]"),
     ],
 )
 def test_read_korquad_names_the_faulty_record(tmp_path, document, fault):
@@ -71,8 +77,14 @@ def _write_msmarco(path, records):
 
 
 def test_read_msmarco_joins_languages_by_id(tmp_path):
-    korean = _write_msmarco(tmp_path / "ko.json", [{"id": 2, "query": "질문", "positive": ["답 "]}, {"id": 1, "query": "둘", "positive": ["셋"]}])
-    english = _write_msmarco(tmp_path / "en.json", [{"id": 1, "query": "two", "positive": ["three"]}, {"id": 2, "query": "question", "positive": ["answer"]}])
+    korean = _write_msmarco(
+        tmp_path / "ko.json",
+        [{"id": 2, "query": "질문", "positive": ["답 "]}, {"id": 1, "query": "둘", "positive": ["셋"]}],
+    )
+    english = _write_msmarco(
+        tmp_path / "en.json",
+        [{"id": 1, "query": "two", "positive": ["three"]}, {"id": 2, "query": "question", "positive": ["answer"]}],
+    )
     records = {record.record_id: record for record in read_msmarco(korean, english)}
     assert records["2"].query_ko == "질문" and records["2"].query_en == "question"
     assert records["2"].positives_ko == ("답",) and records["1"].positives_en == ("three",)
@@ -84,7 +96,10 @@ def test_read_msmarco_joins_languages_by_id(tmp_path):
         ([{"id": 1, "query": "q", "positive": "p"}], r"ko.json:record 0: 'positive' must be a non-empty list"),
         ([{"id": 1, "query": "q", "positive": []}], r"ko.json:record 0: 'positive' must be a non-empty list"),
         ([{"id": 1, "positive": ["p"]}], r"ko.json:record 0: record needs a string 'query'"),
-        ([{"id": 1, "query": "q", "positive": ["p"]}, {"id": 1, "query": "q", "positive": ["p"]}], r"ko.json:record 1: duplicate id '1'"),
+        (
+            [{"id": 1, "query": "q", "positive": ["p"]}, {"id": 1, "query": "q", "positive": ["p"]}],
+            r"ko.json:record 1: duplicate id '1'",
+        ),
         ([{"id": 9, "query": "q", "positive": ["p"]}], r"en.json:ids: 2 ids not in both files"),
     ],
 )
@@ -119,7 +134,8 @@ def test_text_id_is_stable_and_distinguishes_texts():
 
 
 def _page(language, body):
-    return f'<!DOCTYPE html><html lang="{language}"><head><title>t</title></head><body><div id="DisplayArea">{body}</div></body></html>'
+    head = f'<!DOCTYPE html><html lang="{language}"><head><title>t</title></head>'
+    return f'{head}<body><div id="DisplayArea">{body}</div></body></html>'
 
 
 def test_read_libreoffice_parallel_aligns_translated_paragraphs_by_page_and_id(tmp_path):
@@ -139,7 +155,12 @@ def test_read_libreoffice_parallel_aligns_translated_paragraphs_by_page_and_id(t
         encoding="utf-8",
     )
     (en / "a.html").write_text(
-        _page("en-US", '<h1 id="hd_id1">Format <a href="x">settings</a></h1><p id="par_id2">Untranslated text</p><p id="par_id3">Select the cell.</p>'),
+        _page(
+            "en-US",
+            '<h1 id="hd_id1">Format <a href="x">settings</a></h1>'
+            '<p id="par_id2">Untranslated text</p>'
+            '<p id="par_id3">Select the cell.</p>',
+        ),
         encoding="utf-8",
     )
     (ko / "only-korean.html").write_text(_page("ko", '<p id="par_id1">짝 없는 쪽</p>'), encoding="utf-8")

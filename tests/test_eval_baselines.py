@@ -10,7 +10,9 @@ CORPUS = {
     "d2": {"title": "", "text": "병원에서 일하는 의사"},
     "d3": {"title": "", "text": "공원에서 산책하는 사람"},
 }
-BENCHMARK = Benchmark(corpus=CORPUS, queries={"q1": "학교 학생", "q2": "의사"}, qrels={"q1": {"d1": 1}, "q2": {"d3": 1}})
+BENCHMARK = Benchmark(
+    corpus=CORPUS, queries={"q1": "학교 학생", "q2": "의사"}, qrels={"q1": {"d1": 1}, "q2": {"d3": 1}}
+)
 
 
 def test_score_systems_reports_every_metric_per_benchmark_and_system():

@@ -65,5 +65,7 @@ def test_sparse_cost_matches_hand_computed_flops():
 
 
 def test_sparse_cost_ignores_explicit_zeros():
-    with_explicit_zero = scipy.sparse.csr_matrix((np.array([0.0, 1.0]), np.array([0, 1]), np.array([0, 2])), shape=(1, 3))
+    with_explicit_zero = scipy.sparse.csr_matrix(
+        (np.array([0.0, 1.0]), np.array([0, 1]), np.array([0, 2])), shape=(1, 3)
+    )
     assert sparse_cost(with_explicit_zero, DOCS)["query_nnz"] == 1.0

@@ -23,7 +23,7 @@ def _random_matrix(rows: int, terms_per_row: tuple[int, int], rng: np.random.Gen
 
 
 def _as_tokens(row: scipy.sparse.csr_matrix) -> dict[str, float]:
-    return {VOCABULARY[column]: float(weight) for column, weight in zip(row.indices, row.data)}
+    return {VOCABULARY[column]: float(weight) for column, weight in zip(row.indices, row.data, strict=True)}
 
 
 def test_exact_retriever_ranks_like_the_live_neural_sparse_index(opensearch):
@@ -33,7 +33,9 @@ def test_exact_retriever_ranks_like_the_live_neural_sparse_index(opensearch):
     query_ids = [f"q{number}" for number in range(6)]
 
     index.create_index(opensearch, INDEX, index.load_body("sparse_index"), replace=True)
-    rows = ({"_id": doc_id, "title": "", "text": "", "sparse": _as_tokens(docs[row])} for row, doc_id in enumerate(doc_ids))
+    rows = (
+        {"_id": doc_id, "title": "", "text": "", "sparse": _as_tokens(docs[row])} for row, doc_id in enumerate(doc_ids)
+    )
     index.bulk_index(opensearch, INDEX, rows, progress=False)
 
     run = SparseRetriever(docs, doc_ids).search(queries, query_ids, k=20)
@@ -41,6 +43,6 @@ def test_exact_retriever_ranks_like_the_live_neural_sparse_index(opensearch):
         live = search.neural_sparse_tokens(opensearch, INDEX, "sparse", _as_tokens(queries[row]), k=20)
         ours = list(run[query_id].items())
         assert [score for _, score in ours] == pytest.approx([score for _, score in live], rel=1e-5)
-        for (our_id, our_score), (live_id, _) in zip(ours, live):
+        for (our_id, our_score), (live_id, _) in zip(ours, live, strict=True):
             # Same document at every rank, unless the rank is shared by tied documents.
             assert our_id == live_id or sum(score == pytest.approx(our_score, rel=1e-5) for _, score in ours) > 1

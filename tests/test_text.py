@@ -49,5 +49,5 @@ def test_read_dictionary_groups_translations(tmp_path):
 def test_read_dictionary_names_file_and_line_of_a_malformed_row(tmp_path, bad_line):
     path = tmp_path / "dict.tsv"
     path.write_text(f"학교\tschool\n{bad_line}\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match=rf"dict.tsv:2: expected 'ko<TAB>en'"):
+    with pytest.raises(DataFormatError, match=r"dict.tsv:2: expected 'ko<TAB>en'"):
         read_dictionary(path)

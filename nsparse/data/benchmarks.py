@@ -56,7 +56,9 @@ def split_msmarco(
 ) -> tuple[list[MsmarcoRecord], list[MsmarcoRecord]]:
     """(held-out, training) records; training drops records sharing a positive passage with a held-out one."""
     if heldout_queries >= len(records):
-        raise ValueError(f"heldout_queries={heldout_queries} leaves no msmarco record for training ({len(records)} in all)")
+        raise ValueError(
+            f"heldout_queries={heldout_queries} leaves no msmarco record for training ({len(records)} in all)"
+        )
     shuffled = list(records)
     rng.shuffle(shuffled)
     heldout = shuffled[:heldout_queries]
@@ -109,15 +111,22 @@ def korquad_benchmark(
     if len(corpus) < min_corpus_docs:
         raise ValueError(f"korquad corpus holds {len(corpus)} documents, fewer than min_corpus_docs={min_corpus_docs}")
     queries = {f"kq-{q.question_id}": q.question for q in dev + test}
-    splits = {name: {f"kq-{q.question_id}": {text_id("kq", q.context): 1} for q in part} for name, part in (("dev", dev), ("test", test))}
+    splits = {
+        name: {f"kq-{q.question_id}": {text_id("kq", q.context): 1} for q in part}
+        for name, part in (("dev", dev), ("test", test))
+    }
     return BenchmarkData(corpus, queries, splits)
 
 
-def libreoffice_distractors(parallel: Sequence[Mapping[str, str]], count: int, min_chars: int, rng: random.Random) -> Corpus:
+def libreoffice_distractors(
+    parallel: Sequence[Mapping[str, str]], count: int, min_chars: int, rng: random.Random
+) -> Corpus:
     """`count` Korean help paragraphs of at least `min_chars` characters, as distractor documents."""
     candidates = sorted({row["ko"] for row in parallel if len(row["ko"]) >= min_chars})
     if count > len(candidates):
-        raise ValueError(f"asked for {count} LibreOffice distractors, only {len(candidates)} paragraphs have >= {min_chars} characters")
+        raise ValueError(
+            f"asked for {count} LibreOffice distractors; only {len(candidates)} paragraphs reach {min_chars} characters"
+        )
     return {text_id("lo", text): {"title": "", "text": text} for text in rng.sample(candidates, count)}
 
 
@@ -142,7 +151,7 @@ def as_dictionary(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def codeswitch_benchmark(
-    sources: Sequence[BenchmarkData], dictionary: Mapping[str, list[str]], rate: float, rng: random.Random
+    sources: Sequence[BenchmarkData], dictionary: Mapping[str, Sequence[str]], rate: float, rng: random.Random
 ) -> BenchmarkData:
     """The test queries of `sources` with nouns switched to English; queries left unchanged are dropped."""
     corpus: Corpus = {}
@@ -150,9 +159,11 @@ def codeswitch_benchmark(
     qrels: Qrels = {}
     for source in sources:
         corpus.update(source.corpus)
-        for query_id, judged in tqdm(source.qrels["test"].items(), desc="code-switching queries", unit="query", disable=None):
+        for query_id, judged in tqdm(
+            source.qrels["test"].items(), desc="code-switching queries", unit="query", disable=None
+        ):
             original = source.queries[query_id]
-            switched = code_switch(original, dict(dictionary), rate, rng)
+            switched = code_switch(original, dictionary, rate, rng)
             if switched != original:
                 queries[f"cs-{query_id}"] = switched
                 qrels[f"cs-{query_id}"] = dict(judged)
@@ -175,7 +186,8 @@ def training_pairs(
     since BM25 on an English query against Korean passages finds nothing useful.
     """
     retriever = BM25Kiwi(corpus, k1=k1, b=b)
-    run = retriever.search({record.record_id: record.query_ko for record in records}, k=mining_depth + 10)
+    most_positives = max(len(record.positives_ko) for record in records)
+    run = retriever.search({record.record_id: record.query_ko for record in records}, k=mining_depth + most_positives)
     pairs = []
     for record in records:
         positive_ids = {msmarco_passage_id(text) for text in record.positives_ko}
@@ -183,12 +195,18 @@ def training_pairs(
         chosen = rng.sample(candidates, min(negatives, len(candidates)))
         negative_texts = [corpus[doc_id]["text"] for doc_id in chosen]
         for positive in record.positives_ko:
-            pairs.append({"query": record.query_ko, "positive": positive, "negatives": negative_texts, "source": "msmarco-ko"})
-            pairs.append({"query": record.query_en, "positive": positive, "negatives": negative_texts, "source": "msmarco-en"})
+            pairs.append(
+                {"query": record.query_ko, "positive": positive, "negatives": negative_texts, "source": "msmarco-ko"}
+            )
+            pairs.append(
+                {"query": record.query_en, "positive": positive, "negatives": negative_texts, "source": "msmarco-en"}
+            )
     return pairs
 
 
-def pretrain_lines(records: Sequence[MsmarcoRecord], parallel: Sequence[Mapping[str, str]], rng: random.Random) -> list[str]:
+def pretrain_lines(
+    records: Sequence[MsmarcoRecord], parallel: Sequence[Mapping[str, str]], rng: random.Random
+) -> list[str]:
     """Distinct Korean and English paragraphs (msmarco passages, help pages), one line each, shuffled.
 
     Only documents: no benchmark query and no KorQuAD text (its licence forbids derivatives).
@@ -224,7 +242,9 @@ def build_prepared_data(
     korquad_settings, distractor_settings = settings["korquad"], settings["distractors"]
     distractors = dict(passages)
     distractors.update(
-        libreoffice_distractors(parallel, distractor_settings["libreoffice"], distractor_settings["min_chars"], rng("distractors"))
+        libreoffice_distractors(
+            parallel, distractor_settings["libreoffice"], distractor_settings["min_chars"], rng("distractors")
+        )
     )
     benchmarks["korquad"] = korquad_benchmark(
         sources["korquad"],
@@ -236,7 +256,9 @@ def build_prepared_data(
     )
 
     codeswitch_settings = settings["codeswitch"]
-    seed_pairs, codeswitch_pairs = split_dictionary(sources["muse_train"], codeswitch_settings["dictionary_fraction"], rng("dictionary"))
+    seed_pairs, codeswitch_pairs = split_dictionary(
+        sources["muse_train"], codeswitch_settings["dictionary_fraction"], rng("dictionary")
+    )
     benchmarks["codeswitch"] = codeswitch_benchmark(
         [benchmarks["korquad"], benchmarks["msmarco-ko"]],
         as_dictionary(codeswitch_pairs),
@@ -245,6 +267,7 @@ def build_prepared_data(
     )
     heldout_pairs = [(ko, en) for ko, en in sources["muse_test"] if has_hangul(ko) and not has_hangul(en)]
 
+    lines = pretrain_lines(records, parallel, rng("pretrain"))
     pair_settings, bm25_settings = settings["pairs"], settings["bm25"]
     pairs = training_pairs(
         training,
@@ -257,16 +280,18 @@ def build_prepared_data(
     )
     stats = {
         "benchmarks": {
-            name: {"corpus": len(data.corpus), **{f"queries_{split}": len(qrels) for split, qrels in data.qrels.items()}}
+            name: {
+                "corpus": len(data.corpus),
+                **{f"queries_{split}": len(qrels) for split, qrels in data.qrels.items()},
+            }
             for name, data in benchmarks.items()
         },
         "msmarco": {"records": len(records), "heldout": len(heldout), "training": len(training)},
         "dictionaries": {"seed": len(seed_pairs), "codeswitch": len(codeswitch_pairs), "heldout": len(heldout_pairs)},
         "pairs": len(pairs),
         "parallel": len(parallel),
+        "pretrain_lines": len(lines),
     }
-    lines = pretrain_lines(records, parallel, rng("pretrain"))
-    stats["pretrain_lines"] = len(lines)
     return PreparedData(
         benchmarks=benchmarks,
         dictionaries={"seed": seed_pairs, "codeswitch": codeswitch_pairs, "heldout": heldout_pairs},

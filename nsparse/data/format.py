@@ -143,7 +143,9 @@ def load_benchmark(folder: PathLike, split: str) -> Benchmark:
 
 
 def write_corpus(path: PathLike, corpus: Corpus) -> int:
-    return write_jsonl(path, ({"_id": doc_id, "title": doc["title"], "text": doc["text"]} for doc_id, doc in corpus.items()))
+    return write_jsonl(
+        path, ({"_id": doc_id, "title": doc["title"], "text": doc["text"]} for doc_id, doc in corpus.items())
+    )
 
 
 def write_queries(path: PathLike, queries: Queries) -> int:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -63,23 +64,36 @@ class KorquadQuestion:
 def read_korquad(path: PathLike) -> list[KorquadQuestion]:
     """Every question of a SQuAD-v1 JSON file with its article title and answering paragraph."""
     document = _load_json(path)
-    _require(isinstance(document, dict) and isinstance(document.get("data"), list), path, "data", "expected {'data': [...]}")
+    _require(
+        isinstance(document, dict) and isinstance(document.get("data"), list), path, "data", "expected {'data': [...]}"
+    )
     questions = []
     for article_index, article in enumerate(document["data"]):
         where = f"data[{article_index}]"
-        _require(isinstance(article, dict) and _is_text(article.get("title")), path, where, "article needs a string 'title'")
+        _require(
+            isinstance(article, dict) and _is_text(article.get("title")), path, where, "article needs a string 'title'"
+        )
         _require(isinstance(article.get("paragraphs"), list), path, where, "article needs a 'paragraphs' list")
         for paragraph_index, paragraph in enumerate(article["paragraphs"]):
             where = f"data[{article_index}].paragraphs[{paragraph_index}]"
-            _require(isinstance(paragraph, dict) and _is_text(paragraph.get("context")), path, where, "paragraph needs a string 'context'")
+            _require(
+                isinstance(paragraph, dict) and _is_text(paragraph.get("context")),
+                path,
+                where,
+                "paragraph needs a string 'context'",
+            )
             _require(isinstance(paragraph.get("qas"), list), path, where, "paragraph needs a 'qas' list")
             for qa_index, qa in enumerate(paragraph["qas"]):
                 qa_where = f"{where}.qas[{qa_index}]"
-                _require(isinstance(qa, dict) and _is_text(qa.get("id")), path, qa_where, "question needs a string 'id'")
+                _require(
+                    isinstance(qa, dict) and _is_text(qa.get("id")), path, qa_where, "question needs a string 'id'"
+                )
                 _require(_is_text(qa.get("question")), path, qa_where, "question needs a string 'question'")
-                questions.append(KorquadQuestion(qa["id"], qa["question"].strip(), article["title"], paragraph["context"]))
-    ids = [question.question_id for question in questions]
-    _require(len(set(ids)) == len(ids), path, "data", "duplicate question ids")
+                questions.append(
+                    KorquadQuestion(qa["id"], qa["question"].strip(), article["title"], paragraph["context"])
+                )
+    repeated = [question_id for question_id, count in Counter(q.question_id for q in questions).items() if count > 1]
+    _require(not repeated, path, "data", f"duplicate question ids, e.g. {repeated[:3]}")
     return questions
 
 
@@ -101,7 +115,9 @@ def _read_msmarco_file(path: PathLike) -> dict[str, dict[str, Any]]:
     by_id: dict[str, dict[str, Any]] = {}
     for index, record in enumerate(records):
         where = f"record {index}"
-        _require(isinstance(record, dict) and isinstance(record.get("id"), (int, str)), path, where, "record needs an 'id'")
+        _require(
+            isinstance(record, dict) and isinstance(record.get("id"), (int, str)), path, where, "record needs an 'id'"
+        )
         _require(_is_text(record.get("query")), path, where, "record needs a string 'query'")
         positives = record.get("positive")
         _require(
@@ -120,7 +136,9 @@ def read_msmarco(korean_path: PathLike, english_path: PathLike) -> list[MsmarcoR
     """The Korean and English msmarco files joined by `id` (both must hold the same ids)."""
     korean, english = _read_msmarco_file(korean_path), _read_msmarco_file(english_path)
     unmatched = korean.keys() ^ english.keys()
-    _require(not unmatched, english_path, "ids", f"{len(unmatched)} ids not in both files, e.g. {sorted(unmatched)[:3]}")
+    _require(
+        not unmatched, english_path, "ids", f"{len(unmatched)} ids not in both files, e.g. {sorted(unmatched)[:3]}"
+    )
     return [
         MsmarcoRecord(
             record_id=record_id,
@@ -275,4 +293,3 @@ def download_hf_beir(name: str, folder: PathLike, split: str = "test") -> None:
     for row in datasets.load_dataset(f"{name}-qrels", split=split):
         qrels.setdefault(str(row["query-id"]), {})[str(row["corpus-id"])] = int(row["score"])
     write_benchmark(folder, corpus, queries, {split: qrels})
-

@@ -44,6 +44,8 @@ class BM25Kiwi:
         tokens = list(analyze_batch(queries[query_id] for query_id in query_ids))
         documents, scores = self.index.retrieve(tokens, k=min(k, len(self.doc_ids)), show_progress=False)
         return {
-            query_id: {self.doc_ids[doc]: float(score) for doc, score in zip(row_docs, row_scores) if score > 0}
-            for query_id, row_docs, row_scores in zip(query_ids, documents, scores)
+            query_id: {
+                self.doc_ids[doc]: float(score) for doc, score in zip(row_docs, row_scores, strict=True) if score > 0
+            }
+            for query_id, row_docs, row_scores in zip(query_ids, documents, scores, strict=True)
         }

@@ -35,9 +35,10 @@ class SparseRetriever:
         """{query id: {doc id: score}} for the top `k` documents of every query row."""
         if query_matrix.shape[0] != len(query_ids):
             raise ValueError(f"SparseRetriever.search: {query_matrix.shape[0]} query rows but {len(query_ids)} ids")
-        if query_matrix.shape[1] != self.doc_matrix_t.shape[0]:
+        vocabulary = self.doc_matrix_t.shape[0]
+        if query_matrix.shape[1] != vocabulary:
             raise ValueError(
-                f"SparseRetriever.search: query vocabulary {query_matrix.shape[1]} != document vocabulary {self.doc_matrix_t.shape[0]}"
+                f"SparseRetriever.search: query vocabulary {query_matrix.shape[1]} != document {vocabulary}"
             )
         queries = scipy.sparse.csr_matrix(query_matrix, dtype=np.float32)
         batch_size = max(1, SCORE_CELLS_PER_BATCH // max(1, len(self.doc_ids)))
@@ -64,7 +65,9 @@ def sparse_cost(query_matrix: scipy.sparse.spmatrix, doc_matrix: scipy.sparse.sp
     then the expected number of multiply-adds of one query-document score.
     """
     if query_matrix.shape[1] != doc_matrix.shape[1]:
-        raise ValueError(f"sparse_cost: query vocabulary {query_matrix.shape[1]} != document vocabulary {doc_matrix.shape[1]}")
+        raise ValueError(
+            f"sparse_cost: query vocabulary {query_matrix.shape[1]} != document vocabulary {doc_matrix.shape[1]}"
+        )
     query_present = scipy.sparse.csr_matrix(query_matrix) != 0
     doc_present = scipy.sparse.csr_matrix(doc_matrix) != 0
     query_term_rate = np.asarray(query_present.sum(axis=0)).ravel() / query_present.shape[0]
