@@ -100,7 +100,7 @@ def new_masked_lm(tokenizer: PreTrainedTokenizerFast, settings: BaseModelSetting
 def pack_blocks(tokenizer: PreTrainedTokenizerFast, lines: list[str], block_length: int) -> torch.Tensor:
     """Concatenate all token ids and cut them into [CLS] ... [SEP] blocks of `block_length`."""
     body = block_length - 2
-    ids = [token for encoding in tokenizer(lines, add_special_tokens=False)["input_ids"] for token in encoding]
+    ids = [token for encoding in tokenizer(lines, add_special_tokens=False, verbose=False)["input_ids"] for token in encoding]
     usable = len(ids) // body * body
     if usable == 0:
         raise ValueError(f"pre-training text has {len(ids)} tokens, fewer than one block of {body}")

@@ -263,6 +263,7 @@ class Trainer:
         if self.validation is None:
             save_encoder_atomically(self.encoder, self.paths.best_dir)
         shutil.rmtree(self.paths.model_dir, ignore_errors=True)
+        self.paths.model_dir.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.paths.best_dir, self.paths.model_dir)
         (self.paths.checkpoint_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
         write_json(self.paths.checkpoint_dir / COMPLETED_FILE, {"fingerprint": self.fingerprint, **summary})
