@@ -43,15 +43,16 @@ def _delete_test_resources(client: OpenSearch) -> None:
             index.delete_search_pipeline(client, pipeline)
     if not ml_commons_installed(client):
         return
-    models = client.transport.perform_request("POST", f"{ml.ML_API}/models/_search", body={
-        "query": {"bool": {"must": [{"prefix": {"name.keyword": TEST_PREFIX}}],
-                           "must_not": [{"exists": {"field": "chunk_number"}}]}}, "size": 1000})
-    for hit in models["hits"]["hits"]:
-        ml.delete_model(client, hit["_id"])
     groups = client.transport.perform_request("POST", f"{ml.ML_API}/model_groups/_search", body={
         "query": {"prefix": {"name.keyword": TEST_PREFIX}}, "size": 1000})
-    for hit in groups["hits"]["hits"]:
-        ml.delete_model_group(client, hit["_id"])
+    group_ids = [hit["_id"] for hit in groups["hits"]["hits"]]
+    models = client.transport.perform_request("POST", f"{ml.ML_API}/models/_search", body={
+        "query": {"bool": {"should": [{"prefix": {"name.keyword": TEST_PREFIX}}, {"terms": {"model_group_id": group_ids}}],
+                           "minimum_should_match": 1, "must_not": [{"exists": {"field": "chunk_number"}}]}}, "size": 1000})
+    for hit in models["hits"]["hits"]:
+        ml.delete_model(client, hit["_id"])
+    for group_id in group_ids:
+        ml.delete_model_group(client, group_id)
 
 
 def ml_commons_installed(client: OpenSearch) -> bool:

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -38,7 +39,7 @@ INDEX = "nsparse-test-ml"
 def tokenizer_file(tmp_path_factory) -> Path:
     """A BERT-style WordPiece tokenizer trained on the sentences above (no hub access)."""
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=False)  # keep Hangul syllables whole
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
@@ -122,3 +123,89 @@ def test_an_upload_that_never_finished_is_replaced_not_reused(opensearch, tokeni
     model_id = _register(opensearch, zip_path, "nsparse-test-stale", "SPARSE_TOKENIZE", "TORCH_SCRIPT")
     assert model_id != stale
     assert [model["model_id"] for model in ml.find_models(opensearch, "nsparse-test-stale")] == [model_id]
+
+
+class TinySparseEncoder(torch.nn.Module):
+    """embedding -> linear to the vocabulary -> log1p(relu) -> max over unmasked positions: SPLADE's shape, tiny."""
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.embedding = torch.nn.Embedding(vocab_size, 16)
+        self.to_vocabulary = torch.nn.Linear(16, vocab_size)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        weights = torch.log1p(torch.relu(self.to_vocabulary(self.embedding(input_ids))))
+        return (weights * attention_mask.unsqueeze(-1).to(weights.dtype)).amax(dim=1)
+
+
+@pytest.fixture(scope="module")
+def onnx_zip(tokenizer_file, tmp_path_factory) -> Path:
+    """sparse_encoding.zip: model.onnx (int64 input_ids/attention_mask [batch, seq] -> float [batch, vocab]) + tokenizer.json.
+
+    Opset 17: ML Commons 2.19 bundles ONNX Runtime 1.16, which reads opsets up to 19.
+    The graph inputs carry the names ML Commons' SparseEncodingTranslator gives its
+    tensors (`input1.input_ids`, `input1.attention_mask`): DJL's ONNX Runtime engine
+    feeds named tensors by name, so plain `input_ids` is refused at deploy.
+    """
+    folder = tmp_path_factory.mktemp("onnx")
+    vocab_size = Tokenizer.from_file(str(tokenizer_file)).get_vocab_size()
+    example = (torch.ones(1, 4, dtype=torch.int64), torch.ones(1, 4, dtype=torch.int64))
+    torch.onnx.export(TinySparseEncoder(vocab_size).eval(), example, folder / "model.onnx", dynamo=False, opset_version=17,
+                      input_names=list(ml.ONNX_INPUT_NAMES), output_names=["output"],
+                      dynamic_axes={**{name: {0: "batch", 1: "sequence"} for name in ml.ONNX_INPUT_NAMES}, "output": {0: "batch"}})
+    path = folder / "sparse_encoding.zip"
+    with zipfile.ZipFile(path, "w") as bundle:
+        bundle.write(folder / "model.onnx", "model.onnx")
+        bundle.write(tokenizer_file, "tokenizer.json")
+    return path
+
+
+def _onnx_weights(zip_path: Path, tokenizer_path: Path, text: str) -> dict[str, float]:
+    """What ML Commons returns for `text`: ONNX Runtime's output row, non-zero entries keyed by their decoded token."""
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    encoding = tokenizer.encode(text)
+    with zipfile.ZipFile(zip_path) as bundle:
+        session = onnxruntime.InferenceSession(bundle.read("model.onnx"))
+    feeds = dict(zip(ml.ONNX_INPUT_NAMES, (np.array([encoding.ids]), np.array([encoding.attention_mask]))))
+    [row] = session.run(None, feeds)[0]
+    weights = {}
+    for token_id in np.flatnonzero(row):
+        token = tokenizer.decode([int(token_id)], skip_special_tokens=True)
+        if token:
+            weights[token] = float(row[token_id])
+    return weights
+
+
+def test_onnx_sparse_encoding_model_deploys_offline_and_predicts(opensearch, onnx_zip, tokenizer_file):
+    model_id = _register(opensearch, onnx_zip, "nsparse-test-onnx", "SPARSE_ENCODING", "ONNX", chunk_size=16_384)
+    assert ml.get_model(opensearch, model_id)["total_chunks"] > 1
+    ml.deploy_model(opensearch, model_id, timeout_s=180)
+
+    texts = ["학교에서 책을 읽는다", "The library opens at nine."]
+    predicted = ml.predict_sparse(opensearch, model_id, texts)
+    for text, weights in zip(texts, predicted):
+        expected = _onnx_weights(onnx_zip, tokenizer_file, text)
+        assert weights.keys() == expected.keys()
+        assert weights == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+def test_ingest_pipeline_encodes_documents_with_the_deployed_model(opensearch, onnx_zip, tokenizer_file):
+    model_id = _register(opensearch, onnx_zip, "nsparse-test-onnx", "SPARSE_ENCODING", "ONNX")
+    ml.deploy_model(opensearch, model_id, timeout_s=180)
+    pipeline = "nsparse-test-encode"
+    index.put_ingest_pipeline(opensearch, pipeline, index.load_body("sparse_encoding_ingest_pipeline", model_id=model_id))
+    body = index.load_body("sparse_index")
+    body["settings"]["index"]["default_pipeline"] = pipeline
+    index.create_index(opensearch, INDEX, body)
+    docs = {f"s{number}": sentence for number, sentence in enumerate(SENTENCES)}
+    index.bulk_index(opensearch, INDEX, ({"_id": doc_id, "text": text} for doc_id, text in docs.items()), progress=False)
+
+    query = {"학교": 1.0, "도서관": 0.5, "library": 2.0}
+    encoded = {doc_id: _onnx_weights(onnx_zip, tokenizer_file, text) for doc_id, text in docs.items()}
+    scores = {doc_id: sum(w * vector.get(token, 0.0) for token, w in query.items()) for doc_id, vector in encoded.items()}
+    expected = sorted((doc_id for doc_id in scores if scores[doc_id] > 0), key=lambda doc_id: -scores[doc_id])
+    ranking = search.neural_sparse_tokens(opensearch, INDEX, "sparse", query, k=len(docs))
+    assert [doc_id for doc_id, _ in ranking] == expected
+    # rank_features keeps 9 significant bits of each stored weight.
+    assert [score for _, score in ranking] == pytest.approx([scores[doc_id] for doc_id in expected], rel=1e-2)

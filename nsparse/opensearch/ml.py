@@ -20,6 +20,10 @@ from tqdm import tqdm
 from nsparse.opensearch.client import OpenSearchError, refused_as
 
 ML_API = "/_plugins/_ml"
+# ML Commons' SparseEncodingTranslator names its input tensors so, and DJL's ONNX
+# Runtime engine feeds named tensors by name: a SPARSE_ENCODING model in ONNX format
+# must use exactly these graph input names (int64, [batch, sequence]).
+ONNX_INPUT_NAMES = ("input1.input_ids", "input1.attention_mask")
 _PREDICT_ACTION = {"SPARSE_ENCODING": "sparse_encoding", "SPARSE_TOKENIZE": "sparse_tokenize"}
 _UNUSABLE_STATES = {"REGISTERING", "REGISTER_FAILED"}
 

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from nsparse import config
 from nsparse.io import write_text
 from nsparse.opensearch.artifacts import MAVEN_CENTRAL, ArtifactFetcher, ArtifactNotFound, Coordinate, download
+from nsparse.opensearch.djl import node_environment, seed_djl_cache
 
 ASSETS = Path(__file__).resolve().parents[2] / "opensearch"
 COMPONENTS_FILE = ASSETS / "node" / "components.yaml"
@@ -204,7 +205,12 @@ class Node:
             self._install_module(fetcher, module)
         for plugin in tqdm(components["plugins"], desc="plugins", unit="plugin"):
             self._install_plugin(fetcher, plugin)
+        seed_djl_cache(fetcher, self.ml_plugin_dir, self.layout.data / "ml_cache", components["djl"]["jni_fallback_releases"])
         write_text(self.layout.installed_marker, _components_fingerprint())
+
+    @property
+    def ml_plugin_dir(self) -> Path:
+        return self.layout.distribution / "plugins" / "opensearch-ml"
 
     def _unpack_distribution(self, fetcher: ArtifactFetcher) -> None:
         self.layout.root.mkdir(parents=True, exist_ok=True)
@@ -308,7 +314,8 @@ class Node:
             subprocess.run(["chown", "-R", f"{SERVICE_USER}:{SERVICE_USER}", str(self.layout.root)], check=True)
             command = ["runuser", "-u", SERVICE_USER, "--", *command]
         with self.layout.stdout_log.open("w") as stdout:
-            result = subprocess.run(command, env=self._java_env(), stdout=stdout, stderr=subprocess.STDOUT, check=False)
+            result = subprocess.run(command, env={**self._java_env(), **node_environment(self.ml_plugin_dir)},
+                                    stdout=stdout, stderr=subprocess.STDOUT, check=False)
         if result.returncode != 0:
             raise NodeError(f"OpenSearch {self.settings.version} failed to start (exit {result.returncode}):\n{self.log_tail(40)}")
 
