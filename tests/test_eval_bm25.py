@@ -31,3 +31,8 @@ def test_korean_particles_do_not_block_matches_and_unmatched_queries_return_noth
     run = BM25Kiwi(corpus).search({"school": "학교는", "none": "비행기"}, k=5)
     assert list(run["school"]) == ["k1"]
     assert run["none"] == {}
+
+
+def test_tied_documents_come_in_id_order():
+    corpus = {"c": "apple", "a": "apple", "b": "apple", "z": "banana"}
+    assert list(BM25Kiwi(corpus).search({"q": "apple"}, k=10)["q"]) == ["a", "b", "c"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import bm25s
 from tqdm import tqdm
@@ -37,15 +37,18 @@ class BM25Kiwi:
         self.index.index(tokens, show_progress=False)
 
     def search(self, queries: Mapping[str, str], k: int = 100) -> dict[str, dict[str, float]]:
-        """{query id: {doc id: score}} with the top `k` documents that share a token with the query."""
+        """{query id: {doc id: score}}: the top `k` documents sharing a token with the query, best first."""
         if not queries:
             return {}
         query_ids = list(queries)
         tokens = list(analyze_batch(queries[query_id] for query_id in query_ids))
         documents, scores = self.index.retrieve(tokens, k=min(k, len(self.doc_ids)), show_progress=False)
         return {
-            query_id: {
-                self.doc_ids[doc]: float(score) for doc, score in zip(row_docs, row_scores, strict=True) if score > 0
-            }
+            query_id: self._ranking(row_docs, row_scores)
             for query_id, row_docs, row_scores in zip(query_ids, documents, scores, strict=True)
         }
+
+    def _ranking(self, docs: Iterable[int], scores: Iterable[float]) -> dict[str, float]:
+        """Matching documents best first, equal scores in id order (bm25s leaves their order unspecified)."""
+        hits = [(self.doc_ids[doc], float(score)) for doc, score in zip(docs, scores, strict=True) if score > 0]
+        return dict(sorted(hits, key=lambda hit: (-hit[1], hit[0])))
