@@ -1,0 +1,80 @@
+"""The launcher's pieces: settings, Maven coordinates and fetching, and the `nsparse node` command."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+
+import pytest
+import requests
+
+from nsparse.cli import main
+from nsparse.opensearch.artifacts import MAVEN_CENTRAL, ArtifactFetcher, ArtifactNotFound, Coordinate
+from nsparse.opensearch.node import NodeSettings
+
+
+def test_settings_come_from_params_and_the_environment_overrides_them(monkeypatch):
+    params = {"version": "2.19.6", "heap": "2g", "port": 9201}
+    assert NodeSettings.load(params).version == "2.19.6"
+    monkeypatch.setenv("NSPARSE_OPENSEARCH_HEAP", "3g")
+    monkeypatch.setenv("NSPARSE_OPENSEARCH_PORT", "9333")
+    settings = NodeSettings.load(params)
+    assert (settings.heap, settings.port, settings.url) == ("3g", 9333, "http://127.0.0.1:9333")
+    assert NodeSettings.load({"version": "3.6.0"}).major_version == 3
+
+
+def test_coordinates_map_to_repository_paths():
+    coordinate = Coordinate.parse("ai.djl.pytorch:pytorch-native-cpu:2.5.1:jar:linux-x86_64")
+    assert coordinate.repository_path == "ai/djl/pytorch/pytorch-native-cpu/2.5.1/pytorch-native-cpu-2.5.1-linux-x86_64.jar"
+    with pytest.raises(ValueError, match="not a Maven coordinate"):
+        Coordinate.parse("org.opensearch:opensearch")
+
+
+def _maven_central_reachable() -> bool:
+    try:
+        return requests.head(MAVEN_CENTRAL, timeout=10).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+needs_maven_central = pytest.mark.skipif(not _maven_central_reachable(), reason="Maven Central not reachable")
+
+
+@needs_maven_central
+def test_https_fetch_without_maven_checks_the_repository_sha1(tmp_path):
+    fetcher = ArtifactFetcher(use_maven=False, repository_url=MAVEN_CENTRAL, download_dir=tmp_path)
+    coordinate = Coordinate.parse("org.opensearch.plugin:mapper-extras-client:2.19.1")
+    jar = fetcher.fetch(coordinate)
+    published_sha1 = requests.get(f"{MAVEN_CENTRAL}/{coordinate.repository_path}.sha1", timeout=30).text.split()[0]
+    assert jar == tmp_path / coordinate.repository_path
+    assert hashlib.sha1(jar.read_bytes()).hexdigest() == published_sha1
+
+    with pytest.raises(ArtifactNotFound, match="org.opensearch.plugin:analysis-nori:2.19.1:zip"):
+        fetcher.fetch(Coordinate.parse("org.opensearch.plugin:analysis-nori:2.19.1:zip"))
+
+
+@needs_maven_central
+def test_module_jars_follow_opensearch_poms_and_skip_what_the_node_ships(tmp_path):
+    fetcher = ArtifactFetcher(use_maven=False, repository_url=MAVEN_CENTRAL, download_dir=tmp_path)
+    jars = {jar.file_name for jar in fetcher.runtime_jars(Coordinate.parse("org.opensearch.plugin:lang-painless:2.19.1"),
+                                                         provided={"opensearch-2.19.1.jar", "asm-9.7.jar"})}
+    assert {"lang-painless-2.19.1.jar", "opensearch-scripting-painless-spi-2.19.1.jar", "antlr4-runtime-4.13.1.jar"} <= jars
+    # Provided jars are neither copied nor followed: nothing of the core's own dependencies comes along.
+    assert not jars & {"asm-9.7.jar", "opensearch-2.19.1.jar", "opensearch-core-2.19.1.jar", "lucene-core-9.12.1.jar"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.opensearch
+@pytest.mark.skipif(bool(os.environ.get("NSPARSE_OPENSEARCH_URL")), reason="an external cluster is configured")
+def test_status_exits_zero_only_when_the_node_answers(opensearch, monkeypatch, capsys):
+    assert main(["node", "status"]) == 0
+    assert "up: http://127.0.0.1:" in capsys.readouterr().out
+    monkeypatch.setenv("NSPARSE_OPENSEARCH_PORT", str(_free_port()))
+    assert main(["node", "status"]) == 1
+    assert "down: nothing answers" in capsys.readouterr().out
