@@ -18,7 +18,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     params = load_params()
     benchmarks = {name: Path("data/benchmarks") / name for name in params["benchmark"]["benchmarks"]}
-    deployment = deploy_variant(connect(), args.variant, Path("exports") / args.variant, benchmarks, params["deploy"])
+    deployment = deploy_variant(
+        connect(), args.variant, Path("models") / args.variant, Path("exports") / args.variant, benchmarks, params["deploy"]
+    )
     deployment.save(Path("deploy") / args.variant / "deployment.json")
 
 

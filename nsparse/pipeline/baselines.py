@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from opensearchpy import OpenSearch
@@ -10,20 +9,17 @@ from tqdm import tqdm
 
 from nsparse.data import read_corpus
 from nsparse.opensearch import index as os_index
-from nsparse.opensearch import search
-from nsparse.pipeline.deploy import MAPPINGS, index_is_current, sha256_file
+from nsparse.opensearch import ml, search
+from nsparse.pipeline.deploy import index_is_current, with_build_record
 
 
 def ensure_bm25_index(client: OpenSearch, index_name: str, corpus_file: Path) -> str:
     """Create and fill a nori-analysed BM25 index for a corpus unless an identical one exists."""
     corpus = read_corpus(corpus_file)
-    meta = {"corpus_sha256": sha256_file(corpus_file), "documents": len(corpus)}
+    meta = {"corpus_sha256": ml.sha256_of(corpus_file), "documents": len(corpus)}
     if not index_is_current(client, index_name, meta):
-        body = json.loads((MAPPINGS / "bm25_nori.json").read_text(encoding="utf-8"))
-        body.setdefault("mappings", {})["_meta"] = {"nsparse": meta}
-        os_index.create_index(client, index_name, body, replace=True)
+        os_index.create_index(client, index_name, with_build_record(os_index.load_body("bm25_nori_index"), meta), replace=True)
         os_index.bulk_index(client, index_name, ({"_id": i, **doc} for i, doc in corpus.items()))
-        client.indices.refresh(index=index_name)
     return index_name
 
 

@@ -41,7 +41,7 @@ class SystemRun:
 
 
 def rank_features_precision(values: np.ndarray) -> np.ndarray:
-    """Round weights as Lucene's FeatureField stores them (the top 9 mantissa bits kept)."""
+    """Truncate weights as Lucene's FeatureField stores them: 9 significant bits (`floatToIntBits >>> 15`)."""
     bits = np.asarray(values, dtype=np.float32).view(np.uint32) >> np.uint32(15) << np.uint32(15)
     return bits.view(np.float32)
 
@@ -91,22 +91,29 @@ def to_matrices(*weight_lists: list[dict[str, float]]) -> list[sp.csr_matrix]:
     return [sp.csr_matrix((vals, idx), shape=(n, len(vocab))) for vals, idx, n in triplets]
 
 
+def _top(ranking: dict[str, float], k: int) -> list[tuple[str, float]]:
+    return sorted(ranking.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+def _score_tiers(ranking: dict[str, float], k: int) -> list[frozenset[str]]:
+    """The top-k as groups of equal score, best first; the last group is dropped (k may cut through a tie)."""
+    tiers: dict[float, set[str]] = {}
+    for doc_id, score in _top(ranking, k):
+        tiers.setdefault(round(score, 3), set()).add(doc_id)
+    return [frozenset(group) for _, group in sorted(tiers.items(), reverse=True)][:-1]
+
+
 def parity(live: dict[str, dict[str, float]], exact: dict[str, dict[str, float]], k: int = 10) -> dict[str, float]:
-    """Share of queries whose live top-k equals the exact top-k, comparing score-ordered lists with ties grouped."""
-
-    def tiers(run: dict[str, float]) -> list[frozenset[str]]:
-        top = sorted(run.items(), key=lambda kv: -kv[1])[:k]
-        groups: dict[float, set[str]] = {}
-        for doc_id, score in top:
-            groups.setdefault(round(score, 3), set()).add(doc_id)
-        return [frozenset(g) for _, g in sorted(groups.items(), reverse=True)][:-1]  # last tier may be cut by k
-
-    same = sum(tiers(live.get(q, {})) == tiers(exact.get(q, {})) for q in exact)
-    overlap = statistics.fmean(
-        len(set(sorted(live.get(q, {}), key=lambda d: -live[q][d])[:k]) & set(sorted(exact[q], key=lambda d: -exact[q][d])[:k])) / k
-        for q in exact
-    ) if exact else float("nan")
-    return {"queries": len(exact), "identical_topk_share": same / max(len(exact), 1), "mean_topk_overlap": overlap}
+    """How far the live ranking agrees with the exact one: identical top-k (ties aside) and mean top-k overlap."""
+    identical = [_score_tiers(live.get(q, {}), k) == _score_tiers(ranking, k) for q, ranking in exact.items()]
+    overlap = [
+        len({d for d, _ in _top(live.get(q, {}), k)} & {d for d, _ in _top(ranking, k)}) / k for q, ranking in exact.items()
+    ]
+    return {
+        "queries": len(exact),
+        "identical_topk_share": statistics.fmean(identical) if identical else float("nan"),
+        "mean_topk_overlap": statistics.fmean(overlap) if overlap else float("nan"),
+    }
 
 
 def benchmark_one(
@@ -127,12 +134,13 @@ def benchmark_one(
     for variant, dep in deployments.items():
         searchers[variant] = lambda text, d=dep: search.neural_sparse_model(client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k)
     best = deployments[last]
+    sparse_clause = lambda text: {"neural_sparse": {SPARSE_FIELD: {"query_text": text, "model_id": best.query_model_id}}}  # noqa: E731
     searchers["hybrid"] = lambda text: search.hybrid(
-        client, best.indices[name], "text", SPARSE_FIELD, text, best.query_model_id, k, params["hybrid_pipeline"]
+        client, best.indices[name], [{"match": {"text": text}}, sparse_clause(text)], k, params["hybrid_pipeline"]
     )
-    if params.get("two_phase"):
-        searchers[f"{last}_two_phase"] = lambda text: search.neural_sparse_model(
-            client, best.indices[name], SPARSE_FIELD, text, best.query_model_id, k, search_pipeline=params["two_phase_pipeline"]
+    if params["two_phase"]:
+        searchers[f"{last}_two_phase"] = lambda text: search.search(
+            client, best.indices[name], sparse_clause(text), k, search_pipeline=params["two_phase_pipeline"]
         )
 
     results: dict[str, dict[str, Any]] = {}
@@ -176,14 +184,20 @@ def run_all(
     corpus_files: dict[str, Path],
     deployments: dict[str, Deployment],
     params: dict[str, Any],
+    index_prefix: str,
 ) -> dict[str, Any]:
     """Every benchmark × system: `{benchmark: {system: {metric: value}}}` plus `_significance` and `_parity`."""
-    search.put_hybrid_pipeline(client, params["hybrid_pipeline"], params["hybrid_weights"])
-    if params.get("two_phase"):
-        search.put_two_phase_pipeline(client, params["two_phase_pipeline"])
+    bm25_weight, sparse_weight = params["hybrid_weights"]
+    os_index.put_search_pipeline(
+        client,
+        params["hybrid_pipeline"],
+        os_index.load_body("hybrid_search_pipeline", bm25_weight=str(bm25_weight), sparse_weight=str(sparse_weight)),
+    )
+    if params["two_phase"]:
+        os_index.put_search_pipeline(client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline"))
     report: dict[str, Any] = {"_significance": {}, "_parity": {}}
     for name, bench in benchmarks.items():
-        bm25_index = ensure_bm25_index(client, f"{params['index_prefix']}-bm25-{name}", corpus_files[name])
+        bm25_index = ensure_bm25_index(client, f"{index_prefix}-bm25-{name}", corpus_files[name])
         results, significance, parity_figures = benchmark_one(client, name, bench, deployments, bm25_index, params)
         report[name] = results
         report["_significance"][name] = significance

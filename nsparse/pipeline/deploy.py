@@ -8,7 +8,6 @@ recreates just that index, and never registers a duplicate model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -20,15 +19,16 @@ from opensearchpy import OpenSearch
 from tqdm import tqdm
 
 from nsparse.data import read_corpus
-from nsparse.export import OnnxDocumentEncoder
+from nsparse.export.onnx import OnnxDocumentEncoder
+from nsparse.io import write_json
+from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml
 from nsparse.opensearch.client import OpenSearchError
 
 log = logging.getLogger(__name__)
 
-MAPPINGS = Path(__file__).resolve().parents[2] / "opensearch" / "mappings"
-SPARSE_FIELD = "sparse"
+SPARSE_FIELD = "sparse"  # the rank_features field of opensearch/mappings/sparse_index.json
 
 
 @dataclass
@@ -46,8 +46,6 @@ class Deployment:
     doc_counts: dict[str, int] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        from nsparse.io import write_json
-
         write_json(path, asdict(self))
 
     @classmethod
@@ -55,22 +53,9 @@ class Deployment:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sparse_index_body(meta: dict[str, Any], shards: int = 1, default_pipeline: str | None = None) -> dict[str, Any]:
-    """The rank_features index mapping (opensearch/mappings/sparse.json) with nsparse's build record in `_meta`."""
-    body = json.loads((MAPPINGS / "sparse.json").read_text(encoding="utf-8"))
+def with_build_record(body: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """An index body carrying what it was built from in `_meta`, so deploy can tell a stale index."""
     body.setdefault("mappings", {})["_meta"] = {"nsparse": meta}
-    settings = body.setdefault("settings", {}).setdefault("index", {})
-    settings["number_of_shards"] = shards
-    if default_pipeline:
-        settings["default_pipeline"] = default_pipeline
     return body
 
 
@@ -85,36 +70,29 @@ def index_is_current(client: OpenSearch, name: str, meta: dict[str, Any]) -> boo
     return client.count(index=name)["count"] == meta["documents"]
 
 
-def _client_encoded(corpus: dict[str, dict[str, str]], encoder: OnnxDocumentEncoder, batch_size: int) -> Iterator[dict[str, Any]]:
-    """Documents with their sparse vectors computed here by ONNX Runtime (the same graph ML Commons would run)."""
+def _client_encoded(
+    corpus: dict[str, dict[str, str]], onnx: OnnxDocumentEncoder, batch_size: int, chunk: int = 2048
+) -> Iterator[dict[str, Any]]:
+    """Documents with their `text` encoded here by ONNX Runtime: the very graph ML Commons would run."""
     ids = list(corpus)
-    for start in range(0, len(ids), batch_size):
-        batch = ids[start : start + batch_size]
-        texts = [_document_text(corpus[i]) for i in batch]
-        for doc_id, weights in zip(batch, encoder.encode_weights(texts)):
-            yield {"_id": doc_id, **corpus[doc_id], SPARSE_FIELD: weights}
-
-
-def _document_text(doc: dict[str, str]) -> str:
-    return f"{doc['title']} {doc['text']}".strip() if doc.get("title") else doc["text"]
-
-
-def _raw_documents(corpus: dict[str, dict[str, str]]) -> Iterator[dict[str, Any]]:
-    """Documents for the ingest pipeline: ML Commons encodes `passage` into the sparse field."""
-    for doc_id, doc in corpus.items():
-        yield {"_id": doc_id, **doc, "passage": _document_text(doc)}
+    for start in range(0, len(ids), chunk):
+        batch = ids[start : start + chunk]
+        vectors = onnx.encode_documents([corpus[i]["text"] for i in batch], batch_size=batch_size)
+        for row, doc_id in enumerate(batch):
+            yield {"_id": doc_id, **corpus[doc_id], SPARSE_FIELD: onnx.encoder.to_token_weights(vectors[row])}
 
 
 def deploy_variant(
     client: OpenSearch,
     variant: str,
+    model_dir: Path,
     export_dir: Path,
     benchmarks: dict[str, Path],
     params: dict[str, Any],
 ) -> Deployment:
     """Register, deploy and index one variant; see the module docstring for idempotency."""
     group_id = ml.ensure_model_group(client, params["model_group"], "nsparse sparse retrieval models")
-    version = params.get("model_version", "1.0.0")
+    version = params["model_version"]
     query_model_id = ml.register_model_zip(
         client,
         export_dir / "sparse_tokenize.zip",
@@ -137,59 +115,45 @@ def deploy_variant(
         model_group_id=group_id,
         description=f"nsparse {variant} document encoder (ONNX)",
     )
-    ingest = params["ingest"]
     deployed = False
-    if ingest in ("auto", "pipeline"):
+    if params["ingest"] in ("auto", "pipeline"):
         try:
             ml.deploy_model(client, doc_model_id, timeout_s=params["deploy_timeout_s"])
             deployed = True
         except OpenSearchError as err:
-            if ingest == "pipeline":
+            if params["ingest"] == "pipeline":
                 raise
             log.warning("ML Commons could not deploy the ONNX document model (%s); encoding documents client-side", err)
-    mode = "pipeline" if deployed else "client"
-    pipeline_name = None
-    if mode == "pipeline":
-        pipeline_name = f"nsparse-{variant}-ingest"
-        os_index.put_ingest_pipeline(
-            client,
-            pipeline_name,
-            {
-                "description": f"nsparse {variant}: encode passages with the SPARSE_ENCODING model",
-                "processors": [
-                    {"sparse_encoding": {"model_id": doc_model_id, "field_map": {"passage": SPARSE_FIELD}}},
-                    {"remove": {"field": "passage"}},
-                ],
-            },
-        )
-    deployment = Deployment(variant, group_id, query_model_id, doc_model_id, deployed, mode, pipeline_name)
-    encoder = OnnxDocumentEncoder.load(export_dir) if mode == "client" else None
-    model_hash = sha256_file(doc_zip)
+    pipeline_name = f"{params['index_prefix']}-{variant}-ingest" if deployed else None
+    if pipeline_name:
+        os_index.put_ingest_pipeline(client, pipeline_name, os_index.load_body("sparse_encoding_ingest_pipeline", model_id=doc_model_id))
+    deployment = Deployment(variant, group_id, query_model_id, doc_model_id, deployed, "pipeline" if deployed else "client", pipeline_name)
+    onnx = None if deployed else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
+    model_hash = ml.sha256_of(doc_zip)
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="index"):
         corpus_file = folder / "corpus.jsonl"
         corpus = read_corpus(corpus_file)
         index_name = f"{params['index_prefix']}-{variant}-{name}"
-        meta = {"doc_model_sha256": model_hash, "corpus_sha256": sha256_file(corpus_file), "documents": len(corpus), "ingest": mode}
+        meta = {"doc_model_sha256": model_hash, "corpus_sha256": ml.sha256_of(corpus_file), "documents": len(corpus), "ingest": deployment.ingest}
         deployment.indices[name] = index_name
         deployment.doc_counts[name] = len(corpus)
         if index_is_current(client, index_name, meta):
             log.info("%s is current; not re-indexed", index_name)
             continue
-        os_index.create_index(client, index_name, sparse_index_body(meta, default_pipeline=pipeline_name), replace=True)
-        docs = _client_encoded(corpus, encoder, params["encode_batch_size"]) if encoder else _raw_documents(corpus)
+        body = with_build_record(os_index.load_body("sparse_index"), meta)
+        if pipeline_name:
+            body["settings"]["index"]["default_pipeline"] = pipeline_name
+        os_index.create_index(client, index_name, body, replace=True)
+        docs = _client_encoded(corpus, onnx, params["encode_batch_size"]) if onnx else ({"_id": i, **d} for i, d in corpus.items())
         os_index.bulk_index(client, index_name, docs, batch_size=params["bulk_batch_size"])
-        client.indices.refresh(index=index_name)
     return deployment
 
 
 def cleanup(client: OpenSearch, deployment: Deployment) -> None:
-    """Undo what deploy created for one variant: indices, pipeline, models (the group goes when empty)."""
+    """Undo what deploy created for one variant: indices, ingest pipeline and both models."""
     for index_name in deployment.indices.values():
         os_index.delete_index(client, index_name)
     if deployment.ingest_pipeline:
-        client.ingest.delete_pipeline(id=deployment.ingest_pipeline, ignore=[404])
+        os_index.delete_ingest_pipeline(client, deployment.ingest_pipeline)
     for model_id in (deployment.doc_model_id, deployment.query_model_id):
-        ml.undeploy_model(client, model_id)
         ml.delete_model(client, model_id)
-    if not ml.find_models(client, group_id=deployment.model_group_id):
-        ml.delete_model_group(client, deployment.model_group_id)

@@ -1,0 +1,89 @@
+"""Pure functions of the pipeline layer: report rendering, parity and rank_features rounding, v2 mixture."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from nsparse.pipeline.benchmark import parity, rank_features_precision, to_matrices
+from nsparse.pipeline.mix import build_mixture
+from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
+
+
+def test_rank_features_precision_keeps_nine_significant_bits() -> None:
+    # Lucene's FeatureField stores Float.floatToIntBits(v) >>> 15: 1 + 1/256 survives, 1 + 1/512 does not.
+    values = np.array([1.0 + 2**-8, 1.0 + 2**-9, 3.14159], dtype=np.float32)
+    rounded = rank_features_precision(values)
+    assert rounded[0] == np.float32(1.0 + 2**-8)
+    assert rounded[1] == np.float32(1.0)
+    (bits,) = struct.unpack(">I", struct.pack(">f", 3.14159))
+    (expected,) = struct.unpack(">f", struct.pack(">I", bits >> 15 << 15))
+    assert rounded[2] == np.float32(expected)
+
+
+def test_to_matrices_share_one_vocabulary() -> None:
+    docs, queries = to_matrices([{"a": 1.0, "b": 2.0}, {"c": 3.0}], [{"c": 0.5, "d": 1.0}])
+    assert docs.shape == (2, 4) and queries.shape == (1, 4)
+    scores = (queries @ docs.T).toarray()
+    assert scores.tolist() == [[0.0, 1.5]]
+
+
+def test_parity_ignores_order_within_ties_but_not_across_scores() -> None:
+    exact = {"q": {"d1": 3.0, "d2": 2.0, "d3": 2.0, "d4": 1.0}}
+    assert parity({"q": {"d1": 3.0, "d3": 2.0, "d2": 2.0, "d4": 1.0}}, exact, k=4)["identical_topk_share"] == 1.0
+    assert parity({"q": {"d2": 3.0, "d1": 2.0, "d3": 2.0, "d4": 1.0}}, exact, k=4)["identical_topk_share"] == 0.0
+
+
+def test_markdown_table_formats_numbers() -> None:
+    table = markdown_table(["system", "ndcg@10"], [["v1", 0.123456], ["bm25", None]])
+    assert table.splitlines() == ["| system | ndcg@10 |", "|---|---|", "| v1 | 0.1235 |", "| bm25 | – |"]
+
+
+def test_report_renders_tables_plots_and_training_curves(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    benchmark = {
+        "korquad": {
+            "bm25_nori": {"ndcg@10": 0.5, "mrr@10": 0.4, "recall@100": 0.9, "latency_p50_ms": 4.0},
+            "v2": {"ndcg@10": 0.6, "mrr@10": 0.5, "recall@100": 0.95, "latency_p50_ms": 5.0, "flops": 1.5},
+        },
+        "_significance": {"korquad": {"v2_vs_bm25_nori": {"metric": "ndcg@10", "mean_difference": 0.1, "p_value": 0.01}}},
+    }
+    (reports / "benchmark.json").write_text(json.dumps(benchmark))
+    (reports / "synthesis.json").write_text(json.dumps({"kept": 10, "rejected": {"length": 3}}))
+    curves = tmp_path / "dvclive" / "v1" / "plots" / "metrics" / "train"
+    curves.mkdir(parents=True)
+    (curves / "loss.tsv").write_text("timestamp\tstep\tloss\n0\t0\t2.0\n1\t10\t1.0\n")
+
+    report = write_report(reports, tmp_path / "dvclive", ["v1", "v2"]).read_text()
+
+    assert "| korquad | v2 | 0.6 | 0.5 | 0.95 |" in report
+    assert "v2_vs_bm25_nori" in report
+    for png in ("quality_ndcg10.png", "latency_p50.png", "training_curves.png", "synthesis_counts.png"):
+        assert (reports / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert read_training_curves(tmp_path / "dvclive" / "v1") == {"train/loss": [(0.0, 2.0), (10.0, 1.0)]}
+
+
+def test_mixture_adds_code_switched_copies_of_korean_pairs_only() -> None:
+    original = [
+        {"query": "학교에서 공부하는 방법", "positive": "p", "negatives": [], "source": "msmarco-ko"},
+        {"query": "how to study at school", "positive": "p", "negatives": [], "source": "msmarco-en"},
+    ]
+    synthetic = [{"query": "학교 급식", "positive": "p", "negatives": [], "source": "synthetic:ict"}]
+    params = {"codeswitch_rate": 1.0, "codeswitch_share": 1.0, "max_synthetic": None}
+    mixture, composition = build_mixture(original, synthetic, {"학교": ["school"]}, params, seed=1)
+    assert composition == {"msmarco-ko": 1, "msmarco-en": 1, "synthetic:ict": 1, "msmarco-ko+codeswitch": 1, "synthetic:ict+codeswitch": 1}
+    switched = sorted(p["query"] for p in mixture if p["source"].endswith("+codeswitch"))
+    assert switched == ["school 급식", "school에서 공부하는 방법"]
+    again, _ = build_mixture(original, synthetic, {"학교": ["school"]}, params, seed=1)
+    assert again == mixture
+
+
+def test_mixture_without_code_switching_keeps_inputs() -> None:
+    pairs = [{"query": "학교", "positive": "p", "negatives": [], "source": "msmarco-ko"}]
+    params = {"codeswitch_rate": 1.0, "codeswitch_share": 0.0, "max_synthetic": 0}
+    mixture, composition = build_mixture(pairs, pairs, {"학교": ["school"]}, params, seed=1)
+    assert mixture == pairs and composition == {"msmarco-ko": 1}
