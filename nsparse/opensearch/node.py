@@ -31,7 +31,7 @@ import yaml
 from tqdm import tqdm
 
 from nsparse import config
-from nsparse.io import write_text
+from nsparse.io import atomic_open, write_text
 from nsparse.opensearch.artifacts import MAVEN_CENTRAL, ArtifactFetcher, ArtifactNotFound, Coordinate, download
 from nsparse.opensearch.djl import node_environment, seed_djl_cache
 
@@ -256,7 +256,7 @@ class Node:
             "version": self.settings.version,
             "name": module["name"],
             "classname": module["classname"],
-            "java.version": "11" if self.settings.major_version < 3 else "21",
+            "java.version": self.plugin_java_release,
             "opensearch.version": self.settings.version,
             "extended.plugins": ",".join(module.get("extended_plugins", [])),
             "has.native.controller": "false",
@@ -273,25 +273,45 @@ class Node:
         except ArtifactNotFound:
             if "build" not in plugin:
                 raise
-            archive = self._build_plugin(plugin["build"], plugin["name"])
+            archive = self._build_plugin(fetcher, plugin["name"], plugin["build"])
         self._run_tool("opensearch-plugin", "install", "--batch", archive.resolve().as_uri())
 
-    def _build_plugin(self, source: str, name: str) -> Path:
-        """Build a plugin zip from a Maven source tree under opensearch/ for this node version (cached)."""
-        build_dir = self.home / "build" / f"{source}-{self.settings.version}"
-        archive = build_dir / f"{name}-{self.settings.version}.zip"
+    def _build_plugin(self, fetcher: ArtifactFetcher, name: str, build: dict[str, str]) -> Path:
+        """Compile a plugin's Java sources (opensearch/<source>/src) against this node and zip it (cached).
+
+        Only the node's JDK is needed, no Maven: the class path is the distribution's
+        lib/ plus the bundled jar, which is fetched like any other artifact.
+        """
+        version = self.settings.version
+        build_dir = self.home / "build" / f"{build['source']}-{version}"
+        archive = build_dir / f"{name}-{version}.zip"
         if archive.exists():
             return archive
-        lucene_jar = next((self.layout.distribution / "lib").glob("lucene-core-*.jar"))
-        lucene_version = lucene_jar.stem.removeprefix("lucene-core-")
-        command = ["mvn", "-q", "-B", "-f", str(ASSETS / source / "pom.xml"), "package",
-                   f"-Dopensearch.version={self.settings.version}", f"-Dlucene.version={lucene_version}",
-                   f"-Dplugin.java.release={'11' if self.settings.major_version < 3 else '21'}",
-                   f"-Dbuild.dir={build_dir}"]
-        result = subprocess.run(command, capture_output=True, text=True, env=self._java_env(), check=False)
-        if result.returncode != 0 or not archive.exists():
-            raise NodeError(f"building {ASSETS / source} for OpenSearch {self.settings.version} failed:\n{result.stdout}{result.stderr}")
+        lib_jars = sorted((self.layout.distribution / "lib").glob("*.jar"))
+        lucene_version = next(jar for jar in lib_jars if jar.name.startswith("lucene-core-")).stem.removeprefix("lucene-core-")
+        bundled = fetcher.fetch(Coordinate.parse(build["bundle"].format(lucene_version=lucene_version)))
+        source_dir = ASSETS / build["source"]
+        classes = build_dir / "classes"
+        shutil.rmtree(classes, ignore_errors=True)
+        javac = [str(self.java_home() / "bin" / "javac"), "--release", self.plugin_java_release, "-encoding", "UTF-8",
+                 "-d", str(classes), "-cp", ":".join(str(jar) for jar in [*lib_jars, bundled]),
+                 *(str(path) for path in sorted((source_dir / "src").rglob("*.java")))]
+        result = subprocess.run(javac, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise NodeError(f"compiling {source_dir} for OpenSearch {version} failed:\n{result.stdout}{result.stderr}")
+        descriptor = string.Template((source_dir / "plugin-descriptor.properties").read_text())
+        with atomic_open(archive, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as bundle:
+            bundle.writestr("plugin-descriptor.properties", descriptor.substitute(version=version, java_release=self.plugin_java_release))
+            bundle.write(bundled, bundled.name)
+            with zipfile.ZipFile(bundle.open(f"{name}-{version}.jar", "w"), "w", zipfile.ZIP_DEFLATED) as jar:
+                for class_file in sorted(classes.rglob("*.class")):
+                    jar.write(class_file, class_file.relative_to(classes).as_posix())
         return archive
+
+    @property
+    def plugin_java_release(self) -> str:
+        """Java level of the node's plugin API: 11 for OpenSearch 2.x, 21 for 3.x."""
+        return "11" if self.settings.major_version < 3 else "21"
 
     # --- running ----------------------------------------------------------------
 
