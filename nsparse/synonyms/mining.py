@@ -70,7 +70,7 @@ def _incidence(token_lists: Iterable[list[str]], keep: Callable[[str], bool]) ->
     vocabulary: dict[str, int] = {}
     rows, columns = [], []
     for row, tokens in enumerate(token_lists):
-        for token in {token for token in tokens if keep(token)}:
+        for token in dict.fromkeys(token for token in tokens if keep(token)):  # first-seen order: reproducible ids
             rows.append(row)
             columns.append(vocabulary.setdefault(token, len(vocabulary)))
     matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(row + 1, len(vocabulary)))
