@@ -16,6 +16,7 @@ from test_synonyms_mining import CONCEPTS, parallel_corpus
 from nsparse.config import load_params
 from nsparse.io import write_jsonl
 from nsparse.llm import PromptTemplate, make_generator
+from nsparse.synonyms import frequent_terms
 from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_dictionary, write_solr_synonyms
 from nsparse.synonyms.mining import CandidatePair
 from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify, parse_judgement
@@ -94,6 +95,14 @@ def test_dictionary_merges_seed_withholds_codeswitch_terms_and_writes_both_forma
     assert (tmp_path / "dictionary.tsv").read_text(encoding="utf-8").splitlines()[0] == "셀\tcell\t0.7000\tmined:offline"
     assert write_solr_synonyms(tmp_path / "synonyms.txt", entries) == 3  # "a,b" would split a Solr rule
     assert (tmp_path / "synonyms.txt").read_text(encoding="utf-8").splitlines() == ["셀, cell", "파일, file", "표, table"]
+
+
+def test_frequent_terms_counts_documents_skips_single_syllables_and_gives_context():
+    texts = ["파일 메뉴에서 파일을 엽니다.", "파일과 차트를 고릅니다.", "차트 옆의 표를 봅니다.", "표 아래 파일 메뉴"]
+    contexts = frequent_terms(texts, 2)
+    # 파일 is in 3 texts; 메뉴 and 차트 tie at 2 and 메뉴 was seen first; 표 (3 texts) has one syllable
+    assert list(contexts) == ["파일", "메뉴"]
+    assert contexts["파일"] == texts[0] and "메뉴" in contexts["메뉴"]
 
 
 def test_evaluation_scores_precision_on_covered_terms_and_recall_on_all():

@@ -32,7 +32,8 @@ def frequent_terms(texts: Sequence[str], count: int) -> dict[str, str]:
     """
     document_frequency: Counter[str] = Counter()
     for tokens in analyze_batch(texts):
-        document_frequency.update(dict.fromkeys(token for token in tokens if has_hangul(token) and len(token) > 1))
+        # Distinct terms in first-seen order (a set's order would vary with PYTHONHASHSEED and break ties).
+        document_frequency.update(list(dict.fromkeys(token for token in tokens if has_hangul(token) and len(token) > 1)))
     contexts = {}
     for term, _ in document_frequency.most_common(count):
         text = next((text for text in texts if term in text), "")
