@@ -80,6 +80,21 @@ def code_switch(text: str, dictionary: Mapping[str, Sequence[str]], rate: float,
     return "".join(pieces)
 
 
+def group_translations(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """{korean: [english, ...]} from (ko, en) pairs, translations in first-seen order without repeats."""
+    dictionary: dict[str, list[str]] = {}
+    for korean, english in pairs:
+        translations = dictionary.setdefault(korean, [])
+        if english not in translations:
+            translations.append(english)
+    return dictionary
+
+
+def korean_to_english(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs whose source is Korean and whose target is not (MUSE lists some English-English rows)."""
+    return [(korean, english) for korean, english in pairs if has_hangul(korean) and not has_hangul(english)]
+
+
 def read_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     """Read a `ko<TAB>en` dictionary into {korean: [english, ...]} in file order.
 
@@ -88,20 +103,17 @@ def read_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     # Imported here: nsparse.data depends on nsparse.text, not the other way round.
     from nsparse.data.format import DataFormatError
 
-    dictionary: dict[str, list[str]] = {}
+    pairs = []
     with Path(path).open(encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
             line = line.rstrip("\n")
             if not line.strip():
                 continue
-            fields = line.split("\t")
-            if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+            fields = [field.strip() for field in line.split("\t")]
+            if len(fields) != 2 or not all(fields):
                 raise DataFormatError(path, line_number, f"expected 'ko<TAB>en', got {line!r}")
-            korean, english = fields[0].strip(), fields[1].strip()
-            translations = dictionary.setdefault(korean, [])
-            if english not in translations:
-                translations.append(english)
-    return dictionary
+            pairs.append((fields[0], fields[1]))
+    return group_translations(pairs)
 
 
 def write_dictionary(path: str | os.PathLike[str], pairs: Iterable[tuple[str, str]]) -> int:

@@ -3,7 +3,15 @@ import random
 import pytest
 
 from nsparse.data import DataFormatError
-from nsparse.text import analyze, analyze_batch, code_switch, read_dictionary
+from nsparse.text import (
+    analyze,
+    analyze_batch,
+    code_switch,
+    group_translations,
+    korean_to_english,
+    read_dictionary,
+    write_dictionary,
+)
 
 DICTIONARY = {"학교": ["school"], "방법": ["method", "way"], "사람": ["person"]}
 
@@ -51,3 +59,21 @@ def test_read_dictionary_names_file_and_line_of_a_malformed_row(tmp_path, bad_li
     path.write_text(f"학교\tschool\n{bad_line}\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"dict.tsv:2: expected 'ko<TAB>en'"):
         read_dictionary(path)
+
+
+def test_dictionary_round_trip_keeps_pairs_in_order(tmp_path):
+    pairs = [("학교", "school"), ("방법", "way"), ("학교", "academy")]
+    assert write_dictionary(tmp_path / "d.tsv", pairs) == 3
+    assert (
+        read_dictionary(tmp_path / "d.tsv")
+        == group_translations(pairs)
+        == {
+            "학교": ["school", "academy"],
+            "방법": ["way"],
+        }
+    )
+
+
+def test_korean_to_english_drops_rows_that_are_not_korean_to_english():
+    pairs = [("학교", "school"), ("the", "the"), ("책", "책"), ("cpu", "cpu"), ("사과", "apple")]
+    assert korean_to_english(pairs) == [("학교", "school"), ("사과", "apple")]

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from nsparse.data.format import Corpus, Qrels, Queries
 from nsparse.data.sources import KorquadQuestion, MsmarcoRecord, text_id
 from nsparse.eval.bm25 import BM25Kiwi
-from nsparse.text import code_switch, has_hangul
+from nsparse.text import code_switch, group_translations, korean_to_english
 
 
 @dataclass
@@ -134,20 +134,12 @@ def split_dictionary(
     train_pairs: Sequence[tuple[str, str]], codeswitch_fraction: float, rng: random.Random
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(seed, codeswitch) parts of the MUSE train split, split by Korean headword so none is shared."""
-    korean_pairs = [(ko, en) for ko, en in train_pairs if has_hangul(ko) and not has_hangul(en)]
+    korean_pairs = korean_to_english(train_pairs)
     headwords = sorted({ko for ko, _ in korean_pairs})
     held = set(rng.sample(headwords, round(len(headwords) * codeswitch_fraction)))
     seed = [(ko, en) for ko, en in korean_pairs if ko not in held]
     codeswitch = [(ko, en) for ko, en in korean_pairs if ko in held]
     return seed, codeswitch
-
-
-def as_dictionary(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    dictionary: dict[str, list[str]] = defaultdict(list)
-    for ko, en in pairs:
-        if en not in dictionary[ko]:
-            dictionary[ko].append(en)
-    return dict(dictionary)
 
 
 def codeswitch_benchmark(
@@ -261,11 +253,11 @@ def build_prepared_data(
     )
     benchmarks["codeswitch"] = codeswitch_benchmark(
         [benchmarks["korquad"], benchmarks["msmarco-ko"]],
-        as_dictionary(codeswitch_pairs),
+        group_translations(codeswitch_pairs),
         codeswitch_settings["rate"],
         rng("codeswitch"),
     )
-    heldout_pairs = [(ko, en) for ko, en in sources["muse_test"] if has_hangul(ko) and not has_hangul(en)]
+    heldout_pairs = korean_to_english(sources["muse_test"])
 
     lines = pretrain_lines(records, parallel, rng("pretrain"))
     pair_settings, bm25_settings = settings["pairs"], settings["bm25"]
