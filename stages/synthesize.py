@@ -27,6 +27,7 @@ def main() -> None:
     settings, seed = params["synthesize"], params["seed"]
     corpora = {name: read_corpus(BENCHMARKS / name / "corpus.jsonl") for name in settings["corpora"]}
     documents = sample_documents(corpora, settings["documents_per_corpus"], seed)
+    CACHE.mkdir(parents=True, exist_ok=True)  # a DVC output even when the offline back end caches nothing
     pairs, report = synthesize(documents, settings, make_generator(params["llm"], seed=seed), seed, CACHE)
     write_pairs(PAIRS, pairs)
     write_json(REPORT, report)
