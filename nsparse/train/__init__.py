@@ -1,9 +1,10 @@
 """nsparse.train: the training loop (InfoNCE, FLOPS regularisation, distillation, checkpoints, dvclive).
 
 Devices: the trainer uses CUDA when `torch.cuda.is_available()`, the CPU otherwise
-(`train.threads` sets the CPU threads). Several GPUs are not used by this loop; on a
-multi-GPU machine, raise `train.batch_size` (one GPU holds far larger batches than
-the CPU defaults) rather than expecting data parallelism.
+(`train.threads` sets the CPU threads). Several GPUs: launch the stage under torchrun,
+`torchrun --nproc_per_node=<gpus> -m stages.train v1`; each process takes its own
+micro-batches (effective batch = batch_size x accumulation_steps x GPUs), gradients are
+averaged before each step, and rank 0 validates, logs and checkpoints.
 """
 
 from nsparse.train.trainer import RunPaths, Trainer, TrainSettings
