@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from nsparse.opensearch import index, ml, search
+from nsparse.opensearch.client import OpenSearchError
 
 pytestmark = pytest.mark.opensearch
 
@@ -209,3 +211,14 @@ def test_ingest_pipeline_encodes_documents_with_the_deployed_model(opensearch, o
     assert [doc_id for doc_id, _ in ranking] == expected
     # rank_features keeps 9 significant bits of each stored weight.
     assert [score for _, score in ranking] == pytest.approx([scores[doc_id] for doc_id in expected], rel=1e-2)
+
+
+def test_a_refused_upload_deletes_the_half_registered_model(opensearch, tmp_path):
+    """ML Commons refuses chunks over 10 MB: the model registered before the refusal must not survive it."""
+    oversized = tmp_path / "oversized.zip"
+    with zipfile.ZipFile(oversized, "w", zipfile.ZIP_STORED) as bundle:
+        bundle.writestr("tokenizer.json", np.random.default_rng(0).bytes(12_000_000))
+    with pytest.raises(OpenSearchError, match=r"uploading chunk 1/2 .*HTTP 500: .*exceeds 10MB"):
+        _register(opensearch, oversized, "nsparse-test-refused", "SPARSE_TOKENIZE", "TORCH_SCRIPT", chunk_size=11_000_000)
+    time.sleep(2)  # model search refreshes every second: a surviving model would be visible by now
+    assert ml.find_models(opensearch, "nsparse-test-refused") == []

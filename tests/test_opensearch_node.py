@@ -15,6 +15,8 @@ from nsparse.opensearch.node import NodeSettings
 
 
 def test_settings_come_from_params_and_the_environment_overrides_them(monkeypatch):
+    for key in ("VERSION", "HEAP", "PORT"):
+        monkeypatch.delenv(f"NSPARSE_OPENSEARCH_{key}", raising=False)
     params = {"version": "2.19.6", "heap": "2g", "port": 9201}
     assert NodeSettings.load(params).version == "2.19.6"
     monkeypatch.setenv("NSPARSE_OPENSEARCH_HEAP", "3g")
