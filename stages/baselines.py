@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from nsparse.config import load_params
 from nsparse.data import load_benchmark
@@ -12,7 +13,7 @@ from nsparse.io import write_json
 BENCHMARKS = Path("data/benchmarks")
 
 
-def make_systems(settings: dict) -> dict[str, System]:
+def make_systems(settings: dict[str, Any]) -> dict[str, System]:
     """The run function of every system named in `baselines.systems`, built from its own params."""
     factories = {
         "bm25_kiwi": lambda: bm25_kiwi_system(**settings["bm25_kiwi"]),
