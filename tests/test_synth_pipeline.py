@@ -72,6 +72,10 @@ def test_llm_synthesis_over_http_filters_parses_and_resumes_from_cache(tmp_path)
         assert len(server_log(base_url)) == requests, "a cached document was generated again"
         assert resumed["cache"] == {**report["cache"], "hits": len(CORPUS), "generated": 0} and again == pairs
 
+        edited = {**documents(), "demo/d1": "서울은 조선의 수도였다. 한양이라고 불렸다."}
+        _, refreshed = synthesize(edited, params(), generator, seed=0, cache_dir=tmp_path / "cache")
+        assert refreshed["cache"]["generated"] == 1 and len(server_log(base_url)) == requests + 2
+
     refusing = tmp_path / "refusing"
     refusing.mkdir()
     with running_chat_server(refusing, default_reply="죄송합니다, 답할 수 없습니다.") as base_url:

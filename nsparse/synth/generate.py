@@ -1,6 +1,6 @@
 """LLM query synthesis and paraphrasing, cached per document so an interrupted run resumes.
 
-Each document's replies are stored under `cache_dir/<run key>/<document hash>.json`
+Each document's replies are stored under `cache_dir/<run key>/<hash of id and text>.json`
 as soon as its batch is generated; the run key hashes everything that shapes the
 replies (back end, model, prompt files, sampling, counts, seed), so a changed prompt
 or model never reuses stale text. Unparseable replies are kept in the cache as raw
@@ -60,7 +60,7 @@ class LLMSynthesis:
         entries: dict[str, dict[str, Any]] = {}
         missing = []
         for doc_key in documents:
-            path = _cache_path(folder, doc_key)
+            path = _cache_path(folder, doc_key, documents[doc_key])
             if path.exists():
                 entries[doc_key] = read_json(path)
                 stats.cache_hits += 1
@@ -69,7 +69,7 @@ class LLMSynthesis:
         for start in tqdm(range(0, len(missing), self.chunk_size), desc="LLM synthesis", unit="chunk", disable=not missing):
             chunk = missing[start : start + self.chunk_size]
             for doc_key, entry in zip(chunk, self._generate(chunk, documents)):
-                write_json(_cache_path(folder, doc_key), entry)
+                write_json(_cache_path(folder, doc_key, documents[doc_key]), entry)
                 entries[doc_key] = entry
             stats.generated += len(chunk)
 
@@ -125,5 +125,7 @@ def _limited(items: list[str] | None, limit: int) -> list[str] | None:
     return items[:limit] if items is not None else None
 
 
-def _cache_path(folder: Path, doc_key: str) -> Path:
-    return folder / f"{hashlib.sha1(doc_key.encode()).hexdigest()}.json"
+def _cache_path(folder: Path, doc_key: str, text: str) -> Path:
+    """One file per document and text: a re-prepared corpus whose text changed is generated again."""
+    digest = hashlib.sha1("\n".join((doc_key, text)).encode()).hexdigest()
+    return folder / f"{digest}.json"
