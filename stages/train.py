@@ -8,15 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dvclive import Live
-
 from nsparse.config import load_params
 from nsparse.data import load_benchmark, read_pairs
 from nsparse.io import read_json
 from nsparse.model.threads import configure_threads
-from nsparse.train.setup import build_encoder, build_teacher, dvclive_logger, fingerprint, train_settings
+from nsparse.train.setup import build_encoder, build_teacher, fingerprint, live_logger, train_settings
 from nsparse.train.teachers import attach_teacher_scores
-from nsparse.train.trainer import RunPaths, Trainer
+from nsparse.train.trainer import CHECKPOINT_FILE, RunPaths, Trainer
 from nsparse.train.validation import capped_validation_set
 
 
@@ -35,14 +33,13 @@ def main(variant: str) -> None:
                                        params["seed"])
     live_dir = Path(train["live_dir"]) / variant
     paths = RunPaths(model_dir=Path(train["output"]) / variant, checkpoint_dir=live_dir / "checkpoints")
-    with Live(str(live_dir), resume=(paths.checkpoint_dir / "last.pt").exists(), save_dvc_exp=False, dvcyaml=None) as live:
-        trainer = Trainer(encoder, pairs, settings, paths, validation, logger=dvclive_logger(live),
+    with live_logger(live_dir, resume=(paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:
+        trainer = Trainer(encoder, pairs, settings, paths, validation, logger=logger,
                           fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)))
         trainer.resume()
         summary = trainer.run()
-        live.summary.update({"best/" + name: value for name, value in (summary["best"] or {}).items()})
-        live.summary["train/seconds"] = summary["seconds"]
-        live.make_summary()
+        if logger:
+            logger.summarize(summary)
 
 
 if __name__ == "__main__":

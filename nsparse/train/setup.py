@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from dvclive import Live
@@ -47,13 +50,30 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def dvclive_logger(live: Live) -> Callable[[dict[str, float], int], None]:
-    """A Trainer logger writing each metric at its step (plots) and refreshing metrics.json."""
+class LiveLogger:
+    """Trainer logger on dvclive: each metric at its step (plots/) and a refreshed metrics.json."""
 
-    def log(metrics: dict[str, float], step: int) -> None:
-        live.step = step
+    def __init__(self, live: Live) -> None:
+        self.live = live
+
+    def __call__(self, metrics: dict[str, float], step: int) -> None:
+        self.live.step = step
         for name, value in metrics.items():
-            live.log_metric(name, value)
-        live.make_summary()
+            self.live.log_metric(name, value)
+        self.live.make_summary()
 
-    return log
+    def summarize(self, summary: dict[str, Any]) -> None:
+        """Add the run's best validation figures and its duration to metrics.json."""
+        self.live.summary["best"] = summary["best"] or {}
+        self.live.summary.setdefault("train", {})["seconds"] = summary["seconds"]
+        self.live.make_summary()
+
+
+@contextlib.contextmanager
+def live_logger(live_dir: Path, resume: bool) -> Iterator[LiveLogger | None]:
+    """dvclive in `live_dir` on process rank 0; None on the other torchrun ranks (they never log)."""
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield None
+        return
+    with Live(str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=None) as live:
+        yield LiveLogger(live)
