@@ -9,14 +9,17 @@ from nsparse.config import load_params
 from nsparse.data import load_benchmark
 from nsparse.eval.baselines import System, bm25_kiwi_system, score_systems
 from nsparse.io import write_json
+from nsparse.opensearch.client import connect
+from nsparse.pipeline.baselines import bm25_nori_system
 
 BENCHMARKS = Path("data/benchmarks")
 
 
-def make_systems(settings: dict[str, Any]) -> dict[str, System]:
+def make_systems(settings: dict[str, Any], index_prefix: str) -> dict[str, System]:
     """The run function of every system named in `baselines.systems`, built from its own params."""
     factories = {
         "bm25_kiwi": lambda: bm25_kiwi_system(**settings["bm25_kiwi"]),
+        "bm25_nori": lambda: bm25_nori_system(connect(), index_prefix),
     }
     unknown = set(settings["systems"]) - factories.keys()
     if unknown:
@@ -25,9 +28,11 @@ def make_systems(settings: dict[str, Any]) -> dict[str, System]:
 
 
 def main() -> None:
-    settings = load_params()["baselines"]
+    params = load_params()
+    settings = params["baselines"]
     benchmarks = {name: load_benchmark(BENCHMARKS / name, settings["split"]) for name in settings["benchmarks"]}
-    write_json("reports/baselines.json", score_systems(benchmarks, make_systems(settings), settings["depth"]))
+    systems = make_systems(settings, params["deploy"]["index_prefix"])
+    write_json("reports/baselines.json", score_systems(benchmarks, systems, settings["depth"]))
 
 
 if __name__ == "__main__":

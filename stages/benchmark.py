@@ -21,8 +21,7 @@ def main() -> None:
     folders = {name: Path("data/benchmarks") / name for name in settings["benchmarks"]}
     benchmarks = {name: load_benchmark(folder, settings["split"]) for name, folder in folders.items()}
     deployments = {v: Deployment.load(Path("deploy") / v / "deployment.json") for v in params["variants"]}
-    corpus_files = {name: folder / "corpus.jsonl" for name, folder in folders.items()}
-    report = run_all(connect(), benchmarks, corpus_files, deployments, settings, params["deploy"]["index_prefix"])
+    report = run_all(connect(), benchmarks, deployments, settings, params["deploy"]["index_prefix"])
     write_json("reports/benchmark.json", report)
     rows = quality_rows(report)
     with atomic_open("reports/benchmark_quality.csv", newline="") as handle:

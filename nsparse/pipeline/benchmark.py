@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -181,7 +180,6 @@ def benchmark_one(
 def run_all(
     client: OpenSearch,
     benchmarks: dict[str, Benchmark],
-    corpus_files: dict[str, Path],
     deployments: dict[str, Deployment],
     params: dict[str, Any],
     index_prefix: str,
@@ -197,7 +195,7 @@ def run_all(
         os_index.put_search_pipeline(client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline"))
     report: dict[str, Any] = {"_significance": {}, "_parity": {}}
     for name, bench in benchmarks.items():
-        bm25_index = ensure_bm25_index(client, f"{index_prefix}-bm25-{name}", corpus_files[name])
+        bm25_index = ensure_bm25_index(client, f"{index_prefix}-bm25-{name}", bench.corpus)
         results, significance, parity_figures = benchmark_one(client, name, bench, deployments, bm25_index, params)
         report[name] = results
         report["_significance"][name] = significance

@@ -19,6 +19,7 @@ from opensearchpy import OpenSearch
 from tqdm import tqdm
 
 from nsparse.data import read_corpus
+from nsparse.eval.baselines import corpus_fingerprint
 from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.io import write_json
 from nsparse.model.encoder import SparseEncoder
@@ -131,10 +132,14 @@ def deploy_variant(
     onnx = None if deployed else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
     model_hash = ml.sha256_of(doc_zip)
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="index"):
-        corpus_file = folder / "corpus.jsonl"
-        corpus = read_corpus(corpus_file)
+        corpus = read_corpus(folder / "corpus.jsonl")
         index_name = f"{params['index_prefix']}-{variant}-{name}"
-        meta = {"doc_model_sha256": model_hash, "corpus_sha256": ml.sha256_of(corpus_file), "documents": len(corpus), "ingest": deployment.ingest}
+        meta = {
+            "doc_model_sha256": model_hash,
+            "corpus_fingerprint": corpus_fingerprint(corpus),
+            "documents": len(corpus),
+            "ingest": deployment.ingest,
+        }
         deployment.indices[name] = index_name
         deployment.doc_counts[name] = len(corpus)
         if index_is_current(client, index_name, meta):
