@@ -72,9 +72,12 @@ class NodeSettings:
                 params = config.section("opensearch")
         values = {f.name: (params or {}).get(f.name, f.default) for f in fields(cls)}
         for name, current in values.items():
-            override = os.environ.get(f"NSPARSE_OPENSEARCH_{name.upper()}")
-            if override is not None:
-                values[name] = type(current)(override)
+            variable = f"NSPARSE_OPENSEARCH_{name.upper()}"
+            if variable in os.environ:
+                try:
+                    values[name] = type(current)(os.environ[variable])
+                except ValueError:
+                    raise ValueError(f"{variable}={os.environ[variable]!r}: expected {type(current).__name__}") from None
         return cls(**values)
 
     @property
