@@ -21,8 +21,8 @@ class LlamaCppGenerator(Generator):
             from llama_cpp import Llama
         except ImportError as err:
             raise ImportError("llm.backend=llama_cpp needs the optional extra: pip install 'nsparse[llama]'") from err
-        llama_seed = seed if seed is not None else -1  # llama.cpp's "random seed" value
-        self.llm = Llama(model_path=model, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, seed=llama_seed, verbose=False)
+        seeding = {"seed": seed} if seed is not None else {}  # otherwise llama.cpp's own random seed
+        self.llm = Llama(model_path=model, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, verbose=False, **seeding)
 
     def generate(
         self, conversations: Sequence[Conversation], json_schema: dict[str, Any] | None = None, **sampling: Any

@@ -124,7 +124,7 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
     pairs = []
     for method in sorted({candidate.method for candidate in survivors}):
         corpus = {doc_key: text for (corpus_method, doc_key), text in positives.items() if corpus_method == method}
-        kept, lost = _round_trip([c for c in survivors if c.method == method], corpus, settings)
+        kept, lost = _round_trip([candidate for candidate in survivors if candidate.method == method], corpus, settings)
         pairs += kept
         rejected[method]["round_trip"] += lost
 
