@@ -16,7 +16,8 @@ from test_synonyms_mining import CONCEPTS, parallel_corpus
 from nsparse.config import load_params
 from nsparse.io import write_jsonl
 from nsparse.llm import PromptTemplate, make_generator
-from nsparse.synonyms import frequent_terms
+from nsparse.data import DataFormatError
+from nsparse.synonyms import frequent_terms, read_verified_dictionary
 from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_dictionary, write_solr_synonyms
 from nsparse.synonyms.mining import CandidatePair
 from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify, parse_judgement
@@ -93,6 +94,7 @@ def test_dictionary_merges_seed_withholds_codeswitch_terms_and_writes_both_forma
     ]
     write_dictionary(tmp_path / "dictionary.tsv", entries)
     assert (tmp_path / "dictionary.tsv").read_text(encoding="utf-8").splitlines()[0] == "셀\tcell\t0.7000\tmined:offline"
+    assert read_verified_dictionary(tmp_path / "dictionary.tsv") == {"셀": ["cell"], "파일": ["file"], "표": ["a,b", "table"]}
     assert write_solr_synonyms(tmp_path / "synonyms.txt", entries) == 3  # "a,b" would split a Solr rule
     assert (tmp_path / "synonyms.txt").read_text(encoding="utf-8").splitlines() == ["셀, cell", "파일, file", "표, table"]
 
@@ -103,6 +105,16 @@ def test_frequent_terms_counts_documents_skips_single_syllables_and_gives_contex
     # 파일 is in 3 texts; 메뉴 and 차트 tie at 2 and 메뉴 was seen first; 표 (3 texts) has one syllable
     assert list(contexts) == ["파일", "메뉴"]
     assert contexts["파일"] == texts[0] and "메뉴" in contexts["메뉴"]
+
+
+def test_read_verified_dictionary_names_file_and_line_of_a_bad_row(tmp_path):
+    path = tmp_path / "dictionary.tsv"
+    path.write_text("파일\tfile\t0.9\tmined:offline\n셀\tcell\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"dictionary.tsv:2: expected 'ko<TAB>en<TAB>score<TAB>source'"):
+        read_verified_dictionary(path)
+    path.write_text("파일\tfile\thigh\tmined:offline\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"dictionary.tsv:1: score 'high' is not a number"):
+        read_verified_dictionary(path)
 
 
 def test_evaluation_scores_precision_on_covered_terms_and_recall_on_all():

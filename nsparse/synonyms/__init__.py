@@ -14,12 +14,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
-from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_dictionary, write_solr_synonyms
+from nsparse.synonyms.dictionary import (
+    evaluate_pairs,
+    merge_dictionary,
+    read_verified_dictionary,
+    write_dictionary,
+    write_solr_synonyms,
+)
 from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates, read_parallel
 from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify
 from nsparse.text import analyze_batch, has_hangul
 
-__all__ = ["build_synonyms", "frequent_terms", "read_parallel", "write_dictionary", "write_solr_synonyms"]
+__all__ = [
+    "build_synonyms",
+    "frequent_terms",
+    "read_parallel",
+    "read_verified_dictionary",
+    "write_dictionary",
+    "write_solr_synonyms",
+]
 
 CONTEXT_CHARS = 80  # characters either side of a term shown to the LLM as its context
 

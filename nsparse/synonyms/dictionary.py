@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from nsparse.data import DataFormatError
 from nsparse.io import atomic_open
 from nsparse.synonyms.verification import VerifiedPair
 
@@ -35,6 +36,28 @@ def write_dictionary(path: str | os.PathLike[str], entries: Iterable[VerifiedPai
     with atomic_open(path) as handle:
         for pair in entries:
             handle.write(f"{pair.ko}\t{pair.en}\t{pair.score:.4f}\t{pair.source}\n")
+
+
+def read_verified_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """{korean: [english, ...]} from a `write_dictionary` file, best score first (the file's order).
+
+    This is the form `nsparse.text.code_switch` takes; a row that is not
+    `ko\ten\tscore\tsource` with a numeric score is an error naming the file and line.
+    """
+    dictionary: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 4 or not all(fields):
+                raise DataFormatError(path, line_number, f"expected 'ko<TAB>en<TAB>score<TAB>source', got {line.rstrip()!r}")
+            try:
+                float(fields[2])
+            except ValueError:
+                raise DataFormatError(path, line_number, f"score {fields[2]!r} is not a number") from None
+            translations = dictionary.setdefault(fields[0], [])
+            if fields[1] not in translations:
+                translations.append(fields[1])
+    return dictionary
 
 
 def write_solr_synonyms(path: str | os.PathLike[str], entries: Iterable[VerifiedPair]) -> int:
