@@ -115,3 +115,29 @@ def test_existing_index_is_kept_unless_replaced(opensearch):
         index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"))
     index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"), replace=True)
     assert opensearch.count(index=BM25_INDEX)["count"] == 0
+
+
+def test_nori_components_honour_their_settings(opensearch):
+    """The built nori plugin keeps OpenSearch's component names and settings (decompounding, user rules, filters)."""
+    analysis = {
+        "tokenizer": {
+            mode: {"type": "nori_tokenizer", "decompound_mode": mode, "user_dictionary_rules": ["세종시 세종 시"]}
+            for mode in ("none", "discard", "mixed")
+        },
+        "filter": {"drop_numerals": {"type": "nori_part_of_speech", "stoptags": ["NR"]}},
+        "analyzer": {"numbers": {"tokenizer": "discard", "filter": ["nori_number"]},
+                     "readings": {"tokenizer": "discard", "filter": ["nori_readingform"]},
+                     "no_numerals": {"tokenizer": "discard", "filter": ["drop_numerals"]}},
+    }
+    index.create_index(opensearch, BM25_INDEX, {"settings": {"analysis": analysis}})
+
+    def tokens(**request: str) -> list[str]:
+        return [token["token"] for token in opensearch.indices.analyze(index=BM25_INDEX, body=request)["tokens"]]
+
+    assert tokens(tokenizer="none", text="세종시") == ["세종시"]
+    assert tokens(tokenizer="discard", text="세종시") == ["세종", "시"]
+    assert tokens(tokenizer="mixed", text="세종시") == ["세종시", "세종", "시"]
+    assert tokens(analyzer="numbers", text="십만이천오백") == ["102500"]
+    assert tokens(analyzer="readings", text="鄕歌") == ["향가"]
+    assert tokens(tokenizer="discard", text="사과 둘") == ["사과", "둘"]
+    assert tokens(analyzer="no_numerals", text="사과 둘") == ["사과"]
