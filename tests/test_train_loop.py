@@ -142,3 +142,12 @@ def test_two_process_data_parallel_run_keeps_replicas_identical(tmp_path) -> Non
         assert torch.equal(tensor, second[name]), name
     assert not torch.equal(first["idf"], tiny_encoder().idf)  # it did train
     assert (tmp_path / "model" / "nsparse.json").exists()  # rank 0 published
+
+
+def test_training_learns_to_rank_the_positive(tmp_path) -> None:
+    settings = TrainSettings(**{**SETTINGS.__dict__, "steps": 30, "accumulation_steps": 1, "learning_rate": 3e-3,
+                                "warmup_ratio": 0.0, "flops_weight": 0.0, "batch_size": 8})
+    logged: list[dict[str, float]] = []
+    Trainer(tiny_encoder(), PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)).run()
+    first, last = logged[0]["train/ranking"], logged[-1]["train/ranking"]
+    assert last < 0.75 * first, (first, last)
