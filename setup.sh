@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 VENV=${NSPARSE_VENV:-.venv}
 
 missing=()
-command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)  # javac builds the nori plugin
 command -v mvn >/dev/null || missing+=(maven)
 command -v unzip >/dev/null || missing+=(unzip)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)

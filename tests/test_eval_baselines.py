@@ -27,8 +27,8 @@ def test_corpus_fingerprint_depends_on_texts_not_only_ids():
     assert corpus_fingerprint(CORPUS) != corpus_fingerprint(changed)
 
 
-def test_make_systems_builds_the_configured_systems_and_rejects_unknown_names():
+def test_make_systems_builds_the_configured_systems_and_rejects_unknown_names(opensearch):
     settings = load_params()["baselines"]
-    assert set(make_systems(settings)) == set(settings["systems"])
+    assert set(make_systems(settings, "nsparse-test")) == set(settings["systems"])
     with pytest.raises(KeyError, match="unknown systems \\['nope'\\]"):
-        make_systems({**settings, "systems": ["nope"]})
+        make_systems({**settings, "systems": ["nope"]}, "nsparse-test")
