@@ -9,12 +9,14 @@ from nsparse.data import Benchmark
 from nsparse.eval.baselines import Run, System, corpus_fingerprint
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
-from nsparse.pipeline.deploy import index_is_current, with_build_record
+from nsparse.pipeline.deploy import corpus_index_name, index_is_current, with_build_record
 
 
-def ensure_bm25_index(client: OpenSearch, index_name: str, corpus: dict[str, dict[str, str]]) -> str:
-    """Create and fill a nori-analysed BM25 index for a corpus unless an identical one exists."""
-    meta = {"corpus_fingerprint": corpus_fingerprint(corpus), "documents": len(corpus)}
+def ensure_bm25_index(client: OpenSearch, index_prefix: str, corpus: dict[str, dict[str, str]]) -> str:
+    """The name of a nori-analysed BM25 index of `corpus`, created and filled unless an identical one exists."""
+    fingerprint = corpus_fingerprint(corpus)
+    index_name = corpus_index_name(index_prefix, "bm25", fingerprint)
+    meta = {"corpus_fingerprint": fingerprint, "documents": len(corpus)}
     if not index_is_current(client, index_name, meta):
         os_index.create_index(client, index_name, with_build_record(os_index.load_body("bm25_nori_index"), meta), replace=True)
         os_index.bulk_index(client, index_name, ({"_id": i, **doc} for i, doc in corpus.items()))
@@ -22,10 +24,10 @@ def ensure_bm25_index(client: OpenSearch, index_name: str, corpus: dict[str, dic
 
 
 def bm25_nori_system(client: OpenSearch, index_prefix: str) -> System:
-    """BM25 (nori) through the live node, as a baselines system: one index per benchmark."""
+    """BM25 (nori) through the live node, as a baselines system: one index per distinct corpus."""
 
     def run(name: str, benchmark: Benchmark, depth: int) -> Run:
-        index_name = ensure_bm25_index(client, f"{index_prefix}-bm25-{name}", benchmark.corpus)
+        index_name = ensure_bm25_index(client, index_prefix, benchmark.corpus)
         return {
             qid: dict(search.match(client, index_name, "text", text, depth))
             for qid, text in tqdm(benchmark.queries.items(), desc=f"bm25_nori {name}", unit="q", leave=False)

@@ -195,7 +195,7 @@ def run_all(
         os_index.put_search_pipeline(client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline"))
     report: dict[str, Any] = {"_significance": {}, "_parity": {}}
     for name, bench in benchmarks.items():
-        bm25_index = ensure_bm25_index(client, f"{index_prefix}-bm25-{name}", bench.corpus)
+        bm25_index = ensure_bm25_index(client, index_prefix, bench.corpus)
         results, significance, parity_figures = benchmark_one(client, name, bench, deployments, bm25_index, params)
         report[name] = results
         report["_significance"][name] = significance

@@ -60,6 +60,11 @@ def with_build_record(body: dict[str, Any], meta: dict[str, Any]) -> dict[str, A
     return body
 
 
+def corpus_index_name(prefix: str, system: str, fingerprint: str) -> str:
+    """`<prefix>-<system>-<corpus fingerprint>`: one index per system and distinct corpus."""
+    return f"{prefix}-{system}-{fingerprint[:12]}"
+
+
 def index_is_current(client: OpenSearch, name: str, meta: dict[str, Any]) -> bool:
     """True when `name` exists, was built from the same bytes, and holds every document."""
     if not client.indices.exists(index=name):
@@ -131,17 +136,14 @@ def deploy_variant(
     deployment = Deployment(variant, group_id, query_model_id, doc_model_id, deployed, "pipeline" if deployed else "client", pipeline_name)
     onnx = None if deployed else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
     model_hash = ml.sha256_of(doc_zip)
-    for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="index"):
+    for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="benchmark"):
         corpus = read_corpus(folder / "corpus.jsonl")
-        index_name = f"{params['index_prefix']}-{variant}-{name}"
-        meta = {
-            "doc_model_sha256": model_hash,
-            "corpus_fingerprint": corpus_fingerprint(corpus),
-            "documents": len(corpus),
-            "ingest": deployment.ingest,
-        }
+        fingerprint = corpus_fingerprint(corpus)
+        # Benchmarks over the same corpus (korquad/codeswitch, msmarco-ko/-en2ko) share one index.
+        index_name = corpus_index_name(params["index_prefix"], variant, fingerprint)
         deployment.indices[name] = index_name
         deployment.doc_counts[name] = len(corpus)
+        meta = {"doc_model_sha256": model_hash, "corpus_fingerprint": fingerprint, "documents": len(corpus), "ingest": deployment.ingest}
         if index_is_current(client, index_name, meta):
             log.info("%s is current; not re-indexed", index_name)
             continue
@@ -156,7 +158,7 @@ def deploy_variant(
 
 def cleanup(client: OpenSearch, deployment: Deployment) -> None:
     """Undo what deploy created for one variant: indices, ingest pipeline and both models."""
-    for index_name in deployment.indices.values():
+    for index_name in set(deployment.indices.values()):
         os_index.delete_index(client, index_name)
     if deployment.ingest_pipeline:
         os_index.delete_ingest_pipeline(client, deployment.ingest_pipeline)
