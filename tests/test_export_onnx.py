@@ -31,13 +31,13 @@ def exported(tmp_path_factory):
 def test_graph_contract_for_ml_commons(exported) -> None:
     encoder, path = exported
     model = onnx.load(str(path))
-    assert [value.name for value in model.graph.input] == ["input_ids", "attention_mask"]
+    assert [value.name for value in model.graph.input] == ["input1.input_ids", "input1.attention_mask"]
     assert all(value.type.tensor_type.elem_type == onnx.TensorProto.INT64 for value in model.graph.input)
     assert len(model.graph.output) == 1
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch, length in ((1, 5), (3, 17)):  # dynamic batch and sequence axes
         ids = np.full((batch, length), encoder.tokenizer.cls_token_id, dtype=np.int64)
-        (output,) = session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        (output,) = session.run(None, {"input1.input_ids": ids, "input1.attention_mask": np.ones_like(ids)})
         assert output.shape == (batch, len(encoder.vocab)) and output.dtype == np.float32
 
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from opensearchpy import OpenSearch
+from pathlib import Path
 
-from nsparse.data import Benchmark
+import pytest
+from opensearchpy import OpenSearch
+from test_model_encoder import CORPUS as TEXTS
+from test_model_encoder import tiny_encoder
+
+from nsparse.config import load_params
+from nsparse.data import Benchmark, write_benchmark
 from nsparse.eval import evaluate
+from nsparse.export.onnx import OnnxDocumentEncoder
+from nsparse.export.package import ExportSettings, export_variant
+from nsparse.model.encoder import SparseEncoder
+from nsparse.opensearch import ml, search
 from nsparse.pipeline.baselines import bm25_nori_system, ensure_bm25_index
+from nsparse.pipeline.deploy import cleanup, deploy_variant
+from nsparse.train.validation import capped_validation_set
 
 CORPUS = {
     "d1": {"title": "", "text": "학교가 끝나면 학생들은 도서관으로 간다"},
@@ -29,3 +41,46 @@ def test_bm25_nori_finds_inflected_forms_and_reuses_an_identical_index(opensearc
     assert ensure_bm25_index(opensearch, "nsparse-test", dict(CORPUS)) == index and uuid(index) == created
     grown = ensure_bm25_index(opensearch, "nsparse-test", {**CORPUS, "d4": {"title": "", "text": "새 문서"}})
     assert grown != index and opensearch.count(index=grown)["count"] == 4
+
+
+@pytest.fixture(scope="module")
+def exported_variant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny trained-format encoder and its real export (ONNX, zips), as the export stage writes them."""
+    folder = tmp_path_factory.mktemp("variant")
+    tiny_encoder().save(folder / "model")
+    docs = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
+    subset = capped_validation_set(Benchmark(docs, {"q0": "대한민국의 수도"}, {"q0": {"d0": 1}}), 5, 1, seed=0)
+    export_variant(folder / "model", folder / "export", TEXTS, subset, ExportSettings(quantize=False))
+    return folder / "model", folder / "export"
+
+
+def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
+    opensearch: OpenSearch, exported_variant: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_dir, export_dir = exported_variant
+    corpus = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
+    for name in ("ko", "en2ko"):  # two benchmarks over one corpus
+        write_benchmark(tmp_path / name, corpus, {"q0": "대한민국의 수도"}, {"test": {"q0": {"d0": 1}}})
+    benchmarks = {"ko": tmp_path / "ko", "en2ko": tmp_path / "en2ko"}
+    params = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test"}
+
+    first = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)
+    assert first.ingest == "pipeline" and first.doc_model_deployed
+    assert first.indices["ko"] == first.indices["en2ko"]  # one index per distinct corpus
+    index = first.indices["ko"]
+    assert opensearch.count(index=index)["count"] == len(corpus)
+    stored = opensearch.get(index=index, id="d0")["_source"]["sparse"]
+    expected = OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir)).encode_documents([TEXTS[0]])
+    assert set(stored) == set(SparseEncoder.load(model_dir).to_token_weights(expected[0]))
+    hits = search.neural_sparse_model(opensearch, index, "sparse", "대한민국의 수도", first.query_model_id, 3)
+    assert hits and hits[0][1] > 0
+
+    opensearch.indices.delete(index=index)
+    second = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)
+    assert (second.query_model_id, second.doc_model_id) == (first.query_model_id, first.doc_model_id)
+    assert opensearch.count(index=index)["count"] == len(corpus)
+    assert len(ml.find_models(opensearch, "nsparse-tiny-doc")) == 1
+
+    cleanup(opensearch, second)
+    assert not opensearch.indices.exists(index=index)
+    assert ml.find_models(opensearch, "nsparse-tiny-doc") == []

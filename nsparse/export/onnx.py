@@ -1,9 +1,9 @@
 """ONNX export of the document encoder, its parity check against PyTorch, and int8 quantization.
 
 The graph takes int64 `input_ids` and `attention_mask` ([batch, sequence], both axes
-dynamic) and returns one float tensor [batch, vocab] with pooling, activation,
-special-token zeroing and pruning inside, so ML Commons (which feeds exactly those two
-inputs, in that order) gets finished sparse vectors.
+dynamic; named `input1.input_ids` and `input1.attention_mask` in the graph, as ML Commons
+feeds them) and returns one float tensor [batch, vocab] with pooling, activation,
+special-token zeroing and pruning inside, so ML Commons gets finished sparse vectors.
 
 Opset: ML Commons 2.19.1 bundles ONNX Runtime 1.16.3 (`onnxruntime_gpu-1.16.3.jar`),
 which runs opsets up to 19 and IR version up to 9; opset 17 (native LayerNormalization)
@@ -28,7 +28,11 @@ from nsparse.model.encoder import SparseEncoder, encode_length_sorted, prune
 
 MAX_OPSET = 19  # ONNX Runtime 1.16.3, bundled with ML Commons 2.19.1
 MAX_IR_VERSION = 9
-INPUT_NAMES = ["input_ids", "attention_mask"]
+TOKENIZER_INPUTS = ("input_ids", "attention_mask")
+# ML Commons' SparseEncodingTranslator names its tensors `input1.<name>` and DJL's ONNX
+# Runtime engine feeds them by name: plain `input_ids` fails to deploy with
+# "Invalid input tensor name: input1.input_ids".
+INPUT_NAMES = [f"input1.{name}" for name in TOKENIZER_INPUTS]
 OUTPUT_NAME = "output"
 
 
@@ -97,7 +101,7 @@ class OnnxDocumentEncoder:
     def run(self, texts: list[str]) -> np.ndarray:
         batch = self.encoder.tokenizer(texts, padding=True, truncation=True, max_length=self.encoder.settings.max_length,
                                        return_tensors="np")
-        feeds = {name: batch[name].astype(np.int64) for name in INPUT_NAMES}
+        feeds = {graph: batch[name].astype(np.int64) for name, graph in zip(TOKENIZER_INPUTS, INPUT_NAMES)}
         return self.session.run([OUTPUT_NAME], feeds)[0]
 
     def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> sp.csr_matrix:
