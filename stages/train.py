@@ -37,9 +37,7 @@ def main(variant: str) -> None:
         trainer = Trainer(encoder, pairs, settings, paths, validation, logger=logger,
                           fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)))
         trainer.resume()
-        summary = trainer.run()
-        if logger:
-            logger.summarize(summary)
+        logger.summarize(trainer.run())
 
 
 if __name__ == "__main__":

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from nsparse.data import Benchmark
 from nsparse.model.base import BaseModelSettings, new_masked_lm, train_tokenizer
@@ -30,9 +26,14 @@ SETTINGS = TrainSettings(steps=4, batch_size=4, negatives_per_query=1, accumulat
                          warmup_ratio=0.25, flops_warmup_steps=2, checkpoint_every=2, validate_every=2, log_every=1)
 
 
+# One tokenizer for every encoder of a test: on a corpus this small, WordPiece's learned
+# vocabulary itself can differ between trainings (tied pieces), which would reorder the IDF.
+TOKENIZER = train_tokenizer(DOCS * 3 + QUERIES, vocab_size=1000, min_frequency=1)
+
+
 def tiny_encoder(mode: str = "inference-free") -> SparseEncoder:
     torch.manual_seed(0)
-    tokenizer = train_tokenizer(DOCS * 3 + QUERIES, vocab_size=1000, min_frequency=1)
+    tokenizer = TOKENIZER
     mlm = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2,
                                                      intermediate_size=32, max_length=32))
     return SparseEncoder(mlm, tokenizer, EncoderSettings(mode=mode, max_length=32, query_max_length=16),
@@ -120,28 +121,6 @@ def test_validation_subset_keeps_judged_documents() -> None:
     assert len(subset.query_ids) == 3 and len(subset.doc_ids) == 5
     judged = {doc for query in subset.query_ids for doc in subset.qrels[query]}
     assert judged <= set(subset.doc_ids)
-
-
-def train_one_rank(rank: int, world_size: int, root, port: int) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world_size), RANK=str(rank))
-    torch.set_num_threads(1)
-    trainer = Trainer(tiny_encoder(), PAIRS, TrainSettings(**{**SETTINGS.__dict__, "steps": 2}), run_paths(root))
-    trainer.run()
-    torch.save(trainer.encoder.state_dict(), root / f"rank{rank}.pt")
-    dist.destroy_process_group()
-
-
-@pytest.mark.slow
-def test_two_process_data_parallel_run_keeps_replicas_identical(tmp_path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    mp.spawn(train_one_rank, args=(2, tmp_path, port), nprocs=2)
-    first, second = (torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1))
-    for name, tensor in first.items():
-        assert torch.equal(tensor, second[name]), name
-    assert not torch.equal(first["idf"], tiny_encoder().idf)  # it did train
-    assert (tmp_path / "model" / "nsparse.json").exists()  # rank 0 published
 
 
 def test_training_learns_to_rank_the_positive(tmp_path) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,10 +69,7 @@ class LiveLogger:
 
 
 @contextlib.contextmanager
-def live_logger(live_dir: Path, resume: bool) -> Iterator[LiveLogger | None]:
-    """dvclive in `live_dir` on process rank 0; None on the other torchrun ranks (they never log)."""
-    if int(os.environ.get("RANK", "0")) != 0:
-        yield None
-        return
+def live_logger(live_dir: Path, resume: bool) -> Iterator[LiveLogger]:
+    """dvclive in `live_dir`, continuing its history when the run resumes."""
     with Live(str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=None) as live:
         yield LiveLogger(live)

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
@@ -127,33 +126,8 @@ def restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def distributed_context() -> tuple[int, int]:
-    """(rank, world size): under torchrun (WORLD_SIZE > 1) join the process group, else (0, 1).
-
-    Each process draws its own micro-batches and gradients are averaged before every
-    optimizer step, so N processes train on N times the batch; rank 0 validates,
-    logs and checkpoints.
-    """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), world_size
-
-
 def default_device() -> str:
-    """This process's GPU (LOCAL_RANK under torchrun) when there is one, else the CPU."""
-    if torch.cuda.is_available():
-        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
-    return "cpu"
-
-
-def average_gradients(module: torch.nn.Module) -> None:
-    for parameter in module.parameters():
-        if parameter.grad is not None:
-            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
-            parameter.grad /= dist.get_world_size()
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def save_encoder_atomically(encoder: SparseEncoder, folder: Path) -> None:
@@ -179,7 +153,6 @@ class Trainer:
         self.paths = paths
         self.validation = validation
         self.logger = logger
-        self.rank, self.world_size = distributed_context()
         self.device = torch.device(device or default_device())
         self.encoder.to(self.device)
         model_parameters = [parameter for name, parameter in encoder.named_parameters() if name != "idf"]
@@ -243,15 +216,12 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         accumulated: dict[str, float] = {}
         for micro in range(self.settings.accumulation_steps):
-            index = (self.step * self.settings.accumulation_steps + micro) * self.world_size + self.rank
-            batch = micro_batch(self.pairs, self.settings, index)
+            batch = micro_batch(self.pairs, self.settings, self.step * self.settings.accumulation_steps + micro)
             terms = self.loss_terms(batch)
             loss = sum(value for name, value in terms.items() if name != "doc_nnz")
             (loss / self.settings.accumulation_steps).backward()
             for name, value in {**terms, "loss": loss}.items():
                 accumulated[name] = accumulated.get(name, 0.0) + value.item() / self.settings.accumulation_steps
-        if self.world_size > 1:
-            average_gradients(self.encoder)
         torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.settings.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
@@ -278,20 +248,17 @@ class Trainer:
             figures = self.train_step()
             progress.update(1)
             progress.set_postfix(loss=f"{figures['loss']:.3f}", nnz=f"{figures['doc_nnz']:.0f}", refresh=False)
-            if self.rank == 0:
-                self.report(figures, final=self.step == settings.steps)
-                if self.step % settings.checkpoint_every == 0 or self.step == last:
-                    self.save_checkpoint()
-            if self.world_size > 1:
-                dist.barrier()
+            self.report(figures, final=self.step == settings.steps)
+            if self.step % settings.checkpoint_every == 0 or self.step == last:
+                self.save_checkpoint()
         progress.close()
         summary = {"steps": self.step, "seconds": time.perf_counter() - started, "best": self.best}
-        if self.step == settings.steps and self.rank == 0:
+        if self.step == settings.steps:
             self.finish(summary)
         return summary
 
     def report(self, figures: dict[str, float], final: bool) -> None:
-        """Log training figures and, when due, validate (process rank 0 only)."""
+        """Log training figures and, when due, validate."""
         settings = self.settings
         if self.logger and self.step % settings.log_every == 0:
             self.logger({f"train/{name}": value for name, value in figures.items()}, self.step)
