@@ -19,6 +19,7 @@ import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from nsparse.io import sha256_file
 from nsparse.opensearch import index, ml, search
 from nsparse.opensearch.client import OpenSearchError
 
@@ -119,7 +120,7 @@ def test_an_upload_that_never_finished_is_replaced_not_reused(opensearch, tokeni
     group_id = ml.ensure_model_group(opensearch, GROUP, "nsparse tests")
     stale = opensearch.transport.perform_request("POST", f"{ml.ML_API}/models/_register_meta", body={
         "name": "nsparse-test-stale", "version": "1.0.0", "function_name": "SPARSE_TOKENIZE", "model_format": "TORCH_SCRIPT",
-        "model_group_id": group_id, "model_content_hash_value": ml.sha256_of(zip_path),
+        "model_group_id": group_id, "model_content_hash_value": sha256_file(zip_path),
         "model_content_size_in_bytes": zip_path.stat().st_size, "total_chunks": 2})["model_id"]
 
     model_id = _register(opensearch, zip_path, "nsparse-test-stale", "SPARSE_TOKENIZE", "TORCH_SCRIPT")

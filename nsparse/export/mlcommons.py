@@ -8,7 +8,6 @@ registration request must state).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 
 from nsparse.export.onnx import DocumentGraph, example_inputs
-from nsparse.io import atomic_open
+from nsparse.io import atomic_open, sha256_file
 from nsparse.model.encoder import IDF_FILE, SparseEncoder
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -56,13 +55,6 @@ def write_zip(path: str | os.PathLike[str], members: dict[str, str | os.PathLike
             archive.writestr(info, Path(source).read_bytes())
 
 
-def sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def write_packages(model_dir: str | os.PathLike[str], export_dir: str | os.PathLike[str]) -> dict[str, dict]:
     """The three zips from the exported files in `export_dir` and the saved model in `model_dir`.
@@ -79,6 +71,6 @@ def write_packages(model_dir: str | os.PathLike[str], export_dir: str | os.PathL
     described = {}
     for name, members in packages.items():
         write_zip(export / name, members)
-        described[name] = {"sha256": sha256(export / name), "bytes": (export / name).stat().st_size,
+        described[name] = {"sha256": sha256_file(export / name), "bytes": (export / name).stat().st_size,
                            "members": sorted(members)}
     return described

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from nsparse.export.bench import BenchSettings, encoding_benchmark
-from nsparse.export.mlcommons import export_torchscript, sha256, write_packages
+from nsparse.export.mlcommons import export_torchscript, write_packages
 from nsparse.export.onnx import (MAX_IR_VERSION, MAX_OPSET, check_loadable_by_ml_commons, check_parity, export_onnx,
                                  quantize_int8)
-from nsparse.io import write_json
+from nsparse.io import sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
 from nsparse.train.validation import ValidationSet
 
@@ -53,7 +53,7 @@ def export_variant(model_dir: str | os.PathLike[str], export_dir: str | os.PathL
     bench = encoding_benchmark(encoder, {name: str(path) for name, path in onnx_models.items()}, bench_subset,
                                settings.bench)
     bench["parity"] = parity
-    files = {path.name: {"sha256": sha256(path), "bytes": path.stat().st_size,
+    files = {path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size,
                          **check_loadable_by_ml_commons(path)} for path in onnx_models.values()}
     manifest = {
         "model": str(model_dir),

@@ -8,7 +8,6 @@ and a failed upload is deleted rather than left half-registered.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 from tqdm import tqdm
 
+from nsparse.io import sha256_file
 from nsparse.opensearch.client import OpenSearchError, refused_as
 
 ML_API = "/_plugins/_ml"
@@ -53,14 +53,6 @@ def find_models(client: OpenSearch, name: str) -> list[dict[str, Any]]:
     return [{**hit["_source"], "model_id": hit["_id"]} for hit in found["hits"]["hits"]]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def register_model_zip(client: OpenSearch, zip_path: str | Path, *, name: str, version: str, function_name: str,
                        model_format: str, model_group_id: str, description: str,
                        model_config: dict[str, Any] | None = None, chunk_size: int = 10_000_000) -> str:
@@ -72,7 +64,7 @@ def register_model_zip(client: OpenSearch, zip_path: str | Path, *, name: str, v
     deleted before the error propagates.
     """
     zip_path = Path(zip_path)
-    content_hash = sha256_of(zip_path)
+    content_hash = sha256_file(zip_path)
     for model in find_models(client, name):
         if model.get("model_content_hash_value") == content_hash:
             if get_model(client, model["model_id"]).get("model_state") not in _UNUSABLE_STATES:  # search lags; GET does not

@@ -8,7 +8,6 @@ recreates just that index, and never registers a duplicate model.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from nsparse.data import read_corpus
 from nsparse.eval.baselines import corpus_fingerprint
 from nsparse.export.onnx import OnnxDocumentEncoder
-from nsparse.io import write_json
+from nsparse.io import read_json, sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml
@@ -51,7 +50,7 @@ class Deployment:
 
     @classmethod
     def load(cls, path: Path) -> "Deployment":
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        return cls(**read_json(path))
 
 
 def with_build_record(body: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +134,7 @@ def deploy_variant(
         os_index.put_ingest_pipeline(client, pipeline_name, os_index.load_body("sparse_encoding_ingest_pipeline", model_id=doc_model_id))
     deployment = Deployment(variant, group_id, query_model_id, doc_model_id, deployed, "pipeline" if deployed else "client", pipeline_name)
     onnx = None if deployed else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
-    model_hash = ml.sha256_of(doc_zip)
+    model_hash = sha256_file(doc_zip)
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="benchmark"):
         corpus = read_corpus(folder / "corpus.jsonl")
         fingerprint = corpus_fingerprint(corpus)
