@@ -16,6 +16,7 @@ from nsparse.pipeline.deploy import Deployment
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
     settings = params["benchmark"]
     folders = {name: Path("data/benchmarks") / name for name in settings["benchmarks"]}

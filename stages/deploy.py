@@ -16,6 +16,7 @@ def main() -> None:
     parser.add_argument("variant")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
     benchmarks = {name: Path("data/benchmarks") / name for name in params["benchmark"]["benchmarks"]}
     deployment = deploy_variant(
