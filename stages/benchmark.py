@@ -25,8 +25,8 @@ def main() -> None:
     report = run_all(connect(), benchmarks, deployments, settings, params["deploy"]["index_prefix"])
     write_json("reports/benchmark.json", report)
     rows = quality_rows(report)
-    with atomic_open("reports/benchmark_quality.csv", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+    with atomic_open("reports/benchmark_quality.csv") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
