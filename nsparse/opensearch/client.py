@@ -71,6 +71,7 @@ def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> Op
         ssl_show_warn=settings.verify_certs,
         ca_certs=settings.ca_certs,
         timeout=timeout_s,
+        pool_maxsize=16,  # the benchmark's concurrent clients share one client: one connection each
     )
     try:
         client.info()
