@@ -87,6 +87,14 @@ def _client_encoded(
             yield {"_id": doc_id, **corpus[doc_id], SPARSE_FIELD: onnx.encoder.to_token_weights(vectors[row])}
 
 
+def deploy_replacing_older_versions(client: OpenSearch, name: str, model_id: str, timeout_s: float) -> None:
+    """Deploy `model_id` and undeploy any other version of the model called `name` (it stays registered)."""
+    for model in ml.find_models(client, name):
+        if model["model_id"] != model_id and model.get("model_state") in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
+            ml.undeploy_model(client, model["model_id"])
+    ml.deploy_model(client, model_id, timeout_s=timeout_s)
+
+
 def deploy_variant(
     client: OpenSearch,
     variant: str,
@@ -108,7 +116,7 @@ def deploy_variant(
         model_group_id=group_id,
         description=f"nsparse {variant} query encoder: tokenizer + IDF (inference-free)",
     )
-    ml.deploy_model(client, query_model_id, timeout_s=params["deploy_timeout_s"])
+    deploy_replacing_older_versions(client, f"nsparse-{variant}-query", query_model_id, params["deploy_timeout_s"])
     doc_zip = export_dir / "sparse_encoding.zip"
     doc_model_id = ml.register_model_zip(
         client,
@@ -123,7 +131,7 @@ def deploy_variant(
     deployed = False
     if params["ingest"] in ("auto", "pipeline"):
         try:
-            ml.deploy_model(client, doc_model_id, timeout_s=params["deploy_timeout_s"])
+            deploy_replacing_older_versions(client, f"nsparse-{variant}-doc", doc_model_id, params["deploy_timeout_s"])
             deployed = True
         except OpenSearchError as err:
             if params["ingest"] == "pipeline":
