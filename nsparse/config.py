@@ -1,4 +1,9 @@
-"""Reading `params.yaml`: the one place every stage takes its settings from."""
+"""Reading `params.yaml`: the one place every stage takes its settings from.
+
+The file is validated against the schema in `nsparse.params` on every load, so a
+stage with a misspelt, mistyped or out-of-range parameter stops within seconds,
+before it reads any data, with a one-line `ParamsError`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,15 @@ from typing import Any
 
 import yaml
 
+from nsparse.params import ParamsError, validate_params
+
+__all__ = ["PARAMS_FILE", "ParamsError", "load_params", "section"]
+
 PARAMS_FILE = Path(os.environ.get("NSPARSE_PARAMS", "params.yaml"))
 
 
 def load_params(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Load params.yaml (or $NSPARSE_PARAMS); a missing or malformed file is a clear error."""
+    """Load and validate params.yaml (or $NSPARSE_PARAMS); a missing, malformed or invalid file is a clear error."""
     params_path = Path(path) if path is not None else PARAMS_FILE
     if not params_path.exists():
         raise FileNotFoundError(f"{params_path}: no params file; run from the project root or set NSPARSE_PARAMS")
@@ -20,9 +29,10 @@ def load_params(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         with params_path.open(encoding="utf-8") as handle:
             params = yaml.safe_load(handle) or {}
     except yaml.YAMLError as err:
-        raise ValueError(f"{params_path}: not valid YAML: {err}") from err
+        raise ParamsError(f"{params_path}: not valid YAML: {' '.join(str(err).split())}") from None
     if not isinstance(params, dict):
-        raise ValueError(f"{params_path}: top level must be a mapping, got {type(params).__name__}")
+        raise ParamsError(f"{params_path}: top level must be a mapping, got {type(params).__name__}")
+    validate_params(params, str(params_path))
     return params
 
 

@@ -11,8 +11,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,12 +22,15 @@ from typing import Any
 
 from tqdm import tqdm
 
+from nsparse import config
 from nsparse.data.format import DataFormatError, PathLike, write_benchmark
+from nsparse.io import read_json, sha256_file, write_json
 from nsparse.text import has_hangul
 
 LIBREOFFICE_PACKAGES = {"ko": "libreoffice-help-ko", "en": "libreoffice-help-en-us"}
 LIBREOFFICE_HELP_DIRS = {"ko": "ko", "en": "en-US"}
 HELP_ROOT = Path("usr/share/libreoffice/help")
+PACKAGES_RECORD = "packages.json"  # beside usr/: which .debs (version, SHA-256) the help root was unpacked from
 
 
 def text_id(prefix: str, text: str) -> str:
@@ -177,23 +182,74 @@ def default_apt_cache() -> Path:
     return Path(home) / "apt" if home else Path.home() / ".cache" / "nsparse" / "apt"
 
 
-def fetch_libreoffice_help(cache_dir: PathLike) -> Path:
-    """Download (once) and unpack the Korean and English help packages; return the help root."""
+def fetch_libreoffice_help(cache_dir: PathLike, packages: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    """Download (once) the pinned Korean and English help packages, check their SHA-256, unpack; return the help root.
+
+    Why pinned: `apt-get download pkg` fetches whatever Debian serves today, so two
+    machines (or one machine a month apart) would build different benchmarks from
+    the same params. `packages` maps each package to `{"version", "sha256"}`
+    (params.yaml `sources.libreoffice_help`; None reads it from there). A version no
+    longer served, or a .deb whose bytes differ from the pinned SHA-256, is an error
+    that says what to do. What was unpacked is recorded in `packages.json` beside the
+    help root (see `fetched_packages`).
+    """
+    pins = dict(packages if packages is not None else config.section("sources")["libreoffice_help"])
+    missing = set(LIBREOFFICE_PACKAGES.values()) - pins.keys()
+    if missing:
+        raise ValueError(f"sources.libreoffice_help: no version pinned for {sorted(missing)}")
     cache = Path(cache_dir)
-    unpacked = cache / "unpacked"
+    unpacked = cache / "unpacked" / _safe_name("+".join(str(pins[p]["version"]) for p in sorted(pins)))
     help_root = unpacked / HELP_ROOT
-    if all((help_root / folder).is_dir() for folder in LIBREOFFICE_HELP_DIRS.values()):
+    record_path = unpacked / PACKAGES_RECORD
+    record = {package: _fetch_deb(cache, package, str(pin["version"]), pin.get("sha256")) for package, pin in sorted(pins.items())}
+    if record_path.exists() and read_json(record_path) == record and all((help_root / d).is_dir() for d in LIBREOFFICE_HELP_DIRS.values()):
         return help_root
-    cache.mkdir(parents=True, exist_ok=True)
-    for package in LIBREOFFICE_PACKAGES.values():
-        archives = sorted(cache.glob(f"{package}_*.deb"))
-        if not archives:
-            _run(["apt-get", "download", package], cache)
-            archives = sorted(cache.glob(f"{package}_*.deb"))
-        if not archives:
-            raise RuntimeError(f"apt-get download {package} left no {package}_*.deb in {cache}")
-        _run(["dpkg", "-x", str(archives[-1]), str(unpacked)], cache)
+    if unpacked.exists():
+        shutil.rmtree(unpacked)  # an interrupted or different unpack: start clean
+    unpacked.mkdir(parents=True)
+    for entry in record.values():
+        _run(["dpkg", "-x", str(cache / entry["deb"]), str(unpacked)], cache)
+    write_json(record_path, record)
     return help_root
+
+
+def fetched_packages(help_root: PathLike) -> dict[str, dict[str, str]]:
+    """The `packages.json` record of the .debs a help root was unpacked from: package -> version, sha256, deb."""
+    return read_json(Path(help_root).parents[len(HELP_ROOT.parts) - 1] / PACKAGES_RECORD)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+_-]", "_", text)
+
+
+def _fetch_deb(cache: Path, package: str, version: str, sha256: str | None) -> dict[str, str]:
+    """`<cache>/<package>/<version>/*.deb` (downloaded with apt-get when absent), checked against `sha256`."""
+    folder = cache / package / _safe_name(version)
+    folder.mkdir(parents=True, exist_ok=True)
+    archives = sorted(folder.glob(f"{package}_*.deb"))
+    if not archives:
+        result = subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=folder,
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            reason = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
+            raise RuntimeError(
+                f"apt-get download {package}={version} failed: {reason}. If Debian no longer serves this version "
+                f"(`apt-cache policy {package}` lists what it serves), pin a served one in params.yaml "
+                f"sources.libreoffice_help.{package} (version and the SHA256 of `apt-cache show {package}=VERSION`), "
+                f"or put the pinned .deb (e.g. from snapshot.debian.org) into {folder}"
+            )
+        archives = sorted(folder.glob(f"{package}_*.deb"))
+        if len(archives) != 1:
+            raise RuntimeError(f"apt-get download {package}={version} left {len(archives)} {package}_*.deb in {folder}")
+    if len(archives) != 1:
+        raise RuntimeError(f"{folder}: expected one {package}_*.deb, found {[a.name for a in archives]}")
+    digest = sha256_file(archives[0])
+    if sha256 is not None and digest != sha256:
+        raise RuntimeError(
+            f"{archives[0]}: SHA-256 {digest} differs from the pinned {sha256} (params.yaml "
+            f"sources.libreoffice_help.{package}): not the bytes the benchmarks were built from; delete it to download again"
+        )
+    return {"version": version, "sha256": digest, "deb": archives[0].relative_to(cache).as_posix()}
 
 
 def _run(command: list[str], cwd: Path) -> None:

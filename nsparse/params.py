@@ -1,0 +1,488 @@
+"""The schema of params.yaml: every section typed, range-checked and closed to unknown keys.
+
+Why: a typo (`train.flops_wieght`) or a quoted number (`steps: "4"`) used to be
+noticed, if at all, deep inside a stage after minutes of data loading, or never
+(the default silently applied). `nsparse.config.load_params()` validates the whole
+file against `Params` before any stage sees it, and reports every fault as one
+line: the key path, what is wrong, and for an unknown key the nearest valid name.
+
+Values are not coerced (`"4"` is not an int, `1` is not a bool); ints are accepted
+where a float is expected. Stages still receive plain dicts (`model_dump()` is not
+used): the schema only checks, it never rewrites what params.yaml says.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]  # a share or probability in [0, 1]
+Threads = PositiveInt | None  # None: every CPU available
+
+
+class ParamsError(ValueError):
+    """params.yaml breaks the schema; the message is one line naming the key path(s) and the fault(s)."""
+
+
+class Section(BaseModel):
+    """A closed mapping: unknown keys, wrong types and out-of-range values are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- sources, opensearch, baselines -------------------------------------------------
+
+
+class DebianPackage(Section):
+    """One apt package prepare downloads: the exact version, and the SHA-256 of its .deb (null: not checked)."""
+
+    version: str = Field(min_length=1)
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None
+
+
+class Sources(Section):
+    shared_data: str
+    korquad: str
+    msmarco_ko: str
+    msmarco_en: str
+    muse_train: str
+    muse_test: str
+    apt_cache: str | None
+    libreoffice_help: dict[Literal["libreoffice-help-ko", "libreoffice-help-en-us"], DebianPackage]
+
+    @field_validator("libreoffice_help")
+    @classmethod
+    def _both_languages(cls, value: dict[str, DebianPackage]) -> dict[str, DebianPackage]:
+        missing = {"libreoffice-help-ko", "libreoffice-help-en-us"} - value.keys()
+        if missing:
+            raise ValueError(f"needs a version for {sorted(missing)}")
+        return value
+
+
+class OpenSearchSection(Section):
+    version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    heap: Annotated[str, Field(pattern=r"^\d+[kmgKMG]$")]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    java_home: str
+    fetch: Literal["auto", "maven", "https"]
+    maven_repository: str
+    distribution_url: str
+    startup_timeout_s: PositiveInt
+
+
+class Bm25Params(Section):
+    k1: NonNegativeFloat
+    b: Fraction
+
+
+Split = Literal["dev", "test"]
+
+
+def _not_dev(split: str) -> str:
+    if split == "dev":
+        raise ValueError("'dev' is model-selection data (train.validation); score systems on 'test'")
+    return split
+
+
+class Baselines(Section):
+    benchmarks: list[str] = Field(min_length=1)
+    split: Split
+    systems: list[Literal["bm25_kiwi", "bm25_nori"]] = Field(min_length=1)
+    depth: PositiveInt
+    bm25_kiwi: Bm25Params
+
+    check_split = field_validator("split")(_not_dev)
+
+
+# --- LLM, synthesize, verify, mix ---------------------------------------------------
+
+
+class Llm(Section):
+    backend: Literal["offline", "transformers", "openai", "llama_cpp"]
+    model: str
+    temperature: NonNegativeFloat
+    top_p: Annotated[float, Field(gt=0, le=1)]
+    top_k: PositiveInt | None
+    max_new_tokens: PositiveInt
+    batch_size: PositiveInt
+    dtype: str
+    device: str | None
+    base_url: str
+    api_key_env: str
+    concurrency: PositiveInt
+    timeout_s: PositiveFloat
+    max_retries: NonNegativeInt
+    structured_output: bool
+    extra_body: dict[str, Any]
+    n_ctx: PositiveInt
+    n_gpu_layers: Annotated[int, Field(ge=-1)]
+
+
+class SynthPrompts(Section):
+    queries: str
+    paraphrases: str
+
+
+class SynthFilters(Section):
+    min_tokens: PositiveInt
+    max_tokens: PositiveInt
+    min_hangul_ratio: Fraction
+    max_copy_ratio: Fraction
+    max_jaccard: Fraction
+    round_trip_top_k: PositiveInt
+    negatives_per_query: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _token_range(self) -> SynthFilters:
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(f"min_tokens ({self.min_tokens}) exceeds max_tokens ({self.max_tokens})")
+        return self
+
+
+class Synthesize(Section):
+    corpora: list[str] = Field(min_length=1)
+    documents_per_corpus: PositiveInt
+    queries_per_document: PositiveInt
+    paraphrases_per_query: NonNegativeInt
+    max_document_chars: PositiveInt
+    offline_methods: list[Literal["ict", "keywords"]]
+    keyword_terms: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
+    prompts: SynthPrompts
+    filters: SynthFilters
+
+
+class VerifyPrompts(Section):
+    verify: str
+    propose: str
+
+
+class Verify(Section):
+    min_count: PositiveInt
+    max_document_ratio: Fraction
+    candidates_per_term: PositiveInt
+    rank_window: PositiveInt
+    min_ochiai: Fraction
+    threshold: Fraction
+    llm_max_candidates: NonNegativeInt
+    propose_from: list[str]
+    propose_terms: NonNegativeInt
+    prompts: VerifyPrompts
+
+
+class Mix(Section):
+    max_synthetic: NonNegativeInt | None
+    codeswitch_share: Fraction
+    codeswitch_rate: Fraction
+
+
+# --- deploy, benchmark --------------------------------------------------------------
+
+
+class Deploy(Section):
+    model_group: str = Field(min_length=1)
+    model_version: str = Field(min_length=1)
+    index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]  # OpenSearch index names: lower case
+    ingest: Literal["auto", "pipeline", "client"]
+    deploy_timeout_s: PositiveFloat
+    encode_batch_size: PositiveInt
+    bulk_batch_size: PositiveInt
+
+
+class BenchmarkSection(Section):
+    benchmarks: list[str] = Field(min_length=1)
+    split: Split
+    max_queries: PositiveInt
+    top_k: PositiveInt
+    clients: PositiveInt
+    throughput_queries: PositiveInt
+    hybrid_pipeline: str
+    hybrid_weights: Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)]
+    two_phase: bool
+    two_phase_pipeline: str
+
+    check_split = field_validator("split")(_not_dev)
+
+
+# =====================================================================================
+# LEAD-OWNED SECTIONS: prepare, base, train, export, variants.
+# Written against today's keys; whoever adds a key to one of these sections of
+# params.yaml adds its field (with its type and range) here in the same commit.
+# =====================================================================================
+
+
+class PrepareMsmarco(Section):
+    heldout_queries: PositiveInt
+
+
+class PrepareKorquad(Section):
+    dev_questions: PositiveInt
+    test_max_questions: PositiveInt
+    min_corpus_docs: NonNegativeInt
+
+
+class PrepareDistractors(Section):
+    libreoffice: NonNegativeInt
+    min_chars: NonNegativeInt
+
+
+class PrepareCodeswitch(Section):
+    dictionary_fraction: Annotated[float, Field(gt=0, lt=1)]
+    rate: Fraction
+
+
+class PreparePairs(Section):
+    negatives: NonNegativeInt
+    mining_depth: PositiveInt
+
+    @model_validator(mode="after")
+    def _depth_holds_negatives(self) -> PreparePairs:
+        if self.mining_depth < self.negatives:
+            raise ValueError(f"mining_depth ({self.mining_depth}) is smaller than negatives ({self.negatives})")
+        return self
+
+
+class Prepare(Section):
+    msmarco: PrepareMsmarco
+    korquad: PrepareKorquad
+    distractors: PrepareDistractors
+    codeswitch: PrepareCodeswitch
+    pairs: PreparePairs
+    bm25: Bm25Params
+
+
+class Base(Section):
+    pretrained: str | None
+    text: str
+    output: str
+    threads: Threads
+    vocab_size: PositiveInt
+    min_frequency: PositiveInt
+    hidden_size: PositiveInt
+    num_layers: PositiveInt
+    num_heads: PositiveInt
+    intermediate_size: PositiveInt
+    max_length: PositiveInt
+    block_length: PositiveInt
+    batch_size: PositiveInt
+    steps: PositiveInt
+    learning_rate: PositiveFloat
+    warmup_ratio: Fraction
+    mask_probability: Annotated[float, Field(gt=0, lt=1)]
+
+    @model_validator(mode="after")
+    def _shapes(self) -> Base:
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be a multiple of num_heads ({self.num_heads})")
+        if self.block_length > self.max_length:
+            raise ValueError(f"block_length ({self.block_length}) exceeds max_length ({self.max_length})")
+        return self
+
+
+class Teacher(Section):
+    kind: Literal["bm25", "model"]
+    model: str | None
+    k1: NonNegativeFloat
+    b: Fraction
+
+    @model_validator(mode="after")
+    def _model_named(self) -> Teacher:
+        if self.kind == "model" and not self.model:
+            raise ValueError("kind 'model' needs teacher.model (a path or hub id)")
+        return self
+
+
+class Validation(Section):
+    benchmark: str
+    split: Split
+    max_queries: PositiveInt
+    max_docs: PositiveInt
+
+    @field_validator("split")
+    @classmethod
+    def _not_test(cls, split: str) -> str:
+        if split == "test":
+            raise ValueError("'test' is for the final benchmark only; select checkpoints on 'dev'")
+        return split
+
+
+class Train(Section):
+    base: str
+    output: str
+    live_dir: str
+    threads: Threads
+    mode: Literal["inference-free", "bi-encoder"]
+    train_idf: bool
+    prune_ratio: Annotated[float, Field(ge=0, lt=1)]
+    max_length: PositiveInt
+    query_max_length: PositiveInt
+    steps: PositiveInt
+    batch_size: PositiveInt
+    negatives_per_query: NonNegativeInt
+    accumulation_steps: PositiveInt
+    learning_rate: PositiveFloat
+    idf_learning_rate: PositiveFloat
+    weight_decay: NonNegativeFloat
+    warmup_ratio: Fraction
+    max_grad_norm: PositiveFloat
+    temperature: PositiveFloat
+    flops_weight: NonNegativeFloat
+    query_flops_weight: NonNegativeFloat
+    flops_warmup_steps: NonNegativeInt
+    l0_threshold: NonNegativeFloat | None
+    distill: Literal["kl", "margin_mse"] | None
+    distill_weight: NonNegativeFloat
+    distill_temperature: PositiveFloat
+    teacher: Teacher
+    checkpoint_every: PositiveInt
+    validate_every: PositiveInt
+    log_every: PositiveInt
+    validation: Validation
+
+
+class ExportParity(Section):
+    benchmark: str
+    split: Split
+    texts: PositiveInt
+    atol: PositiveFloat
+    top_k: PositiveInt
+
+
+class ExportBench(Section):
+    benchmark: str
+    split: Split
+    max_queries: PositiveInt
+    max_docs: PositiveInt
+    batch_size: PositiveInt
+
+
+class Export(Section):
+    models: str
+    output: str
+    reports: str
+    threads: Threads
+    opset: Annotated[int, Field(ge=7, le=19)]  # ML Commons 2.19.1 bundles ONNX Runtime 1.16.3: opset <= 19
+    quantize: bool
+    parity: ExportParity
+    bench: ExportBench
+
+
+class Variant(Section):
+    pairs: str
+    train: dict[str, Any] = Field(default_factory=dict)  # overrides of `train:` keys, checked against Train below
+
+
+# =====================================================================================
+
+
+class Params(Section):
+    """The whole of params.yaml."""
+
+    seed: NonNegativeInt
+    sources: Sources
+    prepare: Prepare
+    baselines: Baselines
+    opensearch: OpenSearchSection
+    base: Base
+    llm: Llm
+    synthesize: Synthesize
+    verify: Verify
+    train: Train
+    export: Export
+    mix: Mix
+    variants: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Variant] = Field(min_length=1)
+    deploy: Deploy
+    benchmark: BenchmarkSection
+
+
+def validate_params(params: dict[str, Any], source: str = "params.yaml") -> Params:
+    """Check `params` against the schema (variants' `train` overrides included); raise one-line ParamsError."""
+    try:
+        model = Params.model_validate(params)
+    except ValidationError as err:
+        raise ParamsError(f"{source}: {describe(err, Params)}") from None
+    for name, variant in model.variants.items():
+        try:
+            Train.model_validate({**params["train"], **variant.train})
+        except ValidationError as err:
+            raise ParamsError(f"{source}: {describe(err, Train, prefix=('variants', name, 'train'))}") from None
+    return model
+
+
+def describe(err: ValidationError, root: type[BaseModel], prefix: tuple[str | int, ...] = ()) -> str:
+    """Every fault of `err` as `key.path: fault`, joined on one line; an unknown key gets its nearest valid name."""
+    errors = err.errors(include_url=False)
+    suggested: set[tuple[str | int, ...]] = set()
+    faults = []
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            fault, suggestion = _unknown_key(error, root)
+            if suggestion is not None:
+                suggested.add((*error["loc"][:-1], suggestion))
+            faults.append((error["loc"], fault))
+    for error in errors:
+        if error["type"] == "extra_forbidden" or tuple(error["loc"]) in suggested:
+            continue  # a key missing because it was misspelt is already reported with its typo
+        faults.append((error["loc"], _fault(error)))
+    return "; ".join(f"{_dotted(prefix + tuple(loc))}: {fault}" for loc, fault in faults)
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in loc).replace(".[", "[") or "(top level)"
+
+
+def _fault(error: ErrorDetails) -> str:
+    if error["type"] == "missing":
+        return "missing key"
+    message = error["msg"].removeprefix("Value error, ")
+    message = message[0].lower() + message[1:] if message else message
+    if error["type"] in ("model_type", "dict_type"):
+        return f"expected a mapping, got {error['input']!r}"
+    if error["type"] == "value_error":  # our own checks: the message names the values involved
+        return message
+    return f"{message}, got {error['input']!r}"
+
+
+def _unknown_key(error: ErrorDetails, root: type[BaseModel]) -> tuple[str, str | None]:
+    valid = _fields_at(root, error["loc"][:-1])
+    matches = difflib.get_close_matches(str(error["loc"][-1]), valid, n=1, cutoff=0.75)
+    if matches:
+        return f"unknown key; did you mean '{matches[0]}'?", matches[0]
+    return f"unknown key (valid keys: {', '.join(valid)})", None
+
+
+def _fields_at(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Names of the fields of the model reached by following `loc` from `root` (through dicts and optionals)."""
+    current: Any = root
+    skip_dict_key = False
+    for part in loc:
+        if skip_dict_key:
+            skip_dict_key = False
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return []
+        current = _inner_model(current.model_fields[part].annotation)
+        if isinstance(current, tuple):  # dict[str, Model]: the next part is a key of that dict
+            current, skip_dict_key = current[1], True
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The model class inside `annotation`: `Model`, from `Model | None`, or ("dict", Model) from `dict[str, Model]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is dict and args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+        return ("dict", args[-1])
+    for arg in args:
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    return None

@@ -1,0 +1,111 @@
+"""params.yaml's schema: the real files validate, and each bad value is one clear line, also from a stage."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nsparse.config import ParamsError, load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """params.yaml with the dotted key `path` set to `value` (created when absent)."""
+    params = copy.deepcopy(PARAMS)
+    *parents, last = path.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return params
+
+
+def _write(folder: Path, params: dict[str, Any]) -> Path:
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_the_project_params_validate():
+    assert load_params(ROOT / "params.yaml") == PARAMS
+
+
+def test_the_ci_overlay_validates(tmp_path):
+    params = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", params)
+    subprocess.run([sys.executable, str(ROOT / ".ci/apply_params.py"), str(ROOT / ".ci/params-small.yaml"), str(params)],
+                   check=True)
+    assert load_params(params)["train"]["steps"] == 12
+
+
+BAD = [
+    ("train.flops_wieght", 0.02, "train.flops_wieght: unknown key; did you mean 'flops_weight'?"),
+    ("train.steps", "4", "train.steps: input should be a valid integer, got '4'"),
+    ("train.steps", -5, "train.steps: input should be greater than 0, got -5"),
+    ("train.warmup_ratio", 5, "train.warmup_ratio: input should be less than or equal to 1, got 5"),
+    ("train.negatives_per_query", -1, "train.negatives_per_query: input should be greater than or equal to 0, got -1"),
+    ("train.distill", "bogus", "train.distill: input should be 'kl' or 'margin_mse', got 'bogus'"),
+    ("train.train_idf", 1, "train.train_idf: input should be a valid boolean, got 1"),
+    ("train.validation.split", "test", "train.validation.split: 'test' is for the final benchmark only"),
+    ("deploy.ingest", "pipline", "deploy.ingest: input should be 'auto', 'pipeline' or 'client', got 'pipline'"),
+    ("benchmark.split", "dev", "benchmark.split: 'dev' is model-selection data"),
+    ("baselines.split", "dev", "baselines.split: 'dev' is model-selection data"),
+    ("llm.backnd", "openai", "llm.backnd: unknown key; did you mean 'backend'?"),
+    ("variants.v1.train", {"stepz": 3}, "variants.v1.train.stepz: unknown key; did you mean 'steps'?"),
+    ("variants.v1.train", {"steps": "3"}, "variants.v1.train.steps: input should be a valid integer, got '3'"),
+    ("opensearch.port", 70000, "opensearch.port: input should be less than or equal to 65535, got 70000"),
+    ("base.num_heads", 3, "base: hidden_size (256) must be a multiple of num_heads (3)"),
+    ("train.teacher", None, "train.teacher: expected a mapping, got None"),
+    ("sources.libreoffice_help.libreoffice-help-ko.sha256", "abc", "libreoffice-help-ko.sha256: string should match"),
+    ("prepare.pairs.mining_depth", 3, "prepare.pairs: mining_depth (3) is smaller than negatives (7)"),
+    ("bogus", {}, "bogus: unknown key (valid keys: seed, sources,"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "expected"), BAD, ids=[case[0] for case in BAD])
+def test_a_bad_value_is_one_line_naming_the_key(tmp_path, path, value, expected):
+    params_file = _write(tmp_path, _with(path, value))
+    with pytest.raises(ParamsError) as raised:
+        load_params(params_file)
+    message = str(raised.value)
+    assert message.startswith(f"{params_file}: ") and expected in message
+    assert "\n" not in message
+
+
+def test_a_misspelt_key_is_reported_once_not_also_as_missing(tmp_path):
+    params = copy.deepcopy(PARAMS)
+    params["train"]["flops_wieght"] = params["train"].pop("flops_weight")
+    with pytest.raises(ParamsError) as raised:
+        load_params(_write(tmp_path, params))
+    assert str(raised.value).endswith("train.flops_wieght: unknown key; did you mean 'flops_weight'?")
+
+
+def test_broken_yaml_is_a_params_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: [steps\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="not valid YAML") as raised:
+        load_params(path)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("stage", ["mix", "deploy", "train"])
+def test_a_stage_stops_in_seconds_with_the_one_line_message(tmp_path, stage):
+    params_file = _write(tmp_path, _with("train.flops_wieght", 0.02))
+    env = {**os.environ, "NSPARSE_PARAMS": str(params_file)}
+    command = [sys.executable, "-m", f"stages.{stage}", *(["v1"] if stage in ("deploy", "train") else [])]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {params_file}: train.flops_wieght: unknown key; did you mean 'flops_weight'?"
+    ]
