@@ -12,7 +12,6 @@ import os
 import random
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 
 from kiwipiepy import Kiwi, Token
 
@@ -98,21 +97,20 @@ def korean_to_english(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]
 def read_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     """Read a `ko<TAB>en` dictionary into {korean: [english, ...]} in file order.
 
-    A row without exactly two non-empty tab-separated fields is an error naming the file and line.
+    Bytes that are not UTF-8 and a row without exactly two non-empty tab-separated
+    fields are errors naming the file and line; blank lines are skipped.
     """
     # Imported here: nsparse.data depends on nsparse.text, not the other way round.
-    from nsparse.data.format import DataFormatError
+    from nsparse.data.format import DataFormatError, text_lines
 
     pairs = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            fields = [field.strip() for field in line.split("\t")]
-            if len(fields) != 2 or not all(fields):
-                raise DataFormatError(path, line_number, f"expected 'ko<TAB>en', got {line!r}")
-            pairs.append((fields[0], fields[1]))
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split("\t")]
+        if len(fields) != 2 or not all(fields):
+            raise DataFormatError(path, line_number, f"expected 'ko<TAB>en', got {line!r}")
+        pairs.append((fields[0], fields[1]))
     return group_translations(pairs)
 
 

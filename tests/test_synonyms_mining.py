@@ -54,5 +54,5 @@ def test_read_parallel_names_file_and_line_of_a_bad_record(tmp_path):
     with pytest.raises(DataFormatError, match=r"parallel.jsonl:2: expected an object"):
         read_parallel(path)
     path.write_text('{"id": "a", "ko": "파일", "en": "file"}\nnot json\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"parallel.jsonl:2: not JSON"):
+    with pytest.raises(DataFormatError, match=r"parallel.jsonl:2: not valid JSON"):
         read_parallel(path)

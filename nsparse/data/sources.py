@@ -8,7 +8,6 @@ what it reads and names the file and the faulty record.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from nsparse import config
-from nsparse.data.format import DataFormatError, PathLike, write_benchmark
+from nsparse.data.format import DataFormatError, PathLike, parse_json, text_lines, write_benchmark
 from nsparse.io import read_json, sha256_file, write_json
 from nsparse.text import has_hangul
 
@@ -39,11 +38,14 @@ def text_id(prefix: str, text: str) -> str:
 
 
 def _load_json(path: PathLike) -> Any:
+    """A whole JSON file; bytes that are not UTF-8, bad JSON and absurd nesting name their line."""
+    data = Path(path).read_bytes()
     try:
-        with Path(path).open(encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, err.lineno, f"not valid JSON ({err.msg})") from err
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DataFormatError(path, line, f"not UTF-8: byte 0x{data[err.start]:02x}") from None
+    return parse_json(text, path, 1)
 
 
 def _require(condition: bool, path: PathLike, where: str, fault: str) -> None:
@@ -160,16 +162,18 @@ def read_msmarco(korean_path: PathLike, english_path: PathLike) -> list[MsmarcoR
 
 
 def read_muse(path: PathLike) -> list[tuple[str, str]]:
-    """(source, target) pairs of a MUSE dictionary: one pair a line, tab or space separated."""
+    """(source, target) pairs of a MUSE dictionary: one pair a line, tab or space separated.
+
+    Errors (`file:line: fault`): bytes that are not UTF-8, a line without exactly two words.
+    """
     pairs = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            fields = line.split()
-            if len(fields) != 2:
-                raise DataFormatError(path, line_number, f"expected 'source target', got {line.rstrip()!r}")
-            pairs.append((fields[0], fields[1]))
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 2:
+            raise DataFormatError(path, line_number, f"expected 'source target', got {line!r}")
+        pairs.append((fields[0], fields[1]))
     return pairs
 
 
@@ -297,8 +301,9 @@ class _HelpPageParser(HTMLParser):
 
 
 def _help_paragraphs(page: Path) -> dict[str, str]:
+    """Identified paragraphs of one help page; a page that is not UTF-8 is an error naming its line."""
     parser = _HelpPageParser()
-    parser.feed(page.read_text(encoding="utf-8"))
+    parser.feed("\n".join(line for _, line in text_lines(page)))
     parser.close()
     return parser.paragraphs
 

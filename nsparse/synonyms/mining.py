@@ -12,19 +12,17 @@ strongly each side predicts the other.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import xlogy
 from tqdm.auto import tqdm
 
-from nsparse.data import DataFormatError
+from nsparse.data.format import DataFormatError, parse_json, text_lines
 from nsparse.text import analyze_batch, has_hangul
 
 ENGLISH_WORD = re.compile(r"[a-z]+")
@@ -51,17 +49,19 @@ class MiningSettings:
 
 
 def read_parallel(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """(ko, en) paragraphs of `data/parallel/*.jsonl`; a malformed line is an error naming it."""
+    """(ko, en) paragraphs of `data/parallel/*.jsonl`; a malformed line is an error naming it.
+
+    Errors (`file:line: fault`): bytes that are not UTF-8, bad JSON, a key twice, absurd
+    nesting, missing or non-string `id`/`ko`/`en`. Blank lines are skipped.
+    """
     paragraphs = []
-    with Path(path).open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataFormatError(path, line_number, f"not JSON: {err.msg}") from err
-            if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in ("id", "ko", "en")):
-                raise DataFormatError(path, line_number, "expected an object with string fields 'id', 'ko', 'en'")
-            paragraphs.append((record["ko"], record["en"]))
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        record = parse_json(line, path, line_number)
+        if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in ("id", "ko", "en")):
+            raise DataFormatError(path, line_number, "expected an object with string fields 'id', 'ko', 'en'")
+        paragraphs.append((record["ko"], record["en"]))
     return paragraphs
 
 
