@@ -31,6 +31,28 @@ def load_body(name: str, **values: str) -> dict[str, Any]:
         raise ValueError(f"{path}: line {err.lineno}: {err.msg}") from None
 
 
+def with_build_record(body: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """An index body carrying what it was built from in `_meta`, so deploy can tell a stale index."""
+    body.setdefault("mappings", {})["_meta"] = {"nsparse": meta}
+    return body
+
+
+def corpus_index_name(prefix: str, system: str, fingerprint: str) -> str:
+    """`<prefix>-<system>-<corpus fingerprint>`: one index per system and distinct corpus."""
+    return f"{prefix}-{system}-{fingerprint[:12]}"
+
+
+def index_is_current(client: OpenSearch, name: str, meta: dict[str, Any]) -> bool:
+    """True when `name` exists, was built from the same bytes, and holds every document."""
+    if not client.indices.exists(index=name):
+        return False
+    mapping = client.indices.get_mapping(index=name)[name]["mappings"]
+    if mapping.get("_meta", {}).get("nsparse") != meta:
+        return False
+    client.indices.refresh(index=name)
+    return client.count(index=name)["count"] == meta["documents"]
+
+
 def create_index(client: OpenSearch, name: str, body: dict[str, Any], replace: bool = False) -> None:
     """Create `name`; an existing index is an error unless `replace` (then it is deleted first)."""
     if client.indices.exists(index=name):

@@ -8,8 +8,8 @@ from tqdm import tqdm
 from nsparse.data import Benchmark
 from nsparse.eval.baselines import Run, System, corpus_fingerprint
 from nsparse.opensearch import index as os_index
+from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 from nsparse.opensearch import search
-from nsparse.pipeline.deploy import corpus_index_name, index_is_current, with_build_record
 
 
 def ensure_bm25_index(client: OpenSearch, index_prefix: str, corpus: dict[str, dict[str, str]]) -> str:

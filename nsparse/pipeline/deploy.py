@@ -23,6 +23,7 @@ from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.io import read_json, sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
+from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 from nsparse.opensearch import ml
 from nsparse.opensearch.client import OpenSearchError
 
@@ -51,28 +52,6 @@ class Deployment:
     @classmethod
     def load(cls, path: Path) -> "Deployment":
         return cls(**read_json(path))
-
-
-def with_build_record(body: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """An index body carrying what it was built from in `_meta`, so deploy can tell a stale index."""
-    body.setdefault("mappings", {})["_meta"] = {"nsparse": meta}
-    return body
-
-
-def corpus_index_name(prefix: str, system: str, fingerprint: str) -> str:
-    """`<prefix>-<system>-<corpus fingerprint>`: one index per system and distinct corpus."""
-    return f"{prefix}-{system}-{fingerprint[:12]}"
-
-
-def index_is_current(client: OpenSearch, name: str, meta: dict[str, Any]) -> bool:
-    """True when `name` exists, was built from the same bytes, and holds every document."""
-    if not client.indices.exists(index=name):
-        return False
-    mapping = client.indices.get_mapping(index=name)[name]["mappings"]
-    if mapping.get("_meta", {}).get("nsparse") != meta:
-        return False
-    client.indices.refresh(index=name)
-    return client.count(index=name)["count"] == meta["documents"]
 
 
 def _client_encoded(
