@@ -3,22 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
+from collections.abc import Callable
 
 from nsparse.opensearch.artifacts import ArtifactNotFound
+from nsparse.opensearch.client import ClusterSettings, ClusterUnreachable, OpenSearchError, connect
 from nsparse.opensearch.node import Node, NodeError
+from nsparse.params import ParamsError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _params_errors_as_one_line(command: Command) -> Command:
+    """A broken params.yaml (read for the node's version and port) is one line on stderr, exit 1."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except ParamsError as err:
+            print(f"nsparse node {args.action}: {err}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `node` command to the `nsparse` console script."""
     node = commands.add_parser("node", help="install, start, stop or inspect the local OpenSearch node")
     actions = node.add_subparsers(dest="action", required=True)
-    actions.add_parser("up", help="install (once) and start the node; prints its URL last").set_defaults(func=_up)
-    actions.add_parser("down", help="stop the node `up` started").set_defaults(func=_down)
-    actions.add_parser("status", help="exit 0 only when the node answers").set_defaults(func=_status)
+    guard = _params_errors_as_one_line
+    actions.add_parser("up", help="install (once) and start the node; prints its URL last").set_defaults(func=guard(_up))
+    actions.add_parser("down", help="stop the node `up` started").set_defaults(func=guard(_down))
+    actions.add_parser(
+        "status",
+        help="check NSPARSE_OPENSEARCH_URL, else the local node: exit 0 when it answers, "
+        "1 when nothing answers, 2 when it answers but refuses (TLS, 401, 5xx)",
+    ).set_defaults(func=guard(_status))
     logs = actions.add_parser("logs", help="print the end of the node's log")
     logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (default 100)")
-    logs.set_defaults(func=_logs)
+    logs.set_defaults(func=guard(_logs))
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -38,12 +64,22 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    node = Node()
-    if node.answers():
-        print(f"up: {node.settings.url} (OpenSearch {node.settings.version}, pid {node.pid()})")
-        return 0
-    print(f"down: nothing answers on {node.settings.url}")
-    return 1
+    """The cluster nsparse would use (NSPARSE_OPENSEARCH_URL, else the local node), named in every answer."""
+    external = bool(os.environ.get("NSPARSE_OPENSEARCH_URL"))
+    settings = ClusterSettings.from_env()
+    which = "NSPARSE_OPENSEARCH_URL" if external else "the local node of params.yaml `opensearch`"
+    try:
+        info = connect(settings, timeout_s=5).info()
+    except ClusterUnreachable:
+        print(f"down: nothing answers at {settings.display_url} ({which})")
+        return 1
+    except OpenSearchError as err:  # TLS, 401, 403, 5xx: something answers, but refuses
+        print(f"refuses: {settings.display_url} ({which}) answers but refuses: {err}")
+        return 2
+    pid = "" if external else f", pid {Node().pid()}"
+    print(f"up: {settings.display_url} ({which}): OpenSearch {info['version']['number']}, "
+          f"cluster {info['cluster_name']}{pid}")
+    return 0
 
 
 def _logs(args: argparse.Namespace) -> int:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import AuthenticationException, ConnectionError, TransportError
+from opensearchpy.exceptions import AuthenticationException, ConnectionError, SSLError, TransportError
 
 from nsparse.opensearch.node import NodeSettings
+
+CA_HINT = ("set NSPARSE_OPENSEARCH_CA_CERTS to the CA bundle (PEM) that signed the cluster's certificate "
+           "(NSPARSE_OPENSEARCH_VERIFY_CERTS=false only for a throw-away cluster)")
 
 
 class OpenSearchError(RuntimeError):
@@ -27,11 +31,26 @@ class ClusterUnreachable(OpenSearchError):
     """Nothing answers at the configured URL."""
 
 
-class AuthenticationFailed(OpenSearchError):
+class CertificateUntrusted(OpenSearchError):
+    """The cluster answers over TLS, but its certificate is not signed by a trusted CA."""
+
+
+class ClusterRefused(OpenSearchError):
+    """The cluster answers, but refuses requests (HTTP 401, 403, 5xx)."""
+
+
+class AuthenticationFailed(ClusterRefused):
     """The cluster rejected the configured credentials (HTTP 401)."""
 
 
-@dataclass(frozen=True)
+def redact(text: str) -> str:
+    """`text` with any URL's `user:password@` and the configured password removed: the form that may be shown."""
+    text = re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1", text)
+    password = os.environ.get("NSPARSE_OPENSEARCH_PASSWORD")
+    return text.replace(password, "***") if password else text
+
+
+@dataclass(frozen=True, repr=False)
 class ClusterSettings:
     url: str
     user: str | None = None
@@ -53,20 +72,43 @@ class ClusterSettings:
             verify_certs=verify in {"true", "1", "yes"},
         )
 
+    def __repr__(self) -> str:
+        """Never the password, nor credentials written into the URL."""
+        return (f"ClusterSettings(url={self.display_url!r}, user={self.user!r}, ca_certs={self.ca_certs!r}, "
+                f"verify_certs={self.verify_certs!r})")
+
+    @property
+    def scheme(self) -> str:
+        """`http` or `https`, whatever the case it was written in (`HTTPS://...` is https)."""
+        scheme = urlsplit(self.url).scheme  # urlsplit lower-cases the scheme
+        if scheme not in ("http", "https"):
+            raise ValueError(f"OpenSearch URL {self.display_url!r} must start with http:// or https://")
+        return scheme
+
     @property
     def display_url(self) -> str:
-        """The URL with any `user:password@` removed: the only form that may be printed."""
+        """The URL with any `user:password@` removed and the scheme lower-cased: the only form that may be printed."""
         parts = urlsplit(self.url)
-        return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) if parts.hostname else self.url
+        if not parts.hostname:
+            return redact(self.url)
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
 
 
 def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> OpenSearch:
-    """A client for the cluster, after checking that it answers and accepts the credentials."""
+    """A client for the cluster, after checking that it answers and accepts the credentials.
+
+    Each way of failing is its own error naming the cluster (never its credentials)
+    and the fix: nothing answers (`ClusterUnreachable`), an untrusted TLS certificate
+    (`CertificateUntrusted`), rejected credentials (`AuthenticationFailed`), or another
+    refusal such as HTTP 5xx with the server's reason (`ClusterRefused`).
+    """
     settings = settings or ClusterSettings.from_env()
+    parts = urlsplit(settings.url)
     client = OpenSearch(
-        hosts=[settings.url],
+        hosts=[urlunsplit(parts)],  # scheme lower-cased, so `HTTPS://` is https all the way down
         http_auth=(settings.user, settings.password or "") if settings.user else None,
-        use_ssl=settings.url.startswith("https://"),
+        use_ssl=settings.scheme == "https",
         verify_certs=settings.verify_certs,
         ssl_show_warn=settings.verify_certs,
         ca_certs=settings.ca_certs,
@@ -79,11 +121,25 @@ def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> Op
         raise AuthenticationFailed(
             f"{settings.display_url} rejected the credentials of user {settings.user!r} (HTTP 401): "
             "check NSPARSE_OPENSEARCH_USER and NSPARSE_OPENSEARCH_PASSWORD") from None
+    except SSLError as err:
+        raise CertificateUntrusted(
+            f"{settings.display_url}: TLS failed ({_tls_reason(err)}): {CA_HINT}") from None
     except ConnectionError:
         raise ClusterUnreachable(
             f"cannot reach OpenSearch at {settings.display_url}: start the local node with `nsparse node up`, "
             "or point NSPARSE_OPENSEARCH_URL at your cluster") from None
+    except TransportError as err:
+        raise ClusterRefused(
+            f"{settings.display_url} answers but refused the request (HTTP {err.status_code}): {server_reason(err)}"
+        ) from None
     return client
+
+
+def _tls_reason(error: SSLError) -> str:
+    """The TLS library's own words (e.g. `certificate verify failed: self-signed certificate`)."""
+    text = redact(str(error.info or error.error))
+    found = re.search(r"certificate verify failed[^(\]'\"]*", text)
+    return found.group(0).strip() if found else text
 
 
 def server_reason(error: TransportError) -> str:
@@ -92,8 +148,11 @@ def server_reason(error: TransportError) -> str:
     detail = info.get("error", error.error)
     if isinstance(detail, dict):
         causes = detail.get("root_cause") or [detail]
-        return "; ".join(f"{cause.get('type', 'error')}: {cause.get('reason', '')}" for cause in causes)
-    return str(detail)
+        return redact("; ".join(f"{cause.get('type', 'error')}: {cause.get('reason', '')}" for cause in causes))
+    text = str(detail) if detail not in (None, "") else ""
+    if not text and isinstance(error.info, str):
+        text = error.info
+    return redact(" ".join(text.split())[:500]) or "no reason given"
 
 
 @contextlib.contextmanager
@@ -104,6 +163,8 @@ def refused_as(action: str) -> Iterator[None]:
     except TransportError as err:
         if isinstance(err, AuthenticationException):
             raise AuthenticationFailed(f"{action}: HTTP 401, the cluster rejected the credentials") from None
+        if isinstance(err, SSLError):
+            raise CertificateUntrusted(f"{action}: TLS failed ({_tls_reason(err)}): {CA_HINT}") from None
         if isinstance(err, ConnectionError):
-            raise ClusterUnreachable(f"{action}: the cluster stopped answering ({err.error})") from None
+            raise ClusterUnreachable(f"{action}: the cluster stopped answering ({redact(str(err.error))})") from None
         raise OpenSearchError(f"{action}: HTTP {err.status_code}: {server_reason(err)}") from None
