@@ -1,12 +1,196 @@
-"""The `nsparse` console script: operations that are not DVC stages (the OpenSearch node, cleanup)."""
+"""The `nsparse` console script: what is not a DVC stage.
+
+Use a trained model (evaluate, encode, explain, search), run the OpenSearch node, and
+remove a deployment. This module only parses arguments and prints; the work is done by
+the library (`nsparse.pipeline.evaluate`, `nsparse.pipeline.inspect`, ...).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import textwrap
+import unicodedata
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from nsparse.opensearch import cli as opensearch_cli
+
+EXAMPLES = {
+    "evaluate": """\
+        examples:
+          nsparse evaluate models/v2 data/benchmarks/korquad --baseline bm25
+          nsparse evaluate opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1 \\
+              path/to/beir/scifact --split test --output scifact.json""",
+    "encode": """\
+        example:
+          nsparse encode models/v2 "서울은 대한민국의 수도이다." --query "한국 수도" """,
+    "explain": """\
+        example:
+          nsparse explain models/v2 --query "한국 수도" --doc "서울은 대한민국의 수도이다." """,
+    "search": """\
+        examples:
+          nsparse search "한국의 수도는 어디인가" --variant v2 -k 5
+          nsparse search "파이썬 install 방법" --hybrid
+          nsparse search "query" --index my-index --model-id AbCdEf123""",
+    "cleanup": """\
+        example:
+          nsparse cleanup v1""",
+}
+
+
+# --- printing -------------------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
+
+
+def _width(text: str) -> int:
+    """Terminal columns of `text`: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table, first column left-aligned and the others right-aligned, for the terminal."""
+    cells = [list(header)] + [[_fmt(cell) for cell in row] for row in rows]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(cells):
+        padded = [cell + " " * (w - _width(cell)) if i == 0 else " " * (w - _width(cell)) + cell
+                  for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(padded).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _terms_line(terms: Sequence[Any], limit: int) -> str:
+    """`token 1.234` pairs, heaviest first, at most `limit` of them."""
+    shown = ", ".join(f"{term.token} {term.weight:.3f}" for term in terms[:limit])
+    return (shown or "–") + (f"  … {len(terms) - limit} more" if len(terms) > limit else "")
+
+
+def _print_terms(label: str, terms: Sequence[Any], limit: int) -> None:
+    """A side's weights as two lines: terms present in the text, and expansion terms the model added."""
+    present = [term for term in terms if term.present]
+    expansion = [term for term in terms if not term.present]
+    print(f"  {label}: {len(terms)} terms")
+    print(f"    present   ({len(present)}): {_terms_line(present, limit)}")
+    print(f"    expansion ({len(expansion)}): {_terms_line(expansion, limit)}")
+
+
+def _snippet(text: str, width: int = 90) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+# --- commands --------------------------------------------------------------------------
+def _evaluate(args: argparse.Namespace) -> int:
+    """Score a saved model on a BEIR folder, exactly and in process (nDCG@10, MRR@10, Recall@100, cost)."""
+    from nsparse.io import write_json
+    from nsparse.pipeline.evaluate import evaluate_model, load_beir, load_model
+
+    benchmark = load_beir(args.beir_dir, args.split)  # first: a bad folder fails before the model loads
+    encoder = load_model(args.model)
+    result = evaluate_model(
+        encoder, benchmark, model=args.model, benchmark_name=str(args.beir_dir), split=args.split,
+        max_queries=args.max_queries, baselines=args.baseline or (), batch_size=args.batch_size,
+        index_precision=not args.full_precision, progress=not args.quiet,
+    )
+    metrics = ["ndcg@10", "mrr@10", "recall@100", "doc_nnz", "query_nnz", "flops"]
+    rows = [[system, *(figures.get(m, "–") for m in metrics)] for system, figures in result.systems.items()]
+    print(f"{result.benchmark} ({result.split}): {result.documents:,} documents, {result.queries:,} queries")
+    print(table(["system", *metrics], rows))
+    print("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings_s.items()))
+    if args.output:
+        write_json(args.output, result.to_json())
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    """Print each text's document-side weights (and with --query, the query-side ones), heaviest first."""
+    from nsparse.pipeline.evaluate import load_model
+    from nsparse.pipeline.inspect import terms
+
+    encoder = load_model(args.model)
+    output = []
+    for text in args.texts:
+        sides = {"document": terms(encoder, text, "document")}
+        if args.query:
+            sides["query"] = terms(encoder, text, "query")
+        output.append({"text": text, **{side: [vars(t) for t in found] for side, found in sides.items()}})
+        if not args.json:
+            print(text)
+            for side, found in sides.items():
+                _print_terms(side, found, args.top)
+    if args.json:
+        print(json.dumps(output, ensure_ascii=False, indent=1))
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """Break the query-document score down by matched terms; mark expansion terms apart from present ones."""
+    from nsparse.pipeline.evaluate import load_model
+    from nsparse.pipeline.inspect import explain
+
+    explanation = explain(load_model(args.model), args.query, args.doc)
+    if args.json:
+        print(json.dumps({"score": explanation.score,
+                          "query_terms": [vars(t) for t in explanation.query_terms],
+                          "doc_terms": [vars(t) for t in explanation.doc_terms],
+                          "matches": [{**vars(m), "contribution": m.contribution} for m in explanation.matches]},
+                         ensure_ascii=False, indent=1))
+        return 0
+    _print_terms("query", explanation.query_terms, args.top)
+    _print_terms("document", explanation.doc_terms, args.top)
+    print(f"score {explanation.score:.4f} from {len(explanation.matches)} matched terms")
+    if explanation.matches:
+        def kind(present: bool | None) -> str:
+            return "present" if present else "expansion"
+
+        rows = [[m.token, m.query_weight, m.doc_weight, m.contribution, m.contribution / explanation.score,
+                 kind(m.in_query), kind(m.in_doc)] for m in explanation.matches]
+        print(table(["term", "query w", "doc w", "q×d", "share", "in query", "in doc"], rows))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    """Query a deployed index and print the hits with their scores and matched terms."""
+    from nsparse.opensearch.client import connect
+    from nsparse.pipeline.evaluate import InputError
+    from nsparse.pipeline.inspect import Target, deployed_target, ensure_hybrid_pipeline, search_index
+
+    if (args.index is None) != (args.model_id is None):
+        raise InputError("--index and --model-id go together (or neither: the variant's deployment.json names them)")
+    target = (Target(args.index, args.model_id) if args.index
+              else deployed_target(Path(args.deploy_dir), args.variant, args.benchmark))
+    client = connect()
+    pipeline = None
+    if args.hybrid:
+        pipeline = args.hybrid_pipeline
+        if ensure_hybrid_pipeline(client, pipeline):
+            print(f"created the hybrid search pipeline {pipeline} (min-max normalisation, equal weights)", file=sys.stderr)
+    hits = search_index(client, target, args.query, args.k, pipeline)
+    if args.json:
+        print(json.dumps([{**vars(hit), "matches": [{**vars(m), "contribution": m.contribution} for m in hit.matches]}
+                          for hit in hits], ensure_ascii=False, indent=1))
+        return 0
+    print(f"{target.index}: {len(hits)} hits for {args.query!r}{' (hybrid: BM25 + neural sparse)' if args.hybrid else ''}")
+    for rank, hit in enumerate(hits, start=1):
+        title = f"[{hit.title}] " if hit.title else ""
+        print(f"{rank:>3}. {hit.score:.4f}  {hit.doc_id}  {_snippet(title + hit.text)}")
+        if hit.matches:
+            shown = ", ".join(f"{m.token} {m.query_weight:.2f}×{m.doc_weight:.2f}" for m in hit.matches[: args.top])
+            print(f"     matched: {shown}")
+        else:
+            print("     matched: no query term in the stored vector (BM25 part only)")
+    return 0
 
 
 def _cleanup(args: argparse.Namespace) -> int:
@@ -24,20 +208,96 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nsparse", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    opensearch_cli.register(commands)
-    cleanup_parser = commands.add_parser("cleanup", help=_cleanup.__doc__)
-    cleanup_parser.add_argument("variant", help="the variant whose deployment to remove, e.g. v1")
-    cleanup_parser.add_argument("--deploy-dir", default="deploy", help="where deploy wrote deployment.json files")
-    cleanup_parser.set_defaults(func=_cleanup)
+# --- the parser -----------------------------------------------------------------------
+def _add(commands: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=func.__doc__, description=func.__doc__,
+                                 epilog=textwrap.dedent(EXAMPLES[name]), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=func)
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nsparse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    model_help = "a saved model folder (models/v2) or a Hugging Face hub id"
+
+    evaluate = _add(commands, "evaluate", _evaluate)
+    evaluate.add_argument("model", help=model_help)
+    evaluate.add_argument("beir_dir", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    evaluate.add_argument("--split", default="test", help="the qrels split to score (default: test)")
+    evaluate.add_argument("--baseline", action="append", choices=["bm25"],
+                          help="also score in-process BM25 (kiwi morphemes, bm25s) in the same table")
+    evaluate.add_argument("--output", type=Path, help="also write the figures as JSON to this file")
+    evaluate.add_argument("--max-queries", type=_positive, help="score only the first N judged queries (the benchmark stage caps at 1000)")
+    evaluate.add_argument("--batch-size", type=_positive, default=32, help="documents per encoder call (default 32)")
+    evaluate.add_argument("--full-precision", action="store_true",
+                          help="score float32 weights instead of the 9 significant bits a rank_features index stores")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    encode = _add(commands, "encode", _encode)
+    encode.add_argument("model", help=model_help)
+    encode.add_argument("texts", nargs="+", metavar="TEXT", help="texts to encode")
+    encode.add_argument("--query", action="store_true", help="also print the query-side weights")
+    encode.add_argument("--top", type=_positive, default=30, help="terms shown per side (default 30)")
+    encode.add_argument("--json", action="store_true", help="every term as JSON instead")
+
+    explain = _add(commands, "explain", _explain)
+    explain.add_argument("model", help=model_help)
+    explain.add_argument("--query", required=True, help="the query text")
+    explain.add_argument("--doc", required=True, help="the document text (title and body, as indexed)")
+    explain.add_argument("--top", type=_positive, default=20, help="terms shown per side (default 20)")
+    explain.add_argument("--json", action="store_true", help="every term and match as JSON instead")
+
+    search = _add(commands, "search", _search)
+    search.add_argument("query", help="the query text")
+    search.add_argument("--variant", default="v2", help="the deployed variant whose index to search (default v2)")
+    search.add_argument("--benchmark", help="which of the variant's indices (a benchmark name; default: own corpus, else the first)")
+    search.add_argument("--deploy-dir", default="deploy", help="where deploy wrote <variant>/deployment.json")
+    search.add_argument("--index", help="search this index instead (any cluster; with --model-id)")
+    search.add_argument("--model-id", help="the deployed SPARSE_TOKENIZE/SPARSE_ENCODING model that encodes the query")
+    search.add_argument("--hybrid", action="store_true", help="BM25 + neural sparse, min-max normalised and averaged")
+    search.add_argument("--hybrid-pipeline", default="nsparse-hybrid", help="the hybrid search pipeline (created if missing)")
+    search.add_argument("-k", type=_positive, default=10, help="hits to show (default 10)")
+    search.add_argument("--top", type=_positive, default=8, help="matched terms shown per hit (default 8)")
+    search.add_argument("--json", action="store_true", help="the hits as JSON instead")
+
+    opensearch_cli.register(commands)
+    cleanup = _add(commands, "cleanup", _cleanup)
+    cleanup.add_argument("variant", help="the variant whose deployment to remove, e.g. v1")
+    cleanup.add_argument("--deploy-dir", default="deploy", help="where deploy wrote deployment.json files")
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean a bad input or an unreachable cluster: printed as one line, not a traceback."""
+    from nsparse.data import DataFormatError
+    from nsparse.opensearch.client import OpenSearchError
+
+    return (DataFormatError, OpenSearchError, OSError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    # ranx's numba kernels warn about an internal integer cast on every run: noise for a user.
+    warnings.filterwarnings("ignore", message=".*unsafe cast from uint64 to int64.*")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"nsparse {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if os.environ.get("NSPARSE_DEBUG") or not isinstance(err, _user_errors()):
+            raise
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"nsparse {args.command}: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

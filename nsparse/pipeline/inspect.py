@@ -1,0 +1,162 @@
+"""Look inside a sparse model and a deployed index: token weights, score break-downs, live hits.
+
+`nsparse encode`, `nsparse explain` and `nsparse search` print what these return. A term
+is *present* when the tokenizer finds it in the text itself, and an *expansion* term
+otherwise: a weight the model added (a synonym, a translation, a related word).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import scipy.sparse as sp
+from opensearchpy import OpenSearch
+
+from nsparse.model.encoder import SparseEncoder
+from nsparse.opensearch import index as os_index
+from nsparse.opensearch import ml, search
+from nsparse.opensearch.client import refused_as
+from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
+from nsparse.pipeline.evaluate import InputError
+
+Side = Literal["document", "query"]
+
+
+@dataclass(frozen=True)
+class Term:
+    token: str
+    weight: float
+    present: bool  # the tokenizer finds the token in the text; False: an expansion term
+
+
+@dataclass(frozen=True)
+class Match:
+    token: str
+    query_weight: float
+    doc_weight: float
+    in_query: bool | None  # the token occurs in the query text (None: not known, e.g. for live hits)
+    in_doc: bool | None
+
+    @property
+    def contribution(self) -> float:
+        return self.query_weight * self.doc_weight
+
+
+@dataclass(frozen=True)
+class Explanation:
+    query_terms: list[Term]
+    doc_terms: list[Term]
+    matches: list[Match]  # largest contribution first
+
+    @property
+    def score(self) -> float:
+        return sum(match.contribution for match in self.matches)
+
+
+def text_token_ids(encoder: SparseEncoder, text: str) -> set[int]:
+    """Ids of the tokens the tokenizer finds in `text` (the whole text, not only what fits the model)."""
+    return set(encoder.tokenizer(text)["input_ids"])
+
+
+def _vector(encoder: SparseEncoder, text: str, side: Side) -> sp.csr_matrix:
+    return encoder.encode_queries([text]) if side == "query" else encoder.encode_documents([text])
+
+
+def terms(encoder: SparseEncoder, text: str, side: Side) -> list[Term]:
+    """The side's non-zero weights of `text`, heaviest first, each marked present or expansion."""
+    present = text_token_ids(encoder, text)
+    token_ids = encoder.tokenizer.get_vocab()
+    return [Term(token, weight, token_ids.get(token) in present)
+            for token, weight in encoder.to_token_weights(_vector(encoder, text, side)[0]).items()]
+
+
+def explain(encoder: SparseEncoder, query: str, doc: str) -> Explanation:
+    """Both sides' weights and the score q·d broken down into the terms they share."""
+    query_terms, doc_terms = terms(encoder, query, "query"), terms(encoder, doc, "document")
+    doc_by_token = {term.token: term for term in doc_terms}
+    matches = [Match(q.token, q.weight, doc_by_token[q.token].weight, q.present, doc_by_token[q.token].present)
+               for q in query_terms if q.token in doc_by_token]
+    matches.sort(key=lambda match: -match.contribution)
+    return Explanation(query_terms, doc_terms, matches)
+
+
+# --- the live index ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """Where `nsparse search` sends a query: an index and the query model that encodes it."""
+
+    index: str
+    model_id: str
+
+
+def deployed_target(deploy_dir: Path, variant: str, benchmark: str | None = None) -> Target:
+    """The index and query model deploy recorded for a variant (`deploy/<variant>/deployment.json`).
+
+    Without `benchmark`, the own corpus (`own`, `own-synthetic`) when deployed, else the
+    first benchmark's index.
+    """
+    record = deploy_dir / variant / "deployment.json"
+    if not record.is_file():
+        raise InputError(f"{record}: not found; deploy {variant!r} first (dvc repro deploy@{variant}) "
+                         "or name the index with --index and --model-id")
+    deployment = Deployment.load(record)
+    if not deployment.indices:
+        raise InputError(f"{record}: the deployment has no index")
+    if benchmark is None:
+        benchmark = next((name for name in deployment.indices if name.startswith("own")), next(iter(deployment.indices)))
+    if benchmark not in deployment.indices:
+        raise InputError(f"{record}: no index for {benchmark!r} (deployed: {', '.join(deployment.indices)})")
+    return Target(deployment.indices[benchmark], deployment.query_model_id)
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc_id: str
+    score: float
+    title: str
+    text: str
+    matches: list[Match]  # query terms the document's stored vector shares, largest contribution first
+
+
+def ensure_hybrid_pipeline(client: OpenSearch, name: str, weights: tuple[float, float] = (0.5, 0.5)) -> bool:
+    """Create the hybrid search pipeline (min-max normalisation, weighted mean) unless it exists; True if created."""
+    with refused_as(f"reading search pipeline {name}"):
+        existing = client.transport.perform_request("GET", "/_search/pipeline", params={"ignore": 404}) or {}
+    if name in existing:
+        return False
+    body = os_index.load_body("hybrid_search_pipeline", bm25_weight=str(weights[0]), sparse_weight=str(weights[1]))
+    os_index.put_search_pipeline(client, name, body)
+    return True
+
+
+def search_index(
+    client: OpenSearch, target: Target, query: str, k: int = 10, hybrid_pipeline: str | None = None
+) -> list[Hit]:
+    """The top `k` hits of `query` (neural sparse, or BM25 + neural sparse through `hybrid_pipeline`).
+
+    Matched terms come from the query model's own token weights and the vectors the index
+    stores, so they explain the neural part of each score exactly.
+    """
+    sparse_clause = {"neural_sparse": {SPARSE_FIELD: {"query_text": query, "model_id": target.model_id}}}
+    if hybrid_pipeline:
+        ranking = search.hybrid(client, target.index, [{"match": {"text": query}}, sparse_clause], k, hybrid_pipeline)
+    else:
+        ranking = search.neural_sparse_model(client, target.index, SPARSE_FIELD, query, target.model_id, k)
+    if not ranking:
+        return []
+    (query_weights,) = ml.predict_sparse(client, target.model_id, [query])
+    with refused_as(f"reading hits from {target.index}"):
+        docs = client.mget(index=target.index, body={"ids": [doc_id for doc_id, _ in ranking]},
+                           _source_includes=["title", "text", SPARSE_FIELD])["docs"]
+    sources = {doc["_id"]: doc.get("_source", {}) for doc in docs}
+    hits = []
+    for doc_id, score in ranking:
+        source = sources.get(doc_id, {})
+        stored = source.get(SPARSE_FIELD) or {}
+        matches = sorted((Match(token, weight, float(stored[token]), None, None)
+                          for token, weight in query_weights.items() if token in stored and weight > 0),
+                         key=lambda match: -match.contribution)
+        hits.append(Hit(doc_id, score, source.get("title", ""), source.get("text", ""), matches))
+    return hits

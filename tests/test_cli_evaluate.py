@@ -1,0 +1,136 @@
+"""`nsparse evaluate|encode|explain` as a user runs them: subprocesses on a tiny saved model and BEIR folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_model_encoder import CORPUS, tiny_encoder
+
+from nsparse.data import load_benchmark, write_benchmark
+from nsparse.eval import SparseRetriever, evaluate, sparse_cost
+from nsparse.eval.bm25 import BM25Kiwi, document_text
+from nsparse.model.encoder import SparseEncoder
+from nsparse.pipeline.benchmark import rank_features_precision, to_matrices
+from nsparse.pipeline.evaluate import encode_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = {"q0": "대한민국의 수도", "q1": "김치 음식", "q2": "Seoul capital", "q3": "부산 기차"}
+QRELS = {"q0": {"d0": 1}, "q1": {"d3": 1}, "q2": {"d2": 1}, "q3": {"d4": 1, "d1": 1}}
+
+
+def nsparse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script's entry point, run as a separate process the way a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "nsparse.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny model (`model/`) and a BEIR folder (`beir/`, titles on some documents)."""
+    root = tmp_path_factory.mktemp("cli")
+    tiny_encoder().save(root / "model")
+    corpus = {f"d{i}": {"title": "도시" if i % 2 else "", "text": text} for i, text in enumerate(CORPUS)}
+    write_benchmark(root / "beir", corpus, QUERIES, {"test": QRELS, "dev": {"q0": {"d0": 1}}})
+    return root
+
+
+def benchmark_exact_figures(model: Path, beir: Path) -> dict[str, float]:
+    """The benchmark stage's exact run, step for step: token-weight maps (as the index stores and the
+    query model returns them) -> `to_matrices` -> `rank_features_precision` -> `SparseRetriever`."""
+    encoder = SparseEncoder.load(model)
+    bench = load_benchmark(beir, "test")
+    doc_ids = list(bench.corpus)
+    docs = encoder.encode_documents([document_text(bench.corpus[i]) for i in doc_ids])
+    query_ids = list(bench.queries)
+    queries = encoder.encode_queries([bench.queries[q] for q in query_ids])
+    doc_weights = [encoder.to_token_weights(docs[row]) for row in range(len(doc_ids))]
+    query_weights = [encoder.to_token_weights(queries[row]) for row in range(len(query_ids))]
+    doc_matrix, query_matrix = to_matrices(doc_weights, query_weights)
+    doc_matrix.data = rank_features_precision(doc_matrix.data)
+    run = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, query_ids, 100)
+    return {**evaluate(bench.qrels, run).summary, **sparse_cost(query_matrix, doc_matrix)}
+
+
+def test_evaluate_reproduces_the_benchmark_exact_run_and_bm25(workspace: Path) -> None:
+    result = nsparse("evaluate", "model", "beir", "--baseline", "bm25", "--output", "out.json", cwd=workspace)
+    assert result.returncode == 0, result.stderr
+    assert "ndcg@10" in result.stdout and "bm25_kiwi" in result.stdout  # the terminal table
+    report = json.loads((workspace / "out.json").read_text())
+    assert (report["documents"], report["queries"], report["split"]) == (5, 4, "test")
+    expected = benchmark_exact_figures(workspace / "model", workspace / "beir")
+    for metric, value in expected.items():
+        assert report["systems"]["model"][metric] == pytest.approx(value, abs=1e-4), metric
+    bench = load_benchmark(workspace / "beir", "test")
+    bm25 = evaluate(bench.qrels, BM25Kiwi(bench.corpus).search(bench.queries, 100)).summary
+    assert report["systems"]["bm25_kiwi"] == pytest.approx(bm25, abs=1e-9)
+
+
+def test_encoding_in_chunks_equals_encoding_at_once() -> None:
+    encoder = tiny_encoder()
+    corpus = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(CORPUS)}
+    ids, chunked = encode_corpus(encoder, corpus, batch_size=2, chunk_size=2, progress=False)
+    whole = encoder.encode_documents([document_text(corpus[i]) for i in ids])
+    whole.data = rank_features_precision(whole.data)
+    assert ids == list(corpus) and chunked.shape == whole.shape
+    assert np.abs((chunked - whole).toarray()).max() <= 1e-2 * whole.data.max()  # at most one truncation step apart
+
+
+@pytest.mark.parametrize(
+    ("args", "fault"),
+    [
+        (["evaluate", "model", "missing"], "missing: no such folder"),
+        (["evaluate", "model", "model"], "not a BEIR folder (no corpus.jsonl)"),
+        (["evaluate", "model", "beir", "--split", "train"], "no split 'train'"),
+        (["evaluate", "/no/such/model", "beir"], "no such model folder"),
+        (["evaluate", "beir/corpus.jsonl", "beir"], "not a folder"),
+        (["evaluate", "beir", "beir"], "not a saved model"),
+        (["encode", "./missing-model", "텍스트"], "no such model folder"),
+        (["explain", "/no/such/model", "--query", "q", "--doc", "d"], "no such model folder"),
+    ],
+)
+def test_bad_inputs_fail_with_one_clear_line(workspace: Path, args: list[str], fault: str) -> None:
+    result = nsparse(*args, cwd=workspace)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"nsparse {args[0]}: ") and fault in lines[0]
+
+
+def test_every_command_has_help_with_an_example(workspace: Path) -> None:
+    for command in ("evaluate", "encode", "explain", "search"):
+        result = nsparse(command, "--help", cwd=workspace)
+        assert result.returncode == 0 and f"nsparse {command} " in result.stdout.split("example")[-1], result.stdout
+
+
+def test_encode_and_explain_mark_expansion_terms_and_break_the_score_down(workspace: Path) -> None:
+    encoder = SparseEncoder.load(workspace / "model")
+    text, query = CORPUS[0], "대한민국 수도"
+    encoded = nsparse("encode", "model", text, "--query", "--json", cwd=workspace)
+    assert encoded.returncode == 0, encoded.stderr
+    (entry,) = json.loads(encoded.stdout)
+    in_text = set(encoder.tokenizer(text)["input_ids"])
+    vocab = encoder.tokenizer.get_vocab()
+    expected_doc = encoder.to_token_weights(encoder.encode_documents([text])[0])
+    assert [t["token"] for t in entry["document"]] == list(expected_doc)  # heaviest first
+    assert all(t["present"] == (vocab[t["token"]] in in_text) for t in entry["document"] + entry["query"])
+    assert any(not t["present"] for t in entry["document"])  # the untrained model expands
+    assert all(t["present"] for t in entry["query"])  # inference-free queries: only the text's tokens
+
+    explained = nsparse("explain", "model", "--query", query, "--doc", text, "--json", cwd=workspace)
+    assert explained.returncode == 0, explained.stderr
+    report = json.loads(explained.stdout)
+    exact = float((encoder.encode_queries([query]) @ encoder.encode_documents([text]).T).toarray()[0, 0])
+    assert report["score"] == pytest.approx(exact, rel=1e-5)
+    assert sum(m["contribution"] for m in report["matches"]) == pytest.approx(exact, rel=1e-5)
+    contributions = [m["contribution"] for m in report["matches"]]
+    assert contributions == sorted(contributions, reverse=True) and contributions
+
+    table = nsparse("explain", "model", "--query", query, "--doc", text, cwd=workspace)
+    assert table.returncode == 0 and "expansion" in table.stdout and "present" in table.stdout
