@@ -86,10 +86,11 @@ def read_training_curves(dvclive_dir: Path) -> dict[str, list[tuple[float, float
     return curves
 
 
-def plot_training_curves(curves_by_variant: dict[str, dict[str, list[tuple[float, float]]]], path: Path) -> None:
+def plot_training_curves(curves_by_variant: dict[str, dict[str, list[tuple[float, float]]]], path: Path) -> bool:
+    """One panel per curve name, one line per variant; False (nothing written) without curves."""
     names = sorted({name for curves in curves_by_variant.values() for name in curves})
     if not names:
-        return
+        return False
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
         for variant, curves in curves_by_variant.items():
@@ -100,14 +101,19 @@ def plot_training_curves(curves_by_variant: dict[str, dict[str, list[tuple[float
         ax.set_xlabel("step")
         ax.legend(fontsize="small")
     _save(fig, path)
+    return True
 
 
-def plot_counts(counts: dict[str, float], path: Path, title: str) -> None:
+def plot_counts(counts: dict[str, float], path: Path, title: str) -> bool:
+    """Horizontal bars of counts; False (nothing written) when there is nothing to count."""
+    if not counts:
+        return False
     fig, ax = plt.subplots(figsize=(6, 0.4 * len(counts) + 1.2))
     ax.barh(list(counts), list(counts.values()))
     ax.invert_yaxis()
     ax.set_title(title)
     _save(fig, path)
+    return True
 
 
 def _numeric_leaves(obj: Any, prefix: str = "") -> dict[str, float]:
@@ -122,6 +128,98 @@ def _numeric_leaves(obj: Any, prefix: str = "") -> dict[str, float]:
             out.update(_numeric_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
         return out
     return {}
+
+
+def _image(path: Path, alt: str, written: bool) -> list[str]:
+    """A Markdown image line (relative to the report) only for a plot this run wrote."""
+    return [f"![{alt}](plots/{path.name})", ""] if written and path.exists() else []
+
+
+def key_value_table(data: dict[str, Any], header: Sequence[str] = ("field", "value")) -> str:
+    """Any remaining nested figures as `a.b.c | value` rows: a table, never a JSON dump."""
+    rows = [[key, value] for key, value in _leaves(data).items()]
+    return markdown_table(header, rows)
+
+
+def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Every scalar leaf of nested dicts (lists joined), keyed by its dotted path."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            out.update(_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(obj, list):
+        return {prefix: ", ".join(_fmt(item) for item in obj)}
+    return {prefix: obj}
+
+
+def parity_table(parity: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Live index vs in-process exact ranking, one row per benchmark and variant."""
+    rows = [[bench, variant, f.get("queries"), f.get("identical_topk_share"), f.get("mean_topk_overlap")]
+            for bench, variants in parity.items() for variant, f in variants.items()]
+    return markdown_table(["benchmark", "variant", "queries", "identical top-10 (ties aside)", "mean top-10 overlap"], rows)
+
+
+def rows_table(rows_by_name: dict[str, dict[str, Any]], first: str) -> str:
+    """One row per name, one column per key any row has (in first-seen order); nested values flattened."""
+    flat = {name: _leaves(values) for name, values in rows_by_name.items()}
+    columns = list(dict.fromkeys(key for values in flat.values() for key in values))
+    return markdown_table([first, *columns], [[name, *(values.get(c) for c in columns)] for name, values in flat.items()])
+
+
+def encode_bench_section(variant: str, bench: dict[str, Any]) -> list[str]:
+    """Encoding throughput and fidelity per back end, and the export's parity gate."""
+    lines = [f"### Encoding benchmark, {variant}", ""]
+    setup = {k: bench[k] for k in ("documents", "queries", "threads", "batch_size") if k in bench}
+    if setup:
+        lines += [", ".join(f"{k.replace('_', ' ')}: {_fmt(v)}" for k, v in setup.items()), ""]
+    if isinstance(bench.get("backends"), dict):
+        lines += [rows_table(bench["backends"], "backend"), ""]
+    if isinstance(bench.get("parity"), dict):
+        lines += ["Export parity gate (ONNX vs PyTorch):", "", key_value_table(bench["parity"]), ""]
+    rest = {k: v for k, v in bench.items() if k not in (*setup, "backends", "parity")}
+    if rest:
+        lines += [key_value_table(rest), ""]
+    return lines
+
+
+def _provenance_line(data: dict[str, Any]) -> list[str]:
+    provenance = data.get("provenance")
+    if not isinstance(provenance, dict):
+        return []
+    shown = {k: v for k, v in provenance.items() if v is not None and not isinstance(v, (dict, list))}
+    return ["Provenance: " + ", ".join(f"{k} `{v}`" for k, v in shown.items()), ""] if shown else []
+
+
+def synthesis_section(data: dict[str, Any], plot: list[str]) -> list[str]:
+    """Synthetic queries: what each filter rejected per method, what was kept."""
+    lines = ["## Query synthesis", "", *_provenance_line(data)]
+    methods = data.get("methods")
+    if isinstance(methods, dict) and methods:
+        rows = {method: {"candidates": c.get("candidates"), **{f"rejected: {k}": v for k, v in (c.get("rejected") or {}).items()},
+                         "kept": c.get("kept")} for method, c in methods.items()}
+        rows["all"] = {"candidates": data.get("candidates"), **{f"rejected: {k}": v for k, v in (data.get("rejected") or {}).items()},
+                       "kept": data.get("kept")}
+        lines += [rows_table(rows, "method"), ""]
+    rest = {k: v for k, v in data.items() if k not in ("provenance", "methods", "candidates", "rejected", "kept")}
+    if rest:
+        lines += [key_value_table(rest), ""]
+    return lines + plot
+
+
+def synonyms_section(data: dict[str, Any], plot: list[str]) -> list[str]:
+    """Synonym mining and verification: precision/recall against each reference split, the dictionary."""
+    lines = ["## Synonym verification", "", *_provenance_line(data)]
+    evaluation = data.get("evaluation")
+    if isinstance(evaluation, dict) and evaluation:
+        rows = [[reference, system, *(f.get(m) for m in ("pairs", "evaluated", "correct", "precision", "recall", "reference_pairs"))]
+                for reference, systems in evaluation.items() for system, f in systems.items()]
+        lines += [markdown_table(["reference", "pairs from", "pairs", "evaluated", "correct", "precision", "recall",
+                                  "reference pairs"], rows), ""]
+    rest = {k: v for k, v in data.items() if k not in ("provenance", "evaluation")}
+    if rest:
+        lines += [key_value_table(rest), ""]
+    return lines + plot
 
 
 def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str]) -> Path:
@@ -139,20 +237,13 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
     if quality:
         plot_grouped_bars(quality, "ndcg@10", plots / "quality_ndcg10.png", "nDCG@10 on the live index")
         plot_grouped_bars(quality, "latency_p50_ms", plots / "latency_p50.png", "p50 latency (ms)")
-        sections += [
-            "## Quality (live OpenSearch index, test splits)",
-            "",
-            metric_table(quality, QUALITY_METRICS),
-            "",
-            "![nDCG@10](plots/quality_ndcg10.png)",
-            "",
-            "## Cost",
-            "",
-            metric_table(quality, COST_METRICS),
-            "",
-            "![p50 latency](plots/latency_p50.png)",
-            "",
-        ]
+        sections += ["## Quality (live OpenSearch index, test splits)", "", metric_table(quality, QUALITY_METRICS), ""]
+        labels = benchmark.get("_queries") or {}
+        if labels:
+            sections += [f"- `{name}`: {label}" for name, label in labels.items()] + [""]
+        sections += _image(plots / "quality_ndcg10.png", "nDCG@10", True)
+        sections += ["## Cost", "", metric_table(quality, COST_METRICS), ""]
+        sections += _image(plots / "latency_p50.png", "p50 latency", True)
     significance = benchmark.get("_significance")
     if significance:
         rows = [
@@ -163,26 +254,26 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
         sections += ["## Paired significance tests", "", markdown_table(["benchmark", "comparison", "metric", "mean Δ", "p"], rows), ""]
     parity = benchmark.get("_parity")
     if parity:
-        sections += ["## Live index vs in-process retriever", "", "```json", json.dumps(parity, indent=2, ensure_ascii=False), "```", ""]
+        sections += ["## Live index vs in-process retriever", "", parity_table(parity), ""]
     if baselines:
         sections += ["## In-process and OpenSearch BM25 baselines", "", metric_table(baselines, QUALITY_METRICS), ""]
 
     curves = {v: read_training_curves(dvclive_root / v) for v in variants}
-    if any(curves.values()):
-        plot_training_curves(curves, plots / "training_curves.png")
-        sections += ["## Training", "", "![training curves](plots/training_curves.png)", ""]
-    for variant in variants:
-        bench = _load(reports_dir / variant / "encode_bench.json")
+    written = plot_training_curves(curves, plots / "training_curves.png")
+    benches = {v: _load(reports_dir / v / "encode_bench.json") for v in variants}
+    if written or any(benches.values()):
+        sections += ["## Training", ""] + _image(plots / "training_curves.png", "training curves", written)
+    for variant, bench in benches.items():
         if bench:
-            sections += [f"### Encoding benchmark, {variant}", "", "```json", json.dumps(bench, indent=2, ensure_ascii=False), "```", ""]
+            sections += encode_bench_section(variant, bench)
 
-    for title, data, name in (("Query synthesis", synthesis, "synthesis"), ("Synonym verification", synonyms, "synonyms")):
+    for name, data, render, title in (("synthesis", synthesis, synthesis_section, "Query synthesis"),
+                                      ("synonyms", synonyms, synonyms_section, "Synonym verification")):
         if not data:
             continue
         counts = {k: v for k, v in _numeric_leaves(data).items() if "time" not in k and "seconds" not in k}
-        if counts:
-            plot_counts(counts, plots / f"{name}_counts.png", title)
-        sections += [f"## {title}", "", f"![{name}](plots/{name}_counts.png)", "", "```json", json.dumps(data, indent=2, ensure_ascii=False), "```", ""]
+        plot = plots / f"{name}_counts.png"
+        sections += render(data, _image(plot, name, plot_counts(counts, plot, title)))
 
     report_path = reports_dir / "report.md"
     write_text(report_path, "\n".join(sections))

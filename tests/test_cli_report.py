@@ -1,0 +1,68 @@
+"""reports/report.md from fixture metrics: tables instead of JSON dumps, plots linked only when written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nsparse.pipeline.report import write_report
+
+BENCHMARK = {
+    "korquad": {"v2": {"ndcg@10": 0.6, "mrr@10": 0.5, "recall@100": 0.9, "latency_p50_ms": 5.0}},
+    "own-synthetic": {"v2": {"ndcg@10": 0.7, "mrr@10": 0.6, "recall@100": 0.95, "latency_p50_ms": 4.0}},
+    "_parity": {"korquad": {"v2": {"queries": 100, "identical_topk_share": 1.0, "mean_topk_overlap": 0.98}}},
+    "_queries": {"own-synthetic": "synthetic queries (held-out documents, never trained on), not judged by people"},
+}
+ENCODE_BENCH = {
+    "documents": 300, "queries": 200, "threads": 2, "batch_size": 16,
+    "backends": {"pytorch": {"docs_per_second": 43.5, "ndcg@10": 0.91},
+                 "onnx_int8": {"docs_per_second": 87.4, "ndcg@10": 0.9132, "top_k_mismatches": 125}},
+    "parity": {"max_abs_diff": 1e-6, "top_k_mismatches": 0, "texts": 32},
+}
+SYNTHESIS = {
+    "documents": 20, "provenance": {"backend": "offline", "model": None, "method": "ict+keywords"},
+    "methods": {"ict": {"candidates": 30, "rejected": {"length": 2, "round_trip": 8}, "kept": 20}},
+    "candidates": 30, "kept": 20, "rejected": {"length": 2, "round_trip": 8}, "timings_s": {"generation": 1.5},
+}
+SYNONYMS = {
+    "evaluation": {"heldout": {"offline": {"pairs": 10, "evaluated": 5, "correct": 4, "precision": 0.8, "recall": 0.1}}},
+    "dictionary": {"entries": 12, "by_source": {"muse-seed": 10, "mined:offline": 2}},
+}
+
+
+def _write(reports: Path, name: str, data: dict) -> None:
+    path = reports / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def test_json_sections_become_tables_and_only_written_plots_are_linked(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    for name, data in (("benchmark.json", BENCHMARK), ("v2/encode_bench.json", ENCODE_BENCH),
+                       ("synthesis.json", SYNTHESIS), ("synonyms.json", SYNONYMS)):
+        _write(reports, name, data)
+    (reports / "plots").mkdir()
+    (reports / "plots" / "training_curves.png").write_bytes(b"stale, from an earlier run")
+
+    report = write_report(reports, tmp_path / "dvclive", ["v1", "v2"]).read_text()
+
+    assert "```" not in report and '"backends"' not in report
+    assert "| korquad | v2 | 100 | 1 | 0.98 |" in report  # parity
+    assert "| onnx_int8 | 87.4 | 0.9132 | 125 |" in report  # encoding back ends, missing cells as –
+    assert "| pytorch | 43.5 | 0.91 | – |" in report
+    assert "| ict | 30 | 2 | 8 | 20 |" in report and "| all | 30 | 2 | 8 | 20 |" in report  # synthesis filters
+    assert "| heldout | offline | 10 | 5 | 4 | 0.8 | 0.1 | – |" in report  # synonym precision
+    assert "| dictionary.by_source.muse-seed | 10 |" in report
+    assert "Provenance: backend `offline`, method `ict+keywords`" in report
+    assert "- `own-synthetic`: synthetic queries" in report  # a synthetic benchmark is labelled as such
+    assert "training_curves.png" not in report  # no curves this run: the stale plot is not linked
+    for linked in ("quality_ndcg10.png", "latency_p50.png", "synthesis_counts.png", "synonyms_counts.png"):
+        assert f"(plots/{linked})" in report and (reports / "plots" / linked).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    report = write_report(reports, tmp_path / "dvclive", ["v1"]).read_text()
+    assert report.strip() == "# nsparse benchmark report"
+    assert not any((reports / "plots").iterdir())

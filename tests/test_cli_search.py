@@ -1,0 +1,70 @@
+"""`nsparse search` against a tiny model deployed on the live node by the library itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch
+from test_cli_evaluate import nsparse
+from test_model_encoder import CORPUS as TEXTS
+from test_model_encoder import tiny_encoder
+
+from nsparse.config import load_params
+from nsparse.data import Benchmark, write_benchmark
+from nsparse.export.package import ExportSettings, export_variant
+from nsparse.opensearch import ml
+from nsparse.pipeline.deploy import deploy_variant
+from nsparse.train.validation import capped_validation_set
+
+pytestmark = pytest.mark.opensearch
+
+CORPUS = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
+QUERY = "대한민국의 수도"
+
+
+@pytest.fixture
+def deployed(opensearch: OpenSearch, tmp_path: Path) -> Path:
+    """A tiny variant exported and deployed under the test prefix; returns the folder holding deploy/."""
+    tiny_encoder().save(tmp_path / "model")
+    subset = capped_validation_set(Benchmark(CORPUS, {"q0": QUERY}, {"q0": {"d0": 1}}), 5, 1, seed=0)
+    export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, ExportSettings(quantize=False))
+    write_benchmark(tmp_path / "docs", CORPUS, {"q0": QUERY}, {"test": {"q0": {"d0": 1}}})
+    params = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test"}
+    deployment = deploy_variant(opensearch, "tiny", tmp_path / "model", tmp_path / "export", {"docs": tmp_path / "docs"}, params)
+    deployment.save(tmp_path / "deploy" / "tiny" / "deployment.json")
+    return tmp_path
+
+
+def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed: Path) -> None:
+    result = nsparse("search", QUERY, "--variant", "tiny", "--deploy-dir", "deploy", "-k", "3", "--json", cwd=deployed)
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert 0 < len(hits) <= 3 and all(hit["doc_id"] in CORPUS for hit in hits)
+    assert [hit["score"] for hit in hits] == sorted((hit["score"] for hit in hits), reverse=True)
+    deployment = json.loads((deployed / "deploy" / "tiny" / "deployment.json").read_text())
+    (query_weights,) = ml.predict_sparse(opensearch, deployment["query_model_id"], [QUERY])
+    for hit in hits:  # a neural_sparse score is the dot product of the matched terms
+        assert hit["score"] == pytest.approx(sum(m["contribution"] for m in hit["matches"]), rel=1e-3)
+        assert all(m["query_weight"] == pytest.approx(query_weights[m["token"]]) for m in hit["matches"])
+        assert hit["text"] == CORPUS[hit["doc_id"]]["text"]
+
+    index = deployment["indices"]["docs"]
+    direct = nsparse("search", QUERY, "--index", index, "--model-id", deployment["query_model_id"], "-k", "3", cwd=deployed)
+    assert direct.returncode == 0, direct.stderr
+    assert f"{index}: {len(hits)} hits" in direct.stdout and "matched:" in direct.stdout
+
+    hybrid = nsparse("search", QUERY, "--variant", "tiny", "--hybrid", "--hybrid-pipeline", "nsparse-test-hybrid",
+                     "--json", cwd=deployed)
+    assert hybrid.returncode == 0, hybrid.stderr
+    combined = json.loads(hybrid.stdout)
+    assert combined and all(0 <= hit["score"] <= 1 for hit in combined)  # min-max normalised, then averaged
+
+
+def test_search_without_a_deployment_fails_with_one_line(tmp_path: Path) -> None:
+    for args, fault in ((["--variant", "v9"], "deploy/v9/deployment.json: not found"),
+                        (["--index", "some-index"], "--index and --model-id go together")):
+        result = nsparse("search", QUERY, *args, cwd=tmp_path)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 1 and len(lines) == 1 and fault in lines[0], result.stderr
