@@ -24,7 +24,11 @@ CA_HINT = ("set NSPARSE_OPENSEARCH_CA_CERTS to the CA bundle (PEM) that signed t
 
 
 class OpenSearchError(RuntimeError):
-    """A request the cluster refused; the message carries the server's own reason."""
+    """A request the cluster refused; the message carries the server's own reason, `status_code` its HTTP status."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class ClusterUnreachable(OpenSearchError):
@@ -130,7 +134,8 @@ def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> Op
             "or point NSPARSE_OPENSEARCH_URL at your cluster") from None
     except TransportError as err:
         raise ClusterRefused(
-            f"{settings.display_url} answers but refused the request (HTTP {err.status_code}): {server_reason(err)}"
+            f"{settings.display_url} answers but refused the request (HTTP {err.status_code}): {server_reason(err)}",
+            err.status_code if isinstance(err.status_code, int) else None,
         ) from None
     return client
 
@@ -167,4 +172,5 @@ def refused_as(action: str) -> Iterator[None]:
             raise CertificateUntrusted(f"{action}: TLS failed ({_tls_reason(err)}): {CA_HINT}") from None
         if isinstance(err, ConnectionError):
             raise ClusterUnreachable(f"{action}: the cluster stopped answering ({redact(str(err.error))})") from None
-        raise OpenSearchError(f"{action}: HTTP {err.status_code}: {server_reason(err)}") from None
+        status = err.status_code if isinstance(err.status_code, int) else None
+        raise OpenSearchError(f"{action}: HTTP {err.status_code}: {server_reason(err)}", status) from None

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import TransportError
 from tqdm import tqdm
 
 from nsparse.opensearch.client import OpenSearchError, refused_as
@@ -82,6 +83,9 @@ def bulk_index(client: OpenSearch, index: str, docs: Iterable[dict[str, Any]], i
     for ok, item in tqdm(results, desc=f"indexing {index}", unit="doc", disable=not progress):
         if not ok:
             failure = next(iter(item.values()))
+            with refused_as(f"indexing into {index}"):
+                if isinstance(failure.get("exception"), TransportError):  # the whole request failed, e.g. a dead node
+                    raise failure["exception"]
             raise OpenSearchError(f"indexing into {index}: document {failure.get('_id')!r} refused: {failure.get('error')}")
         indexed += 1
     if refresh:

@@ -128,9 +128,15 @@ def get_model(client: OpenSearch, model_id: str) -> dict[str, Any]:
     return _request(client, "GET", f"/models/{model_id}", f"reading model {model_id}")
 
 
-def delete_model(client: OpenSearch, model_id: str) -> None:
-    """Undeploy (when deployed) and delete a model with its uploaded chunks."""
-    if get_model(client, model_id).get("model_state") in {"DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING"}:
+def delete_model(client: OpenSearch, model_id: str, missing_ok: bool = False) -> None:
+    """Undeploy (when deployed) and delete a model with its uploaded chunks; `missing_ok`: a model already gone is fine."""
+    try:
+        state = get_model(client, model_id).get("model_state")
+    except OpenSearchError as err:
+        if missing_ok and err.status_code == 404:
+            return
+        raise
+    if state in {"DEPLOYED", "PARTIALLY_DEPLOYED", "DEPLOYING"}:
         undeploy_model(client, model_id)
     _request(client, "DELETE", f"/models/{model_id}", f"deleting model {model_id}")
 

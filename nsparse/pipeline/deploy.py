@@ -4,6 +4,11 @@ Idempotent by content: models are reused when their zip's SHA-256 is already reg
 and an index is rebuilt only when it is missing or was built from other model or corpus
 bytes (recorded in the index's `_meta`). So re-running deploy after deleting an index
 recreates just that index, and never registers a duplicate model.
+
+Recorded as it goes: `deployment.json` is rewritten (atomically) after each thing deploy
+creates, with `complete: false` until the end, so that after a failure (a node that
+died, a refused request) `nsparse cleanup <variant>` still finds and removes what was
+made, and a rerun of deploy picks up the registered models by content hash.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 from nsparse.opensearch import ml
-from nsparse.opensearch.client import OpenSearchError
+from nsparse.opensearch.client import ClusterUnreachable, OpenSearchError
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +39,39 @@ SPARSE_FIELD = "sparse"  # the rank_features field of opensearch/mappings/sparse
 
 @dataclass
 class Deployment:
-    """What deploy created for one variant; written to `deploy/<variant>/deployment.json`."""
+    """What deploy created for one variant; written to `deploy/<variant>/deployment.json` as it goes.
+
+    Ids are None until deploy has created that part; `complete` turns true only when
+    every index is filled. `cleanup` accepts an incomplete record; `benchmark` needs a
+    complete one (`require_complete`).
+    """
 
     variant: str
-    model_group_id: str
-    query_model_id: str
-    doc_model_id: str
-    doc_model_deployed: bool
-    ingest: str  # "pipeline" (ML Commons encodes) or "client" (ONNX Runtime here, then bulk)
+    model_group_id: str | None = None
+    query_model_id: str | None = None
+    doc_model_id: str | None = None
+    doc_model_deployed: bool = False
+    ingest: str | None = None  # "pipeline" (ML Commons encodes) or "client" (ONNX Runtime here, then bulk)
     ingest_pipeline: str | None = None
     indices: dict[str, str] = field(default_factory=dict)  # benchmark -> index name
     doc_counts: dict[str, int] = field(default_factory=dict)
+    complete: bool = False
 
     def save(self, path: Path) -> None:
         write_json(path, asdict(self))
 
     @classmethod
-    def load(cls, path: Path) -> "Deployment":
-        return cls(**read_json(path))
+    def load(cls, path: Path) -> Deployment:
+        fields = read_json(path)
+        fields.setdefault("complete", True)  # records older than incremental writing were only written at the end
+        return cls(**fields)
+
+    def require_complete(self, path: Path) -> Deployment:
+        """This record, if deploy finished; otherwise an error saying how to recover."""
+        if not self.complete:
+            raise RuntimeError(f"{path}: deploy of {self.variant} did not finish: rerun it (`dvc repro deploy@{self.variant}`) "
+                               f"or remove what it made with `nsparse cleanup {self.variant}`")
+        return self
 
 
 def _client_encoded(
@@ -81,46 +101,76 @@ def deploy_variant(
     export_dir: Path,
     benchmarks: dict[str, Path],
     params: dict[str, Any],
+    record: Path | None = None,
 ) -> Deployment:
-    """Register, deploy and index one variant; see the module docstring for idempotency."""
-    group_id = ml.ensure_model_group(client, params["model_group"], "nsparse sparse retrieval models")
-    version = params["model_version"]
-    query_model_id = ml.register_model_zip(
+    """Register, deploy and index one variant; see the module docstring for idempotency and `record`.
+
+    A cluster that stops answering is reported as such (`ClusterUnreachable`, naming the
+    record and how to recover), never mistaken for ML Commons refusing the ONNX model.
+    """
+    deployment = Deployment(variant)
+    try:
+        _deploy(client, deployment, model_dir, export_dir, benchmarks, params, record)
+    except ClusterUnreachable as err:
+        kept = f"what it created is recorded in {record}" if record else "nothing was recorded"
+        raise ClusterUnreachable(
+            f"deploy {variant}: {err}; {kept}: rerun deploy once the cluster answers (registered models are reused "
+            f"by content hash), or remove it with `nsparse cleanup {variant}`") from None
+    return deployment
+
+
+def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_dir: Path,
+            benchmarks: dict[str, Path], params: dict[str, Any], record: Path | None) -> None:
+    def save() -> None:
+        if record is not None:
+            deployment.save(record)
+
+    variant, version = deployment.variant, params["model_version"]
+    save()
+    deployment.model_group_id = ml.ensure_model_group(client, params["model_group"], "nsparse sparse retrieval models")
+    save()
+    deployment.query_model_id = ml.register_model_zip(
         client,
         export_dir / "sparse_tokenize.zip",
         name=f"nsparse-{variant}-query",
         version=version,
         function_name="SPARSE_TOKENIZE",
         model_format="TORCH_SCRIPT",
-        model_group_id=group_id,
+        model_group_id=deployment.model_group_id,
         description=f"nsparse {variant} query encoder: tokenizer + IDF (inference-free)",
     )
-    deploy_replacing_older_versions(client, f"nsparse-{variant}-query", query_model_id, params["deploy_timeout_s"])
+    save()
+    deploy_replacing_older_versions(client, f"nsparse-{variant}-query", deployment.query_model_id, params["deploy_timeout_s"])
     doc_zip = export_dir / "sparse_encoding.zip"
-    doc_model_id = ml.register_model_zip(
+    deployment.doc_model_id = ml.register_model_zip(
         client,
         doc_zip,
         name=f"nsparse-{variant}-doc",
         version=version,
         function_name="SPARSE_ENCODING",
         model_format="ONNX",
-        model_group_id=group_id,
+        model_group_id=deployment.model_group_id,
         description=f"nsparse {variant} document encoder (ONNX)",
     )
-    deployed = False
+    save()
     if params["ingest"] in ("auto", "pipeline"):
         try:
-            deploy_replacing_older_versions(client, f"nsparse-{variant}-doc", doc_model_id, params["deploy_timeout_s"])
-            deployed = True
+            deploy_replacing_older_versions(client, f"nsparse-{variant}-doc", deployment.doc_model_id, params["deploy_timeout_s"])
+            deployment.doc_model_deployed = True
+        except ClusterUnreachable:
+            raise  # a dead or unreachable node is not ML Commons refusing the model
         except OpenSearchError as err:
             if params["ingest"] == "pipeline":
                 raise
             log.warning("ML Commons could not deploy the ONNX document model (%s); encoding documents client-side", err)
-    pipeline_name = f"{params['index_prefix']}-{variant}-ingest" if deployed else None
-    if pipeline_name:
-        os_index.put_ingest_pipeline(client, pipeline_name, os_index.load_body("sparse_encoding_ingest_pipeline", model_id=doc_model_id))
-    deployment = Deployment(variant, group_id, query_model_id, doc_model_id, deployed, "pipeline" if deployed else "client", pipeline_name)
-    onnx = None if deployed else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
+    deployment.ingest = "pipeline" if deployment.doc_model_deployed else "client"
+    save()
+    if deployment.doc_model_deployed:
+        deployment.ingest_pipeline = f"{params['index_prefix']}-{variant}-ingest"
+        os_index.put_ingest_pipeline(client, deployment.ingest_pipeline, os_index.load_body(
+            "sparse_encoding_ingest_pipeline", model_id=deployment.doc_model_id))
+        save()
+    onnx = None if deployment.doc_model_deployed else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
     model_hash = sha256_file(doc_zip)
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="benchmark"):
         corpus = read_corpus(folder / "corpus.jsonl")
@@ -128,25 +178,33 @@ def deploy_variant(
         # Benchmarks over the same corpus (korquad/codeswitch, msmarco-ko/-en2ko) share one index.
         index_name = corpus_index_name(params["index_prefix"], variant, fingerprint)
         deployment.indices[name] = index_name
-        deployment.doc_counts[name] = len(corpus)
+        save()  # before creating it: a half-filled index is still cleaned up
         meta = {"doc_model_sha256": model_hash, "corpus_fingerprint": fingerprint, "documents": len(corpus), "ingest": deployment.ingest}
         if index_is_current(client, index_name, meta):
             log.info("%s is current; not re-indexed", index_name)
-            continue
-        body = with_build_record(os_index.load_body("sparse_index"), meta)
-        if pipeline_name:
-            body["settings"]["index"]["default_pipeline"] = pipeline_name
-        os_index.create_index(client, index_name, body, replace=True)
-        docs = _client_encoded(corpus, onnx, params["encode_batch_size"]) if onnx else ({"_id": i, **d} for i, d in corpus.items())
-        os_index.bulk_index(client, index_name, docs, batch_size=params["bulk_batch_size"])
-    return deployment
+        else:
+            body = with_build_record(os_index.load_body("sparse_index"), meta)
+            if deployment.ingest_pipeline:
+                body["settings"]["index"]["default_pipeline"] = deployment.ingest_pipeline
+            os_index.create_index(client, index_name, body, replace=True)
+            docs = _client_encoded(corpus, onnx, params["encode_batch_size"]) if onnx else ({"_id": i, **d} for i, d in corpus.items())
+            os_index.bulk_index(client, index_name, docs, batch_size=params["bulk_batch_size"])
+        deployment.doc_counts[name] = len(corpus)
+        save()
+    deployment.complete = True
+    save()
 
 
 def cleanup(client: OpenSearch, deployment: Deployment) -> None:
-    """Undo what deploy created for one variant: indices, ingest pipeline and both models."""
+    """Undo what deploy created for one variant: indices, ingest pipeline and both models.
+
+    Works on an incomplete record too (deploy failed half-way): parts never created
+    are None or absent, and parts already gone are fine.
+    """
     for index_name in set(deployment.indices.values()):
         os_index.delete_index(client, index_name)
     if deployment.ingest_pipeline:
         os_index.delete_ingest_pipeline(client, deployment.ingest_pipeline)
     for model_id in (deployment.doc_model_id, deployment.query_model_id):
-        ml.delete_model(client, model_id)
+        if model_id:
+            ml.delete_model(client, model_id, missing_ok=True)
