@@ -124,6 +124,7 @@ class Llm(Section):
     extra_body: dict[str, Any]
     n_ctx: PositiveInt
     n_gpu_layers: Annotated[int, Field(ge=-1)]
+    n_threads: PositiveInt | None = None  # llama_cpp: CPU threads; None: llama.cpp's default
 
 
 class SynthPrompts(Section):
@@ -148,7 +149,7 @@ class SynthFilters(Section):
 
 
 class Synthesize(Section):
-    corpora: list[str] = Field(min_length=1)
+    corpora: list[str]
     documents_per_corpus: PositiveInt
     queries_per_document: PositiveInt
     paraphrases_per_query: NonNegativeInt
@@ -157,6 +158,19 @@ class Synthesize(Section):
     keyword_terms: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     prompts: SynthPrompts
     filters: SynthFilters
+    # The team's own documents (nsparse.synth.own); defaults equal params.yaml's, for params files written before them.
+    own_corpus: str | None = None  # a JSONL of {_id, title, text} or a BEIR folder
+    own_split: str = Field(default="test", min_length=1)
+    own_heldout_share: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    own_corpus: Annotated[str, Field(min_length=1)] | None = None  # a JSONL of {_id, title, text} or a BEIR folder
+    own_split: Annotated[str, Field(min_length=1)] = "test"
+    own_heldout_share: Annotated[float, Field(gt=0, lt=1)] = 0.2
+
+    @model_validator(mode="after")
+    def _some_documents(self) -> Synthesize:
+        if not self.corpora and self.own_corpus is None:
+            raise ValueError("corpora is empty and own_corpus is null: no documents to synthesize queries for")
+        return self
 
 
 class VerifyPrompts(Section):
@@ -194,6 +208,8 @@ class Deploy(Section):
     deploy_timeout_s: PositiveFloat
     encode_batch_size: PositiveInt
     bulk_batch_size: PositiveInt
+    own_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None = None  # alias of the own-documents index
+    own_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None = None  # alias of your documents' index
 
 
 class BenchmarkSection(Section):
