@@ -112,8 +112,14 @@ def test_parallel_and_source_json_readers(tmp_path):
     with pytest.raises(DataFormatError, match=r"korquad.json:2: not UTF-8: byte 0xb1$"):
         read_korquad(korquad)
     deep = _write(tmp_path, "deep.json", b"[" * 100_000 + b"]" * 100_000)
-    with pytest.raises(DataFormatError, match=r"deep.json:1: JSON nested too deeply to read$"):
+    with pytest.raises(DataFormatError, match=r"deep.json: JSON nested too deeply to read$"):
         read_korquad(deep)
+    twice = _write(tmp_path, "twice.json", b'{"data": [],\n "data": []}')
+    with pytest.raises(DataFormatError, match=r"twice.json: key 'data' appears twice in one object$"):
+        read_korquad(twice)
+    broken = _write(tmp_path, "broken.json", b'{"data": [\n\n  {"title": }]}')
+    with pytest.raises(DataFormatError, match=r"broken.json:3: not valid JSON \(Expecting value\)$"):
+        read_korquad(broken)
 
 
 def test_a_help_page_that_is_not_utf8_names_its_line(tmp_path):

@@ -13,6 +13,7 @@ positive) are counted and logged, never silent.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import os
 from collections.abc import Iterator, Mapping
@@ -34,10 +35,10 @@ log = logging.getLogger(__name__)
 
 
 class DataFormatError(ValueError):
-    """A record that breaks the format, reported as `file:line: fault`."""
+    """A record that breaks the format, reported as `file:line: fault` (`file: fault` when no line can be named)."""
 
-    def __init__(self, path: PathLike, line: int | str, fault: str) -> None:
-        super().__init__(f"{path}:{line}: {fault}")
+    def __init__(self, path: PathLike, line: int | str | None, fault: str) -> None:
+        super().__init__(f"{path}: {fault}" if line is None else f"{path}:{line}: {fault}")
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,16 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return record
 
 
-def parse_json(text: str, path: PathLike, line: int | str) -> Any:
-    """`json.loads` whose faults (bad JSON, a key twice in one object, absurd nesting) are DataFormatErrors."""
+def parse_json(text: str, path: PathLike, line: int | None) -> Any:
+    """`json.loads` whose faults (bad JSON, a key twice in one object, absurd nesting) are DataFormatErrors.
+
+    `line`: the line `text` is (JSON Lines), or None for a whole JSON document, whose
+    syntax errors then name their own line and the other faults name no line.
+    """
     try:
         return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
-        where = line if isinstance(line, str) or err.lineno == 1 else line + err.lineno - 1
-        raise DataFormatError(path, where, f"not valid JSON ({err.msg})") from None
+        raise DataFormatError(path, err.lineno if line is None else line, f"not valid JSON ({err.msg})") from None
     except _DuplicateKey as err:
         raise DataFormatError(path, line, f"key {err.args[0]!r} appears twice in one object") from None
     except RecursionError:
@@ -286,3 +290,48 @@ def read_pairs(path: PathLike) -> list[dict[str, Any]]:
 
 def write_pairs(path: PathLike, pairs: list[dict[str, Any]]) -> int:
     return write_jsonl(path, pairs)
+
+
+# --- parallel text and dictionaries (read by synonym mining and the translation table) ---
+
+
+def read_parallel(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """(ko, en) paragraphs of `data/parallel/*.jsonl`; a malformed line is an error naming it.
+
+    Errors (`file:line: fault`): bytes that are not UTF-8, bad JSON, a key twice, absurd
+    nesting, missing or non-string `id`/`ko`/`en`. Blank lines are skipped.
+    """
+    paragraphs = []
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        record = parse_json(line, path, line_number)
+        if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in ("id", "ko", "en")):
+            raise DataFormatError(path, line_number, "expected an object with string fields 'id', 'ko', 'en'")
+        paragraphs.append((record["ko"], record["en"]))
+    return paragraphs
+
+
+def read_verified_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """{korean: [english, ...]} from a `write_dictionary` file, best score first (the file's order).
+
+    This is the form `nsparse.text.code_switch` takes; a row that is not
+    `ko\ten\tscore\tsource` with a finite numeric score is an error naming the file and
+    line, as are bytes that are not UTF-8. A `nan`/`inf` score is an error too: the
+    verifier that wrote it failed, and the file's best-first order means nothing.
+    """
+    dictionary: dict[str, list[str]] = {}
+    for line_number, line in text_lines(path):
+        fields = line.split("\t")
+        if len(fields) != 4 or not all(fields):
+            raise DataFormatError(path, line_number, f"expected 'ko<TAB>en<TAB>score<TAB>source', got {line!r}")
+        try:
+            score = float(fields[2])
+        except ValueError:
+            raise DataFormatError(path, line_number, f"score {fields[2]!r} is not a number") from None
+        if not math.isfinite(score):
+            raise DataFormatError(path, line_number, f"score {fields[2]!r} is not a finite number")
+        translations = dictionary.setdefault(fields[0], [])
+        if fields[1] not in translations:
+            translations.append(fields[1])
+    return dictionary

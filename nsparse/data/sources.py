@@ -45,7 +45,7 @@ def _load_json(path: PathLike) -> Any:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise DataFormatError(path, line, f"not UTF-8: byte 0x{data[err.start]:02x}") from None
-    return parse_json(text, path, 1)
+    return parse_json(text, path, None)
 
 
 def _require(condition: bool, path: PathLike, where: str, fault: str) -> None:
