@@ -109,3 +109,17 @@ def test_a_stage_stops_in_seconds_with_the_one_line_message(tmp_path, stage):
     assert result.stderr.strip().splitlines() == [
         f"error: {params_file}: train.flops_wieght: unknown key; did you mean 'flops_weight'?"
     ]
+
+
+def test_a_data_fault_in_a_stage_is_one_line_too(tmp_path):
+    """`mix` reading a pairs file with bytes that are not UTF-8: `file:line: fault`, no traceback."""
+    for folder in ("data/train", "data/synth", "data/synonyms"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "data/train/pairs.jsonl").write_bytes(b'{"query": "\xff"}\n')
+    (tmp_path / "data/synth/pairs.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "data/synonyms/dictionary.tsv").write_text("", encoding="utf-8")
+    env = {**os.environ, "NSPARSE_PARAMS": str(ROOT / "params.yaml"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "stages.mix"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == ["error: data/train/pairs.jsonl:1: not UTF-8: byte 0xff at column 12"]
