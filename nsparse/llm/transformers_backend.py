@@ -2,7 +2,9 @@
 
 Batched with left padding (decoder-only models continue from the right edge), on GPU when
 present. Qwen3 chat templates receive `enable_thinking=False`, and any `<think>` block
-that still appears is stripped. On CUDA, peak memory and tokens/s go into provenance.
+that still appears is stripped. AWQ checkpoints (e.g. Qwen/Qwen3-14B-AWQ) load through
+`nsparse.llm.awq` and stay 4-bit in memory. Tokens/s always, and on CUDA the peak memory
+and the device, go into provenance.
 """
 
 from __future__ import annotations
@@ -14,13 +16,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+from nsparse.llm.awq import awq_quantization, load_awq_causal_lm
 from nsparse.llm.base import Conversation, Generator, strip_thinking
-
-AWQ_HELP = (
-    "{model}: AWQ checkpoints need the `awq` package, but AutoAWQ is deprecated and does not import "
-    "with the pinned transformers 4.57.1 (it needs the removed PytorchGELUTanh). Serve the checkpoint "
-    "with vLLM (`vllm serve {model}`) and set llm.backend=openai instead."
-)
+from nsparse.llm.gpu import torch_cuda_figures
 
 
 class TransformersGenerator(Generator):
@@ -36,27 +34,26 @@ class TransformersGenerator(Generator):
         seed: int | None = None,
     ) -> None:
         super().__init__(model, sampling)
-        self._require_quantization_backend(model)
         self.batch_size = batch_size
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device).eval()
+        quantization = awq_quantization(AutoConfig.from_pretrained(model))
+        if quantization is None:
+            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device).eval()
+        else:
+            # "auto" for AWQ: fp16 (the checkpoint's) on GPU, fp32 on CPU, where fp16 matmuls are slow.
+            compute = getattr(torch, dtype) if dtype != "auto" else torch.float16 if self.device.type == "cuda" else torch.float32
+            self.model = load_awq_causal_lm(model, compute, self.device)
+            self.stats.extra["quantization"] = {
+                "method": "awq", "bits": quantization["bits"], "group_size": quantization["group_size"],
+                "kernel": "nsparse.llm.awq: PyTorch dequantize + matmul", "compute_dtype": str(compute).removeprefix("torch."),
+            }
         if seed is not None:
             torch.manual_seed(seed)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-
-    @staticmethod
-    def _require_quantization_backend(model: str) -> None:
-        quantization = getattr(AutoConfig.from_pretrained(model), "quantization_config", None) or {}
-        method = quantization.get("quant_method") if isinstance(quantization, dict) else getattr(quantization, "quant_method", None)
-        if str(method).lower().endswith("awq"):
-            try:
-                import awq  # noqa: F401  (probe only: transformers imports it itself)
-            except ImportError as err:
-                raise ImportError(AWQ_HELP.format(model=model)) from err
 
     def _prompt(self, conversation: Conversation) -> str:
         # Templates without an enable_thinking switch ignore the extra variable.
@@ -78,8 +75,7 @@ class TransformersGenerator(Generator):
             for start in tqdm(batches, desc="generate", unit="batch", disable=len(batches) < 2):
                 replies += self._generate_batch(prompts[start : start + self.batch_size], options)
         if self.device.type == "cuda":
-            self.stats.extra["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated(self.device)
-            self.stats.extra["device"] = torch.cuda.get_device_name(self.device)
+            self.stats.extra.update(torch_cuda_figures(self.device))
         return replies
 
     def _generate_batch(self, prompts: list[str], options: dict[str, Any]) -> list[str]:
