@@ -1,4 +1,5 @@
-"""Helpers for the LLM tests: a real OpenAI-compatible HTTP server process and a tiny Qwen3.
+"""Helpers for the LLM tests: a real OpenAI-compatible HTTP server process and a tiny Qwen3
+(as a Hugging Face checkpoint, quantized to AWQ, and converted to GGUF).
 
 The server (`python tests/llm_fixtures.py PORT_FILE [--no-structured] [--reply TEXT]`)
 speaks `POST /v1/chat/completions` in the OpenAI wire format. When the last user message
@@ -130,6 +131,23 @@ def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nsparse.llm.tiny import build_tiny_qwen3
 
     return build_tiny_qwen3(tmp_path_factory.mktemp("tiny-qwen3"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_awq(tiny_qwen3: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Qwen3 quantized to a 4-bit AWQ GEMM checkpoint (group size 32: its layers are 32 and 64 wide)."""
+    from nsparse.llm.awq import quantize_awq
+    from nsparse.llm.tiny import DEFAULT_TEXTS
+
+    return quantize_awq(tiny_qwen3, tmp_path_factory.mktemp("tiny-qwen3-awq"), DEFAULT_TEXTS, group_size=32)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_gguf(tiny_qwen3: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Qwen3 as a Q8_0 GGUF file (its tokenizer splits like GPT-2: ByteLevel's default regex)."""
+    from nsparse.llm.gguf_convert import convert_qwen3
+
+    return convert_qwen3(tiny_qwen3, tmp_path_factory.mktemp("tiny-qwen3-gguf") / "tiny-qwen3-q8_0.gguf", "q8_0", "gpt-2")
 
 
 if __name__ == "__main__":

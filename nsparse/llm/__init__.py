@@ -1,7 +1,7 @@
 """nsparse.llm: one generation interface over interchangeable back ends.
 
-`make_generator(params["llm"])` returns a `Generator` for the `transformers`,
-`openai` and `llama_cpp` back ends, and None for `offline`, where callers use their
+`make_generator(params["llm"])` returns a `Generator` for the `transformers` (AWQ
+checkpoints included), `openai` and `llama_cpp` back ends, and None for `offline`, where callers use their
 documented non-LLM method instead of generating text.
 """
 
@@ -68,6 +68,7 @@ def make_generator(llm_params: dict[str, Any], seed: int | None = None) -> Gener
             sampling,
             n_ctx=llm_params.get("n_ctx", 4096),
             n_gpu_layers=llm_params.get("n_gpu_layers", -1),
+            n_threads=llm_params.get("n_threads"),
             seed=seed,
         )
     raise ValueError(f"llm.backend must be one of {BACKENDS}, got {backend!r}")
