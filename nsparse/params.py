@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from nsparse.faults import UserFault
+
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -28,7 +30,7 @@ Fraction = Annotated[float, Field(ge=0, le=1)]  # a share or probability in [0, 
 Threads = PositiveInt | None  # None: every CPU available
 
 
-class ParamsError(ValueError):
+class ParamsError(UserFault, ValueError):
     """params.yaml breaks the schema; the message is one line naming the key path(s) and the fault(s)."""
 
 

@@ -22,7 +22,8 @@ NOT_OUTPUT_RELEVANT = {
     "nsparse/config.py",  # reads params.yaml (whose values DVC tracks through `params:`)
     "nsparse/params.py",  # validates params.yaml; never changes a value
     "nsparse/io.py",  # atomic writes, JSON helpers
-    "stages/__init__.py",  # prints a params error without a traceback
+    "nsparse/faults.py",  # the UserFault marker class
+    "stages/__init__.py",  # prints a user fault (nsparse/faults.py) without a traceback
 }
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nsparse.faults import UserFault
 from nsparse.io import atomic_open, write_jsonl
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
@@ -34,7 +35,7 @@ PathLike = str | os.PathLike[str]
 log = logging.getLogger(__name__)
 
 
-class DataFormatError(ValueError):
+class DataFormatError(UserFault, ValueError):
     """A record that breaks the format, reported as `file:line: fault` (`file: fault` when no line can be named)."""
 
     def __init__(self, path: PathLike, line: int | str | None, fault: str) -> None:

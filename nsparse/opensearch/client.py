@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import AuthenticationException, ConnectionError, SSLError, TransportError
 
+from nsparse.faults import UserFault
 from nsparse.opensearch.node import NodeSettings
 
 CA_HINT = ("set NSPARSE_OPENSEARCH_CA_CERTS to the CA bundle (PEM) that signed the cluster's certificate "
@@ -31,11 +32,11 @@ class OpenSearchError(RuntimeError):
         self.status_code = status_code
 
 
-class ClusterUnreachable(OpenSearchError):
+class ClusterUnreachable(UserFault, OpenSearchError):
     """Nothing answers at the configured URL."""
 
 
-class CertificateUntrusted(OpenSearchError):
+class CertificateUntrusted(UserFault, OpenSearchError):
     """The cluster answers over TLS, but its certificate is not signed by a trusted CA."""
 
 
@@ -43,7 +44,7 @@ class ClusterRefused(OpenSearchError):
     """The cluster answers, but refuses requests (HTTP 401, 403, 5xx)."""
 
 
-class AuthenticationFailed(ClusterRefused):
+class AuthenticationFailed(UserFault, ClusterRefused):
     """The cluster rejected the configured credentials (HTTP 401)."""
 
 
