@@ -22,6 +22,7 @@ pytestmark = pytest.mark.opensearch
 
 CORPUS = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
 QUERY = "대한민국의 수도"
+VARIANT = "cli-search"  # its own model names: deploy undeploys other versions of a same-named model
 
 
 @pytest.fixture
@@ -32,21 +33,21 @@ def deployed(opensearch: OpenSearch, tmp_path: Path) -> Path:
     export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, ExportSettings(quantize=False))
     write_benchmark(tmp_path / "docs", CORPUS, {"q0": QUERY}, {"test": {"q0": {"d0": 1}}})
     params = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test"}
-    deployment = deploy_variant(opensearch, "tiny", tmp_path / "model", tmp_path / "export", {"docs": tmp_path / "docs"}, params)
-    deployment.save(tmp_path / "deploy" / "tiny" / "deployment.json")
+    deployment = deploy_variant(opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {"docs": tmp_path / "docs"}, params)
+    deployment.save(tmp_path / "deploy" / VARIANT / "deployment.json")
     return tmp_path
 
 
 def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed: Path) -> None:
-    result = nsparse("search", QUERY, "--variant", "tiny", "--deploy-dir", "deploy", "-k", "3", "--json", cwd=deployed)
+    result = nsparse("search", QUERY, "--variant", VARIANT, "--deploy-dir", "deploy", "-k", "3", "--json", cwd=deployed)
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert 0 < len(hits) <= 3 and all(hit["doc_id"] in CORPUS for hit in hits)
     assert [hit["score"] for hit in hits] == sorted((hit["score"] for hit in hits), reverse=True)
-    deployment = json.loads((deployed / "deploy" / "tiny" / "deployment.json").read_text())
+    deployment = json.loads((deployed / "deploy" / VARIANT / "deployment.json").read_text())
     (query_weights,) = ml.predict_sparse(opensearch, deployment["query_model_id"], [QUERY])
     for hit in hits:  # a neural_sparse score is the dot product of the matched terms
-        assert hit["score"] == pytest.approx(sum(m["contribution"] for m in hit["matches"]), rel=1e-3)
+        assert hit["score"] == pytest.approx(sum(m["contribution"] for m in hit["matches"]), rel=1e-5)
         assert all(m["query_weight"] == pytest.approx(query_weights[m["token"]]) for m in hit["matches"])
         assert hit["text"] == CORPUS[hit["doc_id"]]["text"]
 
@@ -55,7 +56,7 @@ def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed:
     assert direct.returncode == 0, direct.stderr
     assert f"{index}: {len(hits)} hits" in direct.stdout and "matched:" in direct.stdout
 
-    hybrid = nsparse("search", QUERY, "--variant", "tiny", "--hybrid", "--hybrid-pipeline", "nsparse-test-hybrid",
+    hybrid = nsparse("search", QUERY, "--variant", VARIANT, "--hybrid", "--hybrid-pipeline", "nsparse-test-hybrid",
                      "--json", cwd=deployed)
     assert hybrid.returncode == 0, hybrid.stderr
     combined = json.loads(hybrid.stdout)

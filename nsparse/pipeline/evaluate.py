@@ -151,7 +151,7 @@ def evaluate_model(
 
     `max_queries` keeps the first queries in qrels order, as the benchmark stage's cap does.
     """
-    from nsparse.eval import BM25Kiwi, SparseRetriever, evaluate, sparse_cost
+    from nsparse.eval import BM25Kiwi, SparseRetriever, sparse_cost
 
     queries = dict(list(benchmark.queries.items())[:max_queries])
     qrels = {query_id: benchmark.qrels[query_id] for query_id in queries}
@@ -165,7 +165,7 @@ def evaluate_model(
     query_matrix = encoder.encode_queries([queries[query_id] for query_id in query_ids])
     run = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, query_ids, k)
     searched = time.perf_counter()
-    result.systems[system_name(model)] = {**evaluate(qrels, run).summary, **sparse_cost(query_matrix, doc_matrix)}
+    result.systems[system_name(model)] = {**_summary(qrels, run), **sparse_cost(query_matrix, doc_matrix)}
     result.timings_s.update(encode_documents=encoded - started, search=searched - encoded)
 
     for baseline in baselines:
@@ -173,7 +173,16 @@ def evaluate_model(
             raise InputError(f"unknown baseline {baseline!r} (known: bm25)")
         started = time.perf_counter()
         bm25_run = BM25Kiwi(benchmark.corpus).search(queries, k)
-        result.systems["bm25_kiwi"] = evaluate(qrels, bm25_run).summary
+        result.systems["bm25_kiwi"] = _summary(qrels, bm25_run)
         result.timings_s["bm25"] = time.perf_counter() - started
     result.timings_s = {name: round(seconds, 2) for name, seconds in result.timings_s.items()}
     return result
+
+
+def _summary(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """`evaluate`'s means; every metric 0 when no query found any document (which ranx cannot score)."""
+    from nsparse.eval import DEFAULT_METRICS, evaluate
+
+    if not any(run.values()):
+        return dict.fromkeys(DEFAULT_METRICS, 0.0)
+    return evaluate(qrels, run).summary

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import scipy.sparse as sp
 from opensearchpy import OpenSearch
 
@@ -18,6 +19,7 @@ from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml, search
 from nsparse.opensearch.client import refused_as
+from nsparse.pipeline.benchmark import rank_features_precision
 from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
 from nsparse.pipeline.evaluate import InputError
 
@@ -102,8 +104,8 @@ def deployed_target(deploy_dir: Path, variant: str, benchmark: str | None = None
         raise InputError(f"{record}: not found; deploy {variant!r} first (dvc repro deploy@{variant}) "
                          "or name the index with --index and --model-id")
     deployment = Deployment.load(record)
-    if not deployment.indices:
-        raise InputError(f"{record}: the deployment has no index")
+    if not getattr(deployment, "complete", True) or not deployment.query_model_id or not deployment.indices:
+        raise InputError(f"{record}: deploy of {variant!r} did not finish; rerun it (dvc repro deploy@{variant})")
     if benchmark is None:
         benchmark = next((name for name in deployment.indices if name.startswith("own")), next(iter(deployment.indices)))
     if benchmark not in deployment.indices:
@@ -137,7 +139,7 @@ def search_index(
     """The top `k` hits of `query` (neural sparse, or BM25 + neural sparse through `hybrid_pipeline`).
 
     Matched terms come from the query model's own token weights and the vectors the index
-    stores, so they explain the neural part of each score exactly.
+    stores (at its precision), so they add up to the neural part of each score.
     """
     sparse_clause = {"neural_sparse": {SPARSE_FIELD: {"query_text": query, "model_id": target.model_id}}}
     if hybrid_pipeline:
@@ -155,8 +157,10 @@ def search_index(
     for doc_id, score in ranking:
         source = sources.get(doc_id, {})
         stored = source.get(SPARSE_FIELD) or {}
-        matches = sorted((Match(token, weight, float(stored[token]), None, None)
-                          for token, weight in query_weights.items() if token in stored and weight > 0),
-                         key=lambda match: -match.contribution)
+        shared = [token for token, weight in query_weights.items() if token in stored and weight > 0]
+        # Scored as the index stores them: rank_features keeps 9 significant bits of each weight.
+        indexed = rank_features_precision(np.asarray([stored[token] for token in shared], dtype=np.float32))
+        matches = sorted((Match(token, float(query_weights[token]), float(weight), None, None)
+                          for token, weight in zip(shared, indexed)), key=lambda match: -match.contribution)
         hits.append(Hit(doc_id, score, source.get("title", ""), source.get("text", ""), matches))
     return hits
