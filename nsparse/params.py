@@ -161,9 +161,6 @@ class Synthesize(Section):
     prompts: SynthPrompts
     filters: SynthFilters
     # The team's own documents (nsparse.synth.own); defaults equal params.yaml's, for params files written before them.
-    own_corpus: str | None = None  # a JSONL of {_id, title, text} or a BEIR folder
-    own_split: str = Field(default="test", min_length=1)
-    own_heldout_share: Annotated[float, Field(ge=0, lt=1)] = 0.2
     own_corpus: Annotated[str, Field(min_length=1)] | None = None  # a JSONL of {_id, title, text} or a BEIR folder
     own_split: Annotated[str, Field(min_length=1)] = "test"
     own_heldout_share: Annotated[float, Field(gt=0, lt=1)] = 0.2
@@ -210,7 +207,6 @@ class Deploy(Section):
     deploy_timeout_s: PositiveFloat
     encode_batch_size: PositiveInt
     bulk_batch_size: PositiveInt
-    own_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None = None  # alias of the own-documents index
     own_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None = None  # alias of your documents' index
 
 

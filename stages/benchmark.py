@@ -12,6 +12,9 @@ from nsparse.io import atomic_open, write_json
 from nsparse.opensearch.client import connect
 from nsparse.pipeline.benchmark import quality_rows, run_all
 from nsparse.pipeline.deploy import Deployment
+from nsparse.pipeline.own import own_benchmarks
+
+OWN_DIR = Path("data/own")  # your documents (synthesize.own_corpus) with judged or held-out synthetic queries
 
 
 def main() -> None:
@@ -21,9 +24,13 @@ def main() -> None:
     settings = params["benchmark"]
     folders = {name: Path("data/benchmarks") / name for name in settings["benchmarks"]}
     benchmarks = {name: load_benchmark(folder, settings["split"]) for name, folder in folders.items()}
+    own, labels = own_benchmarks(OWN_DIR)
+    benchmarks.update(own)
     records = {v: Path("deploy") / v / "deployment.json" for v in params["variants"]}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
     report = run_all(connect(), benchmarks, deployments, settings, params["deploy"]["index_prefix"])
+    if labels:
+        report["_queries"] = labels  # judged or synthetic: the report says which
     write_json("reports/benchmark.json", report)
     rows = quality_rows(report)
     with atomic_open("reports/benchmark_quality.csv") as handle:

@@ -1,4 +1,7 @@
-"""DVC stage `deploy@<variant>`: register the exported models in ML Commons, build and fill the indices."""
+"""DVC stage `deploy@<variant>`: register the exported models in ML Commons, build and fill the indices.
+
+Your own documents (data/own), when configured, are indexed too and get the alias `deploy.own_index`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,9 @@ from pathlib import Path
 from nsparse.config import load_params
 from nsparse.opensearch.client import connect
 from nsparse.pipeline.deploy import deploy_variant
+from nsparse.pipeline.own import own_benchmark_folders, point_own_aliases
+
+OWN_DIR = Path("data/own")  # your documents (synthesize.own_corpus), written by synthesize
 
 
 def main() -> None:
@@ -19,8 +25,12 @@ def main() -> None:
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
     benchmarks = {name: Path("data/benchmarks") / name for name in params["benchmark"]["benchmarks"]}
+    benchmarks.update(own_benchmark_folders(OWN_DIR))
     deploy_variant(connect(), args.variant, Path("models") / args.variant, Path("exports") / args.variant, benchmarks,
                    params["deploy"], record=Path("deploy") / args.variant / "deployment.json")
+    for alias in point_own_aliases(connect(), Path("deploy") / args.variant / "deployment.json", OWN_DIR, params["deploy"],
+                                   list(params["variants"])):
+        print(f"your documents are searchable as {alias}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
 
 OFFLINE_METHODS = ("ict", "keywords")
 
-__all__ = ["OFFLINE_METHODS", "sample_documents", "synthesize"]
+__all__ = ["OFFLINE_METHODS", "sample_documents", "synthesize", "synthesize_with_sources"]
 
 
 def sample_documents(corpora: Mapping[str, Mapping[str, Mapping[str, str]]], per_corpus: int, seed: int) -> dict[str, str]:
@@ -48,6 +48,14 @@ def synthesize(
     documents: Mapping[str, str], params: Mapping[str, Any], generator: Generator | None, seed: int, cache_dir: Path
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Training pairs for `documents` and the report (provenance, counts per filter and method, timings)."""
+    pairs, _, report = synthesize_with_sources(documents, params, generator, seed, cache_dir)
+    return pairs, report
+
+
+def synthesize_with_sources(
+    documents: Mapping[str, str], params: Mapping[str, Any], generator: Generator | None, seed: int, cache_dir: Path
+) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
+    """`synthesize`, plus each pair's document key: what holding out documents' queries needs."""
     started = time.perf_counter()
     rng = random.Random(seed)
     report: dict[str, Any] = {"documents": len(documents)}
@@ -85,7 +93,7 @@ def synthesize(
         "generation": round(generated - started, 2),
         "filtering": round(time.perf_counter() - generated, 2),
     }
-    return outcome.pairs, report
+    return outcome.pairs, outcome.doc_keys, report
 
 
 def _offline_candidates(documents: Mapping[str, str], params: Mapping[str, Any], rng: random.Random) -> list[Candidate]:

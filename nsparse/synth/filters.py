@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -95,6 +95,7 @@ class DuplicateFilter:
 class FilterOutcome:
     pairs: list[dict[str, Any]]
     counts: dict[str, dict[str, Any]]  # method -> {"candidates", "rejected": {filter: n}, "kept"}
+    doc_keys: list[str] = field(default_factory=list)  # each pair's document ("<corpus>/<doc id>"), kept out of the pairs
 
 
 def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings) -> FilterOutcome:
@@ -121,11 +122,13 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
             continue
         rejected[candidate.method][failed] += 1
 
-    pairs = []
+    pairs: list[dict[str, Any]] = []
+    doc_keys: list[str] = []
     for method in sorted({candidate.method for candidate in survivors}):
         corpus = {doc_key: text for (corpus_method, doc_key), text in positives.items() if corpus_method == method}
-        kept, lost = _round_trip([candidate for candidate in survivors if candidate.method == method], corpus, settings)
+        kept, kept_keys, lost = _round_trip([c for c in survivors if c.method == method], corpus, settings)
         pairs += kept
+        doc_keys += kept_keys
         rejected[method]["round_trip"] += lost
 
     counts = {
@@ -136,19 +139,22 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
         }
         for method in sorted(totals)
     }
-    return FilterOutcome(pairs, counts)
+    return FilterOutcome(pairs, counts, doc_keys)
 
 
 def _round_trip(
     candidates: Sequence[Candidate], corpus: dict[str, str], settings: FilterSettings
-) -> tuple[list[dict[str, Any]], int]:
-    """Keep candidates whose positive BM25 ranks in the top k; the best other hits become negatives."""
+) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Keep candidates whose positive BM25 ranks in the top k; the best other hits become negatives.
+
+    Returns the pairs, each pair's document key, and how many candidates were dropped.
+    """
     if not candidates:
-        return [], 0
+        return [], [], 0
     retriever = BM25Kiwi(corpus)
     depth = settings.round_trip_top_k + settings.negatives_per_query
     run = retriever.search({str(index): candidate.query for index, candidate in enumerate(candidates)}, k=depth)
-    pairs = []
+    pairs, doc_keys = [], []
     for index, candidate in enumerate(candidates):
         ranking = sorted(run.get(str(index), {}).items(), key=lambda hit: -hit[1])
         top = [doc_key for doc_key, _ in ranking[: settings.round_trip_top_k]]
@@ -163,4 +169,5 @@ def _round_trip(
                 "source": f"synthetic:{candidate.method}",
             }
         )
-    return pairs, len(candidates) - len(pairs)
+        doc_keys.append(candidate.doc_key)
+    return pairs, doc_keys, len(candidates) - len(pairs)
