@@ -13,12 +13,12 @@ import yaml
 from llm_fixtures import tiny_qwen3, tiny_qwen3_awq  # noqa: F401  (pytest fixtures)
 from safetensors.torch import load_file
 from test_synth_pipeline import CORPUS, ROOT, params
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from nsparse.config import load_params
 from nsparse.io import write_jsonl
 from nsparse.llm import make_generator
-from nsparse.llm.awq import AwqLinear, load_awq_causal_lm, pack_awq, quantize_awq, unpack_awq
+from nsparse.llm.awq import AwqLinear, awq_quantization, load_awq_causal_lm, pack_awq, quantize_awq, unpack_awq
 from nsparse.llm.tiny import DEFAULT_TEXTS
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -46,6 +46,17 @@ def test_dequantized_weight_is_q_minus_zero_times_scale_per_group():
     assert torch.equal(layer.dequantized(torch.float32), expected)
     x = torch.randn(3, 8, generator=generator)
     assert torch.allclose(layer(x), x @ expected, atol=1e-6)
+
+
+def test_only_4bit_gemm_awq_with_zero_points_is_accepted(tiny_qwen3):
+    config = AutoConfig.from_pretrained(tiny_qwen3)
+    assert awq_quantization(config) is None  # a full-precision checkpoint is not AWQ
+    config.quantization_config = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "GEMM", "zero_point": True}
+    assert awq_quantization(config)["group_size"] == 128
+    for variant in ({"version": "gemv"}, {"bits": 8}, {"zero_point": False}):
+        config.quantization_config = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", **variant}
+        with pytest.raises(ValueError, match="only 4-bit AWQ GEMM"):
+            awq_quantization(config)
 
 
 def logits_error(reference, model, tokenizer) -> float:

@@ -127,10 +127,12 @@ def load_awq_causal_lm(model: str | os.PathLike[str], dtype: torch.dtype, device
         skeleton = AutoModelForCausalLM.from_config(config, dtype=dtype)
     for name in _quantized_linear_names(skeleton, quantization):
         linear = skeleton.get_submodule(name)
-        _replace(skeleton, name, AwqLinear(linear.in_features, linear.out_features, quantization["group_size"], linear.bias is not None))
+        with torch.device("meta"):  # the checkpoint's tensors replace these buffers below
+            layer = AwqLinear(linear.in_features, linear.out_features, quantization["group_size"], linear.bias is not None)
+        _replace(skeleton, name, layer)
     state: dict[str, torch.Tensor] = {}
     for shard in sorted(folder.glob("*.safetensors")):
-        state.update(load_file(shard))
+        state.update(load_file(shard, device=str(device)))  # straight to the device: no second copy in host memory
     state = {key: value if key.endswith((".qweight", ".qzeros", ".scales")) else value.to(dtype) for key, value in state.items()}
     missing, unexpected = skeleton.load_state_dict(state, strict=False, assign=True)
     allowed_missing = {"lm_head.weight"} if config.tie_word_embeddings else set()
