@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # torch, ranx and the OpenSearch client load lazily: a bad pa
 
     from nsparse.model.encoder import SparseEncoder
 
-ENCODE_CHUNK = 2048  # documents per encoding chunk: bounds the dense activations held at once
+ENCODE_CHUNK = 1024  # documents per encoding chunk: bounds the dense activations held at once
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
