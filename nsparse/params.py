@@ -316,8 +316,8 @@ class Teacher(Section):
 class Validation(Section):
     benchmark: str
     split: Split
-    max_queries: PositiveInt
-    max_docs: PositiveInt
+    max_queries: PositiveInt | None  # None: every judged query of the split
+    max_docs: PositiveInt | None  # None: the whole corpus
 
     @field_validator("split")
     @classmethod
@@ -327,6 +327,15 @@ class Validation(Section):
         return split
 
 
+class Translation(Section):
+    iterations: PositiveInt
+    max_tokens: PositiveInt
+    min_count: PositiveInt
+    min_probability: Annotated[float, Field(gt=0, le=1)]
+    max_targets: PositiveInt
+    max_document_ratio: Annotated[float, Field(gt=0, le=1)]
+
+
 class Train(Section):
     base: str
     output: str
@@ -334,8 +343,15 @@ class Train(Section):
     threads: Threads
     mode: Literal["inference-free", "bi-encoder"]
     train_idf: bool
+    lexical_floor: bool
+    k1: PositiveFloat
+    b: Fraction
+    idf_corpora: list[str] = Field(min_length=1)
+    translation: Translation
+    translation_heldout: str | None
     prune_ratio: Annotated[float, Field(ge=0, lt=1)]
     max_length: PositiveInt
+    window: PositiveInt | None
     query_max_length: PositiveInt
     steps: PositiveInt
     batch_size: PositiveInt
@@ -390,6 +406,7 @@ class Export(Section):
 
 class Variant(Section):
     pairs: str
+    parallel: list[str] = Field(default_factory=list)  # parallel texts / dictionaries for the translation table
     train: dict[str, Any] = Field(default_factory=dict)  # overrides of `train:` keys, checked against Train below
 
 

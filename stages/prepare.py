@@ -42,6 +42,7 @@ def main() -> None:
         write_dictionary(DATA / "dict" / f"{name}.tsv", pairs)
     write_pairs(DATA / "train" / "pairs.jsonl", prepared.pairs)
     write_jsonl(DATA / "parallel" / "libreoffice.jsonl", prepared.parallel)
+    write_jsonl(DATA / "parallel" / "msmarco.jsonl", prepared.parallel_msmarco)
     with atomic_open(DATA / "pretrain" / "text.txt") as handle:
         handle.writelines(f"{line}\n" for line in prepared.pretrain_lines)
     write_json(

@@ -11,6 +11,7 @@ from pathlib import Path
 from nsparse.config import load_params
 from nsparse.data import load_benchmark, read_pairs
 from nsparse.io import read_json
+from nsparse.model.base import seed_everything
 from nsparse.model.threads import configure_threads
 from nsparse.train.setup import build_encoder, build_teacher, fingerprint, live_logger, train_settings
 from nsparse.train.teachers import attach_teacher_scores
@@ -22,10 +23,12 @@ def main(variant: str) -> None:
     params = load_params()
     train, variant_params = params["train"], params["variants"][variant]
     configure_threads(train.get("threads"))
+    seed_everything(params["seed"])
     settings = train_settings(train, variant_params, params["seed"])
     pairs = read_pairs(Path(variant_params["pairs"]) / "pairs.jsonl")
     base = read_json(Path(train["base"]) / "source.json")["model"]
-    encoder = build_encoder(base, train, pairs)
+    encoder, fitted = build_encoder(base, train, pairs, variant_params.get("parallel", []),
+                                    train.get("translation_heldout"))
     if settings.distill:
         pairs = attach_teacher_scores(pairs, build_teacher(train["teacher"]))
     korquad = load_benchmark(train["validation"]["benchmark"], train["validation"]["split"])
@@ -36,6 +39,7 @@ def main(variant: str) -> None:
     with live_logger(live_dir, resume=(paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:
         trainer = Trainer(encoder, pairs, settings, paths, validation, logger=logger,
                           fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)))
+        logger.record("lexical", fitted)
         trainer.resume()
         logger.summarize(trainer.run())
 

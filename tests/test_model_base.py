@@ -8,14 +8,15 @@ import torch
 import yaml
 from test_model_encoder import CORPUS
 
-from nsparse.model.base import BaseModelSettings, build_base_model, masked_lm_loss, new_masked_lm, train_tokenizer
+from nsparse.model.base import BaseModelSettings, build_base_model, masked_lm_loss, new_masked_lm
+from nsparse.model.vocabulary import train_tokenizer
 from nsparse.model.encoder import SparseEncoder
 from stages import base as base_stage
 
 
 def test_masked_lm_loss_matches_full_vocabulary_loss() -> None:
     torch.manual_seed(0)
-    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
+    tokenizer, _ = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
     model = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2,
                                                        intermediate_size=32, max_length=32)).eval()
     input_ids = tokenizer(CORPUS[:2], padding="max_length", max_length=12, truncation=True, return_tensors="pt")["input_ids"]

@@ -9,7 +9,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from nsparse.model.base import BaseModelSettings, new_masked_lm, train_tokenizer
+from nsparse.model.base import BaseModelSettings, new_masked_lm
+from nsparse.model.vocabulary import train_tokenizer
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf, prune, splade_pool
 
 CORPUS = [
@@ -24,7 +25,7 @@ TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate
 
 def tiny_encoder(settings: EncoderSettings = EncoderSettings(max_length=64)) -> SparseEncoder:
     torch.manual_seed(0)
-    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
+    tokenizer, _ = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
     return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, CORPUS))
 
 
@@ -86,7 +87,7 @@ def test_save_load_round_trip(tmp_path) -> None:
 
 
 def test_korean_syllables_survive_tokenizer_normalization() -> None:
-    tokenizer = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
+    tokenizer, _ = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
     pieces = tokenizer.tokenize("서울은 Seoul")
     # syllables stay composed (NFD would split them into jamo); English is lower-cased
     assert "".join(piece.removeprefix("##") for piece in pieces) == "서울은seoul"

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from nsparse.data import Benchmark
-from nsparse.model.base import BaseModelSettings, new_masked_lm, train_tokenizer
+from nsparse.model.base import BaseModelSettings, new_masked_lm
+from nsparse.model.vocabulary import train_tokenizer
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
 from nsparse.train.losses import distillation, flops, info_nce, quadratic_warmup
 from nsparse.train.trainer import CHECKPOINT_FILE, COMPLETED_FILE, RunPaths, Trainer, TrainSettings
@@ -28,7 +29,7 @@ SETTINGS = TrainSettings(steps=4, batch_size=4, negatives_per_query=1, accumulat
 
 # One tokenizer for every encoder of a test: on a corpus this small, WordPiece's learned
 # vocabulary itself can differ between trainings (tied pieces), which would reorder the IDF.
-TOKENIZER = train_tokenizer(DOCS * 3 + QUERIES, vocab_size=1000, min_frequency=1)
+TOKENIZER, _ = train_tokenizer(DOCS * 3 + QUERIES, vocab_size=1000, min_frequency=1)
 
 
 def tiny_encoder(mode: str = "inference-free") -> SparseEncoder:

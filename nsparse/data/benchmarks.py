@@ -37,7 +37,8 @@ class PreparedData:
     benchmarks: dict[str, BenchmarkData]
     dictionaries: dict[str, list[tuple[str, str]]]  # "seed" / "heldout" / "codeswitch" -> (ko, en) rows
     pairs: list[dict[str, Any]]
-    parallel: list[dict[str, str]]
+    parallel: list[dict[str, str]]  # LibreOffice help paragraphs
+    parallel_msmarco: list[dict[str, str]]  # training records' queries and passages (held-out ids excluded)
     pretrain_lines: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -196,6 +197,21 @@ def training_pairs(
     return pairs
 
 
+def msmarco_parallel(records: Sequence[MsmarcoRecord]) -> list[dict[str, str]]:
+    """Korean/English text pairs of the given records: each query, and each passage matched by position.
+
+    Only training records are passed in, so no held-out query or its passages becomes
+    parallel text for the translation table.
+    """
+    rows = []
+    for record in records:
+        rows.append({"id": f"{record.record_id}:q", "ko": record.query_ko, "en": record.query_en})
+        if len(record.positives_ko) == len(record.positives_en):
+            rows.extend({"id": f"{record.record_id}:p{index}", "ko": ko, "en": en}
+                        for index, (ko, en) in enumerate(zip(record.positives_ko, record.positives_en)))
+    return rows
+
+
 def pretrain_lines(
     records: Sequence[MsmarcoRecord], parallel: Sequence[Mapping[str, str]], rng: random.Random
 ) -> list[str]:
@@ -270,6 +286,7 @@ def build_prepared_data(
         b=bm25_settings["b"],
         rng=rng("pairs"),
     )
+    parallel_msmarco = msmarco_parallel(training)
     stats = {
         "benchmarks": {
             name: {
@@ -282,6 +299,7 @@ def build_prepared_data(
         "dictionaries": {"seed": len(seed_pairs), "codeswitch": len(codeswitch_pairs), "heldout": len(heldout_pairs)},
         "pairs": len(pairs),
         "parallel": len(parallel),
+        "parallel_msmarco": len(parallel_msmarco),
         "pretrain_lines": len(lines),
     }
     return PreparedData(
@@ -289,6 +307,7 @@ def build_prepared_data(
         dictionaries={"seed": seed_pairs, "codeswitch": codeswitch_pairs, "heldout": heldout_pairs},
         pairs=pairs,
         parallel=list(parallel),
+        parallel_msmarco=parallel_msmarco,
         pretrain_lines=lines,
         stats=stats,
     )

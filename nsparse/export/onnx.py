@@ -67,7 +67,7 @@ def export_onnx(encoder: SparseEncoder, path: str | os.PathLike[str], opset: int
     dynamic_axes = {name: {index: axis for axis, index in axes.items()} for name in INPUT_NAMES}
     dynamic_axes[OUTPUT_NAME] = {0: "batch"}
     with torch.no_grad():
-        torch.onnx.export(DocumentGraph(encoder).cpu(), example_inputs(encoder.cpu()), str(path), dynamo=False,
+        torch.onnx.export(DocumentGraph(encoder).cpu().eval(), example_inputs(encoder.cpu()), str(path), dynamo=False,
                           input_names=INPUT_NAMES, output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes,
                           opset_version=opset, do_constant_folding=True)
     check_loadable_by_ml_commons(path)

@@ -7,8 +7,9 @@ stage then only records it and `train` loads it with `SparseEncoder.load(hub_id)
 (which also fetches its `idf.json`, when the repository has one). Any
 `AutoModelForMaskedLM` checkpoint works. Offline (CI, this project's build
 machines) everything loads from local folders.
+
+Modules: `encoder` (the sparse encoder and its lexical floor), `vocabulary` (the
+morpheme-aware tokenizer), `translation` (IBM Model 1 table), `base` (MLM pre-training),
+`threads`. Import them directly; this package imports nothing, so the `base` stage does
+not depend on the encoder.
 """
-
-from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
-
-__all__ = ["EncoderSettings", "SparseEncoder", "compute_idf"]

@@ -1,11 +1,10 @@
-"""The offline base model: a WordPiece tokenizer and a small BERT masked LM trained from scratch.
+"""The offline base model: a Korean-aware WordPiece tokenizer and a small BERT masked LM trained from scratch.
 
 No pretrained checkpoint can be downloaded on the build machines, so the embedded
-default learns its own. Pre-tokenization is BERT's (whitespace + punctuation) with
-Korean syllables kept intact (no NFD, no accent stripping), and WordPiece learns
-Korean stems and particles as pieces (`서울`, `##에서`). Morpheme pre-splitting (kiwi)
-was rejected on purpose: OpenSearch tokenizes queries with `tokenizer.json` alone, so
-the tokenizer must be self-contained or query and document tokens would disagree.
+default learns its own. The vocabulary follows kiwipiepy's morpheme boundaries
+(`nsparse.model.vocabulary`) but is applied as a plain WordPiece `tokenizer.json`:
+OpenSearch tokenizes queries with that file alone, so no analyser may be needed at
+query time.
 """
 
 from __future__ import annotations
@@ -19,13 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from tqdm.auto import tqdm
 from transformers import (BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling, PreTrainedTokenizerFast,
                           get_linear_schedule_with_warmup)
 
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
+from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
 
 @dataclass(frozen=True)
 class BaseModelSettings:
@@ -59,32 +56,6 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
     if not lines:
         raise ValueError(f"{path}: no text to train on")
     return lines
-
-
-def train_tokenizer(lines: list[str], vocab_size: int, min_frequency: int) -> PreTrainedTokenizerFast:
-    """WordPiece with BERT conventions; lower-cased English, NFC Korean kept whole."""
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.NFC(), normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                         strip_accents=False, lowercase=True)]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
-                                        special_tokens=SPECIAL_TOKENS, show_progress=False)
-    tokenizer.train_from_iterator(lines, trainer=trainer, length=len(lines))
-    # The trainer's vocabulary is deterministic but its id order is not (hash-map ties):
-    # renumber it (special tokens first, then sorted) so the same text gives the same model.
-    learned = sorted(set(tokenizer.get_vocab()) - set(SPECIAL_TOKENS))
-    tokenizer.model = models.WordPiece({token: index for index, token in enumerate(SPECIAL_TOKENS + learned)},
-                                       unk_token="[UNK]")
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
-    )
-    tokenizer.decoder = decoders.WordPiece()
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
 
 
 def new_masked_lm(tokenizer: PreTrainedTokenizerFast, settings: BaseModelSettings) -> BertForMaskedLM:
@@ -136,7 +107,7 @@ def build_base_model(text_path: str | os.PathLike[str], output_dir: str | os.Pat
     seed_everything(settings.seed)
     started = time.perf_counter()
     lines = read_lines(text_path)
-    tokenizer = train_tokenizer(lines, settings.vocab_size, settings.min_frequency)
+    tokenizer, stop_pieces = train_tokenizer(lines, settings.vocab_size, settings.min_frequency)
     tokenizer.model_max_length = settings.max_length
     tokenizer_seconds = time.perf_counter() - started
     blocks = pack_blocks(tokenizer, lines, settings.block_length)
@@ -161,10 +132,12 @@ def build_base_model(text_path: str | os.PathLike[str], output_dir: str | os.Pat
     output = Path(output_dir)
     model.save_pretrained(output)
     tokenizer.save_pretrained(output)
+    save_stop_pieces(output, stop_pieces)
     return {
         "lines": len(lines),
         "blocks": int(blocks.shape[0]),
         "vocab_size": len(tokenizer),
+        "stop_pieces": len(stop_pieces),
         "parameters": sum(parameter.numel() for parameter in model.parameters()),
         "steps": settings.steps,
         "epochs": settings.steps * settings.batch_size / blocks.shape[0],

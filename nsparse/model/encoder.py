@@ -1,11 +1,20 @@
-"""SPLADE-style sparse encoder on any Hugging Face masked LM.
+"""SPLADE-style sparse encoder on any Hugging Face masked LM, over a BM25 lexical floor.
 
-A document vector is the max over tokens of log(1 + ReLU(MLM logits)), with padded
-positions masked out and special tokens zeroed: one non-negative weight per vocabulary
-entry, most of them zero. In the default *inference-free* mode the query side is no
-model at all: each distinct query token weighs its IDF (`idf.json`), which is exactly
-what OpenSearch's SPARSE_TOKENIZE query models compute, so search costs what BM25 costs.
-In *bi-encoder* mode the same model encodes both sides.
+The learned part of a document vector is the max over tokens of log(1 + ReLU(MLM
+logits)), with padded positions masked out: one non-negative weight per vocabulary entry,
+most of them zero. In the default *inference-free* mode the query side is no model at
+all: each distinct query token weighs its IDF (`idf.json`), which is exactly what
+OpenSearch's SPARSE_TOKENIZE query models compute, so search costs what BM25 costs. In
+*bi-encoder* mode the same model encodes both sides.
+
+With `lexical_floor` on (the default for models trained here), every token present in a
+document also gets BM25's saturated term frequency, tf / (tf + k1 (1 - b + b dl/avgdl)),
+so that against IDF query weights the untrained encoder scores exactly BM25 over its own
+vocabulary; the learned part, scaled by a gate that starts at 0, can only add re-weighting
+and expansion on top. A translation table (`nsparse.model.translation`) adds to each
+token's term frequency the expected count of its translations, so a Korean document also
+carries the English terms a user would type. Stop pieces (particles, endings) and special
+tokens weigh nothing on either side.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -25,10 +34,12 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from nsparse.io import atomic_open, write_json
+from nsparse.model.vocabulary import STOP_PIECES_FILE, save_stop_pieces
 
 Mode = Literal["inference-free", "bi-encoder"]
 SETTINGS_FILE = "nsparse.json"
 IDF_FILE = "idf.json"
+LEXICAL_FILE = "lexical.json"
 
 
 @dataclass(frozen=True)
@@ -37,20 +48,40 @@ class EncoderSettings:
 
     mode: Mode = "inference-free"
     prune_ratio: float = 0.0  # drop document weights below prune_ratio x the document's largest weight
-    max_length: int = 256  # document tokens
+    max_length: int = 256  # document tokens read (the lexical floor sees all of them)
     query_max_length: int = 64
+    window: int | None = None  # document tokens the transformer reads (None: max_length)
+    lexical_floor: bool = False  # add BM25's term-frequency weight of every present token
+    k1: float = 0.9  # lexical floor: BM25 term-frequency saturation ...
+    b: float = 0.4  # ... and document-length normalisation
+    avg_doc_length: float = 1.0  # lexical floor: mean content tokens per document (set with the IDF)
 
     def __post_init__(self) -> None:
         if self.mode not in ("inference-free", "bi-encoder"):
             raise ValueError(f"mode must be 'inference-free' or 'bi-encoder', got {self.mode!r}")
         if not 0.0 <= self.prune_ratio < 1.0:
             raise ValueError(f"prune_ratio must be in [0, 1), got {self.prune_ratio}")
+        if self.lexical_floor and self.mode != "inference-free":
+            raise ValueError("lexical_floor needs mode 'inference-free' (query weights are BM25 IDF)")
+        if self.k1 <= 0 or not 0.0 <= self.b <= 1.0 or self.avg_doc_length <= 0:
+            raise ValueError(f"lexical floor needs k1 > 0, b in [0, 1], avg_doc_length > 0; got {self}")
+
+    @property
+    def transformer_window(self) -> int:
+        return self.window or self.max_length
 
 
 def splade_pool(logits: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """[batch, seq, vocab] MLM logits -> [batch, vocab]: max over real tokens of log(1 + ReLU(logit))."""
     activations = torch.log1p(torch.relu(logits)) * attention_mask.unsqueeze(-1).to(logits.dtype)
     return activations.max(dim=1).values
+
+
+def bm25_saturation(term_frequency: torch.Tensor, doc_length: torch.Tensor, k1: float, b: float,
+                    avg_doc_length: float) -> torch.Tensor:
+    """BM25's term-frequency component (Lucene form, as bm25s computes it): tf / (tf + k1 (1 - b + b dl/avgdl))."""
+    norm = k1 * (1.0 - b + b * doc_length / avg_doc_length)
+    return term_frequency / (term_frequency + norm)
 
 
 def prune(weights: torch.Tensor, ratio: float) -> torch.Tensor:
@@ -72,12 +103,15 @@ def encode_length_sorted(texts: Sequence[str], batch_size: int, encode_batch: Ca
     return sp.vstack(rows, format="csr")[np.argsort(order)]
 
 
-def compute_idf(tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], max_length: int = 512) -> dict[str, float]:
-    """BM25-style IDF of every vocabulary token over `documents`; special tokens weigh 0.
+def idf_from_document_frequency(document_frequency: np.ndarray, count: int) -> np.ndarray:
+    """BM25's (Lucene) idf = ln(1 + (N - df + 0.5) / (df + 0.5)): positive even for unseen tokens."""
+    if count == 0:
+        raise ValueError("idf: no documents")
+    return np.log1p((count - document_frequency + 0.5) / (document_frequency + 0.5))
 
-    idf = ln(1 + (N - df + 0.5) / (df + 0.5)) is positive for every token, so an unseen
-    query token still counts (rarest of all), as in BM25.
-    """
+
+def compute_idf(tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], max_length: int = 512) -> dict[str, float]:
+    """BM25-style IDF of every vocabulary token over `documents`; special tokens weigh 0."""
     vocab_size = len(tokenizer)
     document_frequency = np.zeros(vocab_size, dtype=np.int64)
     count = 0
@@ -85,16 +119,14 @@ def compute_idf(tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], ma
         ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=max_length)["input_ids"]
         document_frequency[np.unique(np.asarray(ids, dtype=np.int64))] += 1
         count += 1
-    if count == 0:
-        raise ValueError("compute_idf: no documents")
-    idf = np.log1p((count - document_frequency + 0.5) / (document_frequency + 0.5))
+    idf = idf_from_document_frequency(document_frequency, count)
     idf[tokenizer.all_special_ids] = 0.0
     id_to_token = {index: token for token, index in tokenizer.get_vocab().items()}
     return {id_to_token[index]: float(idf[index]) for index in range(vocab_size)}
 
 
 class SparseEncoder(nn.Module):
-    """Masked LM + tokenizer + IDF vector; `forward` gives document vectors, the trainable path."""
+    """Masked LM + tokenizer + IDF vector (+ lexical floor); `forward` gives document vectors, the trainable path."""
 
     def __init__(
         self,
@@ -103,7 +135,10 @@ class SparseEncoder(nn.Module):
         settings: EncoderSettings = EncoderSettings(),
         idf: dict[str, float] | None = None,
         train_idf: bool = False,
+        stop_pieces: Sequence[str] = (),
+        lexical: dict | None = None,
     ) -> None:
+        """`stop_pieces` weigh nothing on either side; `lexical` is a saved `lexical.json` (gate, translations)."""
         super().__init__()
         self.mlm = mlm
         self.tokenizer = tokenizer
@@ -112,36 +147,127 @@ class SparseEncoder(nn.Module):
         if len(tokenizer) > vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model only {vocab_size} outputs")
         self.vocab: list[str] = [""] * vocab_size
-        for token, index in tokenizer.get_vocab().items():
+        token_to_id = tokenizer.get_vocab()
+        for token, index in token_to_id.items():
             self.vocab[index] = token
-        special = torch.zeros(vocab_size, dtype=torch.bool)
-        special[tokenizer.all_special_ids] = True
-        self.register_buffer("special_tokens", special, persistent=False)
+        self.stop_pieces = sorted(piece for piece in stop_pieces if piece in token_to_id)
+        silent = torch.zeros(vocab_size, dtype=torch.bool)
+        silent[tokenizer.all_special_ids] = True
+        silent[[token_to_id[piece] for piece in self.stop_pieces]] = True
+        self.register_buffer("silent_tokens", silent, persistent=False)
         self.idf = nn.Parameter(torch.ones(vocab_size), requires_grad=train_idf)
+        # The learned part's scale: 0 at the start, so an untrained encoder is exactly its lexical floor.
+        self.gate = nn.Parameter(torch.tensor(0.0 if settings.lexical_floor else 1.0),
+                                 requires_grad=settings.lexical_floor)
+        self.register_buffer("translation_ids", torch.zeros(vocab_size, 0, dtype=torch.long), persistent=False)
+        self.register_buffer("translation_weights", torch.zeros(vocab_size, 0), persistent=False)
+        if lexical is not None:
+            self.load_lexical(lexical)
         if idf is not None:
             self.set_idf(idf)
 
     @torch.no_grad()
     def set_idf(self, idf: dict[str, float]) -> None:
-        """Query token weights from {token: weight}; tokens it lacks weigh 1, special tokens 0."""
+        """Query token weights from {token: weight}; tokens it lacks weigh 1, silent tokens 0."""
         token_to_id = self.tokenizer.get_vocab()
         weights = torch.ones_like(self.idf)
         for token, weight in idf.items():
             if token in token_to_id:
                 weights[token_to_id[token]] = weight
-        self.idf.copy_(weights.masked_fill(self.special_tokens, 0.0))
+        self.idf.copy_(weights.masked_fill(self.silent_tokens, 0.0))
+
+    @torch.no_grad()
+    def set_translations(self, table: dict[str, list[tuple[str, float]]]) -> None:
+        """{source token: [(target token, expected count), ...]} as the dense [vocab, K] lookup the graph gathers from."""
+        token_to_id = self.tokenizer.get_vocab()
+        rows = {token_to_id[source]: [(token_to_id[target], weight) for target, weight in targets if target in token_to_id]
+                for source, targets in table.items() if source in token_to_id}
+        width = max((len(targets) for targets in rows.values()), default=0)
+        ids = torch.zeros(len(self.vocab), width, dtype=torch.long)
+        weights = torch.zeros(len(self.vocab), width)
+        for source, targets in rows.items():
+            for column, (target, weight) in enumerate(targets):
+                ids[source, column], weights[source, column] = target, weight
+        self.translation_ids = ids.to(self.idf.device)
+        self.translation_weights = weights.to(self.idf.device)
+
+    def translations(self) -> dict[str, list[tuple[str, float]]]:
+        table = {}
+        for source in torch.nonzero(self.translation_weights.sum(dim=1) > 0).flatten().tolist():
+            table[self.vocab[source]] = [(self.vocab[target], float(weight)) for target, weight in
+                                         zip(self.translation_ids[source].tolist(), self.translation_weights[source].tolist())
+                                         if weight > 0]
+        return table
+
+    def load_lexical(self, lexical: dict) -> None:
+        with torch.no_grad():
+            self.gate.fill_(float(lexical.get("gate", self.gate.item())))
+        self.set_translations({source: [tuple(pair) for pair in targets]
+                               for source, targets in lexical.get("translations", {}).items()})
+
+    @torch.no_grad()
+    def fit_lexical_statistics(self, documents: Sequence[str], batch_size: int = 64) -> dict[str, float]:
+        """BM25's corpus statistics from the documents to be indexed: mean length and the query-side IDF.
+
+        Document frequency counts the documents whose (translated) floor holds a token, so an
+        English term that many Korean documents translate to weighs little, as in BM25.
+        """
+        if not documents:
+            raise ValueError("fit_lexical_statistics: no documents")
+        frequency = torch.zeros(len(self.vocab), dtype=torch.long)
+        total_length = 0.0
+        for start in tqdm(range(0, len(documents), batch_size), desc="corpus statistics", unit="batch", mininterval=10):
+            batch = self.tokenize(documents[start : start + batch_size], self.settings.max_length)
+            frequencies, lengths = self.term_frequencies(**batch)
+            frequency += (frequencies.masked_fill(self.silent_tokens, 0.0) > 0).sum(dim=0).cpu()
+            total_length += float(lengths.sum())
+        self.settings = replace(self.settings, avg_doc_length=max(total_length / len(documents), 1.0))
+        idf = idf_from_document_frequency(frequency.numpy(), len(documents))
+        self.set_idf({token: float(weight) for token, weight in zip(self.vocab, idf.tolist()) if token})
+        return {"documents": len(documents), "avg_doc_length": self.settings.avg_doc_length}
 
     # --- tensors (training and export) -------------------------------------------
+    def term_frequencies(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """([batch, vocab] counts of each token plus its translations' expected counts, [batch, 1] content length)."""
+        content = attention_mask.to(self.idf.dtype) * (~self.silent_tokens[input_ids]).to(self.idf.dtype)
+        targets, amounts = input_ids, content
+        if self.translation_ids.shape[1] > 0:
+            translated = self.translation_ids[input_ids].flatten(1)
+            amounts_translated = (self.translation_weights[input_ids] * content.unsqueeze(-1)).flatten(1)
+            targets = torch.cat([input_ids, translated], dim=1)
+            amounts = torch.cat([content, amounts_translated], dim=1)
+        frequencies = torch.zeros(input_ids.shape[0], len(self.vocab), dtype=amounts.dtype, device=input_ids.device)
+        frequencies = frequencies.scatter_add(1, targets, amounts)
+        return frequencies, content.sum(dim=1, keepdim=True)
+
+    def lexical_floor(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """[batch, vocab] BM25 term-frequency weights of the (translated) document tokens; no parameters."""
+        settings = self.settings
+        frequencies, length = self.term_frequencies(input_ids, attention_mask)
+        floor = bm25_saturation(frequencies, length, settings.k1, settings.b, settings.avg_doc_length)
+        return floor.masked_fill(self.silent_tokens, 0.0)
+
+    def learned(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """[batch, vocab] SPLADE weights of the transformer's window of the document, silent tokens zeroed."""
+        window = self.settings.transformer_window
+        input_ids, attention_mask = input_ids[:, :window], attention_mask[:, :window]
+        logits = self.mlm(input_ids=input_ids, attention_mask=attention_mask).logits
+        return splade_pool(logits, attention_mask).masked_fill(self.silent_tokens, 0.0)
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Unpruned document vectors [batch, vocab] (pruning is an inference-time choice)."""
-        logits = self.mlm(input_ids=input_ids, attention_mask=attention_mask).logits
-        return splade_pool(logits, attention_mask).masked_fill(self.special_tokens, 0.0)
+        if not self.settings.lexical_floor:
+            return self.learned(input_ids, attention_mask)
+        floor = self.lexical_floor(input_ids, attention_mask)
+        if not self.training and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and self.gate.item() == 0.0:
+            return floor  # the learned part is switched off: skip the transformer
+        return floor + self.gate * self.learned(input_ids, attention_mask)
 
     def idf_query_vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Inference-free query vectors: idf[token] for each distinct real token (differentiable in idf)."""
         present = torch.zeros(input_ids.shape[0], self.idf.shape[0], device=input_ids.device)
         present.scatter_(1, input_ids, attention_mask.to(present.dtype))
-        return present.clamp(max=1.0) * torch.relu(self.idf)
+        return present.clamp(max=1.0) * torch.relu(self.idf).masked_fill(self.silent_tokens, 0.0)
 
     def query_vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.settings.mode == "inference-free":
@@ -200,7 +326,7 @@ class SparseEncoder(nn.Module):
 
     # --- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Hugging Face format (weights, config, tokenizer.json) + idf.json + nsparse.json."""
+        """Hugging Face format (weights, config, tokenizer.json) + idf.json + nsparse.json (+ lexical.json, stop pieces)."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         self.mlm.save_pretrained(folder)
@@ -208,10 +334,13 @@ class SparseEncoder(nn.Module):
         with atomic_open(folder / IDF_FILE) as handle:
             json.dump(self.idf_weights(), handle, ensure_ascii=False)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
+        save_stop_pieces(folder, self.stop_pieces)
+        if self.settings.lexical_floor:
+            write_json(folder / LEXICAL_FILE, {"gate": float(self.gate.item()), "translations": self.translations()})
 
     @classmethod
     def load(cls, path_or_hub_id: str | os.PathLike[str], train_idf: bool = False, **overrides: object) -> SparseEncoder:
-        """Load a saved encoder from a folder or a Hugging Face hub id.
+        """Load a saved encoder (or a base masked LM) from a folder or a Hugging Face hub id.
 
         A hub model without `nsparse.json` (e.g. opensearch-project's doc-only models) is
         inference-free when it ships an `idf.json`, a bi-encoder otherwise. `overrides`
@@ -226,7 +355,9 @@ class SparseEncoder(nn.Module):
             saved = {"mode": "inference-free" if idf is not None else "bi-encoder",
                      "max_length": min(512, getattr(tokenizer, "model_max_length", 512))}
         settings = EncoderSettings(**{**saved, **overrides})
-        return cls(mlm, tokenizer, settings, idf, train_idf=train_idf)
+        stops = _read_optional_json(source, STOP_PIECES_FILE) or []
+        return cls(mlm, tokenizer, settings, idf, train_idf=train_idf, stop_pieces=stops,
+                   lexical=_read_optional_json(source, LEXICAL_FILE))
 
 
 def _read_optional_json(source: str, name: str) -> dict | None:

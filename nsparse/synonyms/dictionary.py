@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from nsparse.data.format import DataFormatError, text_lines
+from nsparse.data.format import read_verified_dictionary
 from nsparse.io import atomic_open
 from nsparse.synonyms.verification import VerifiedPair
 
@@ -37,31 +36,6 @@ def write_dictionary(path: str | os.PathLike[str], entries: Iterable[VerifiedPai
     with atomic_open(path) as handle:
         for pair in entries:
             handle.write(f"{pair.ko}\t{pair.en}\t{pair.score:.4f}\t{pair.source}\n")
-
-
-def read_verified_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
-    """{korean: [english, ...]} from a `write_dictionary` file, best score first (the file's order).
-
-    This is the form `nsparse.text.code_switch` takes; a row that is not
-    `ko\ten\tscore\tsource` with a finite numeric score is an error naming the file and
-    line, as are bytes that are not UTF-8. A `nan`/`inf` score is an error too: the
-    verifier that wrote it failed, and the file's best-first order means nothing.
-    """
-    dictionary: dict[str, list[str]] = {}
-    for line_number, line in text_lines(path):
-        fields = line.split("\t")
-        if len(fields) != 4 or not all(fields):
-            raise DataFormatError(path, line_number, f"expected 'ko<TAB>en<TAB>score<TAB>source', got {line!r}")
-        try:
-            score = float(fields[2])
-        except ValueError:
-            raise DataFormatError(path, line_number, f"score {fields[2]!r} is not a number") from None
-        if not math.isfinite(score):
-            raise DataFormatError(path, line_number, f"score {fields[2]!r} is not a finite number")
-        translations = dictionary.setdefault(fields[0], [])
-        if fields[1] not in translations:
-            translations.append(fields[1])
-    return dictionary
 
 
 def write_solr_synonyms(path: str | os.PathLike[str], entries: Iterable[VerifiedPair]) -> int:

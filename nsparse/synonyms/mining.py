@@ -12,7 +12,6 @@ strongly each side predicts the other.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 from tqdm.auto import tqdm
 
-from nsparse.data.format import DataFormatError, parse_json, text_lines
+from nsparse.data.format import read_parallel
 from nsparse.text import analyze_batch, has_hangul
 
 ENGLISH_WORD = re.compile(r"[a-z]+")
@@ -46,23 +45,6 @@ class MiningSettings:
     min_count: int = 3  # a term must occur in at least this many paragraphs (and co-occur this often)
     max_document_ratio: float = 0.05  # terms in more paragraphs than this share are function words: dropped
     candidates_per_term: int = 3  # best English words kept per Korean term
-
-
-def read_parallel(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """(ko, en) paragraphs of `data/parallel/*.jsonl`; a malformed line is an error naming it.
-
-    Errors (`file:line: fault`): bytes that are not UTF-8, bad JSON, a key twice, absurd
-    nesting, missing or non-string `id`/`ko`/`en`. Blank lines are skipped.
-    """
-    paragraphs = []
-    for line_number, line in text_lines(path):
-        if not line.strip():
-            continue
-        record = parse_json(line, path, line_number)
-        if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in ("id", "ko", "en")):
-            raise DataFormatError(path, line_number, "expected an object with string fields 'id', 'ko', 'en'")
-        paragraphs.append((record["ko"], record["en"]))
-    return paragraphs
 
 
 def _incidence(token_lists: Iterable[list[str]], keep: Callable[[str], bool]) -> tuple[sp.csr_matrix, list[str]]:

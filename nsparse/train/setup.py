@@ -10,9 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
 from dvclive import Live
 
+from nsparse.data.format import read_corpus, read_parallel, read_verified_dictionary
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
+from nsparse.model.translation import TranslationSettings, learn_translation_table, table_quality
+from nsparse.text import read_dictionary
 from nsparse.train.teachers import BM25Teacher, EncoderTeacher, Teacher
 from nsparse.train.trainer import TrainSettings
 
@@ -26,13 +30,55 @@ def train_settings(train: dict[str, Any], variant: dict[str, Any], seed: int) ->
     return TrainSettings(**{name: merged[name] for name in TRAIN_FIELDS if name in merged})
 
 
-def build_encoder(base: str, train: dict[str, Any], pairs: list[dict]) -> SparseEncoder:
-    """The base masked LM as a sparse encoder, its IDF computed on the training documents."""
+def read_parallel_texts(paths: list[str]) -> list[tuple[str, str]]:
+    """(Korean, English) pairs from parallel JSONL files and dictionaries (`ko<TAB>en`, or verified synonyms)."""
+    pairs: list[tuple[str, str]] = []
+    for path in paths:
+        if path.endswith(".jsonl"):
+            pairs.extend(read_parallel(path))
+            continue
+        with open(path, encoding="utf-8") as handle:
+            columns = handle.readline().count("\t") + 1
+        dictionary = read_verified_dictionary(path) if columns == 4 else read_dictionary(path)
+        pairs.extend((korean, english) for korean, translations in dictionary.items() for english in translations)
+    return pairs
+
+
+def corpus_documents(folders: list[str]) -> list[str]:
+    """The distinct documents (title and text) of benchmark corpora, in id order: BM25's collection statistics."""
+    documents: dict[str, str] = {}
+    for folder in folders:
+        for doc_id, document in read_corpus(Path(folder) / "corpus.jsonl").items():
+            documents[doc_id] = f"{document.get('title', '')} {document['text']}".strip()
+    return [documents[doc_id] for doc_id in sorted(documents)]
+
+
+def build_encoder(base: str, train: dict[str, Any], pairs: list[dict], parallel: list[str],
+                  heldout_dictionary: str | None = None) -> tuple[SparseEncoder, dict[str, Any]]:
+    """The base masked LM as a sparse encoder: lexical floor, translation table and IDF from the corpora.
+
+    Without the floor (bi-encoder, hub models) the IDF comes from the training documents, as before.
+    Returns the encoder and figures about what was fitted (table size and held-out quality).
+    """
     encoder = SparseEncoder.load(base, train_idf=train["train_idf"],
                                  **{name: train[name] for name in ENCODER_FIELDS if name in train})
-    documents = {text for pair in pairs for text in (pair["positive"], *pair["negatives"])}
-    encoder.set_idf(compute_idf(encoder.tokenizer, sorted(documents), encoder.settings.max_length))
-    return encoder
+    if not encoder.settings.lexical_floor:
+        documents = {text for pair in pairs for text in (pair["positive"], *pair["negatives"])}
+        encoder.set_idf(compute_idf(encoder.tokenizer, sorted(documents), encoder.settings.max_length))
+        return encoder, {}
+    figures: dict[str, Any] = {}
+    if parallel:
+        silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
+        table = learn_translation_table(encoder.tokenizer, read_parallel_texts(parallel), silent,
+                                        TranslationSettings(**train["translation"]))
+        encoder.set_translations(table)
+        figures["translation"] = {"sources": len(table), "entries": sum(map(len, table.values()))}
+        if heldout_dictionary:
+            held = read_dictionary(heldout_dictionary)
+            figures["translation"]["heldout"] = table_quality(
+                table, [(korean, english) for korean, words in held.items() for english in words], encoder.tokenizer)
+    figures["corpus"] = encoder.fit_lexical_statistics(corpus_documents(train["idf_corpora"]))
+    return encoder, figures
 
 
 def build_teacher(teacher: dict[str, Any]) -> Teacher:
@@ -59,6 +105,11 @@ class LiveLogger:
         self.live.step = step
         for name, value in metrics.items():
             self.live.log_metric(name, value)
+        self.live.make_summary()
+
+    def record(self, name: str, figures: dict[str, Any]) -> None:
+        """Keep figures about the run's set-up (e.g. the fitted lexical layer) in metrics.json."""
+        self.live.summary[name] = figures
         self.live.make_summary()
 
     def summarize(self, summary: dict[str, Any]) -> None:

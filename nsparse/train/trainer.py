@@ -242,6 +242,11 @@ class Trainer:
         settings = self.settings
         last = settings.steps if stop_after is None else min(stop_after, settings.steps)
         started = time.perf_counter()
+        if self.step == 0 and self.validation is not None:
+            self.encoder.eval()
+            scores = self.evaluate_and_keep_best()  # the untrained start is a candidate: never ship worse
+            if self.logger:
+                self.logger({f"val/{name}": value for name, value in scores.items()}, 0)
         self.encoder.train()
         progress = tqdm(total=last, initial=self.step, desc="train", unit="step", mininterval=10)
         while self.step < last:

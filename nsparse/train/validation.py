@@ -1,8 +1,9 @@
-"""Validation during training: nDCG@10 on a capped, fixed subset of a benchmark split.
+"""Validation during training: nDCG@10 on a benchmark split, exact retrieval over its corpus.
 
-Encoding a whole corpus every N steps would dominate a CPU run, so validation keeps a
-seeded sample of queries and every document they judge, topped up with other documents
-to `max_docs` as distractors; the subset is drawn once, so successive scores compare.
+By default the whole corpus and every judged query are used: a capped subset of a few
+hundred documents flatters a model (KorQuAD dev read ~0.85 on 300 documents and 0.58 on
+the full corpus). A capped, seeded subset (`max_docs`, `max_queries`) remains for quick
+experiments and for the export's encoding benchmark.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ class ValidationSet:
     qrels: dict[str, dict[str, int]]
 
 
-def capped_validation_set(benchmark: Benchmark, max_docs: int, max_queries: int, seed: int) -> ValidationSet:
-    """Up to `max_queries` judged queries, all their judged documents, distractors up to `max_docs`."""
+def capped_validation_set(benchmark: Benchmark, max_docs: int | None, max_queries: int | None,
+                          seed: int) -> ValidationSet:
+    """Up to `max_queries` judged queries, all their judged documents, distractors up to `max_docs` (None: all)."""
+    max_docs = len(benchmark.corpus) if max_docs is None else max_docs
+    max_queries = len(benchmark.qrels) if max_queries is None else max_queries
     rng = random.Random(seed)
     query_ids = sorted(benchmark.qrels)
     rng.shuffle(query_ids)
@@ -59,7 +63,7 @@ def capped_validation_set(benchmark: Benchmark, max_docs: int, max_queries: int,
 
 def validate(encoder: SparseEncoder, validation: ValidationSet, batch_size: int = 32) -> dict[str, float]:
     """nDCG@10 (and MRR@10) of the encoder on the validation subset, plus mean document terms."""
-    doc_matrix = encoder.encode_documents(validation.doc_texts, batch_size=batch_size)
+    doc_matrix = encoder.encode_documents(validation.doc_texts, batch_size=batch_size, progress=True)
     query_matrix = encoder.encode_queries(validation.query_texts)
     run = SparseRetriever(doc_matrix, validation.doc_ids).search(query_matrix, validation.query_ids, 100)
     summary = evaluate(validation.qrels, run).summary

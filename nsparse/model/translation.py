@@ -1,0 +1,126 @@
+"""A Korean→English token translation table learned with IBM Model 1 (Brown et al., 1993).
+
+The pipeline holds parallel text (msmarco training records in both languages, LibreOffice
+help pages, MUSE dictionary rows, and for v2 the verified synonyms). IBM Model 1's EM
+over those pairs, in the model's own vocabulary, estimates t(e | k): the probability that
+Korean token k is rendered as English token e (a NULL source absorbs English function
+words). The encoder adds t(e | k) to e's term frequency for each occurrence of k, so a
+Korean document carries the English terms a user would type (nsparse.model.encoder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase
+
+from nsparse.text import has_hangul
+
+
+@dataclass(frozen=True)
+class TranslationSettings:
+    """IBM Model 1 and which of its entries the encoder keeps (params.yaml `train.translation`)."""
+
+    iterations: int = 5  # EM iterations
+    max_tokens: int = 128  # distinct tokens kept per side of a pair (bounds the work on long passages)
+    min_count: int = 3  # a Korean token must occur in this many pairs to get translations
+    min_probability: float = 0.1  # t(e | k) below this is noise
+    max_targets: int = 4  # English tokens kept per Korean token
+    max_document_ratio: float = 0.05  # tokens in a larger share of a side's texts are function words
+
+
+def _distinct_ids(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], keep: set[int], limit: int) -> list[np.ndarray]:
+    """Distinct kept token ids of each text, in first-seen order, at most `limit`."""
+    encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    rows = []
+    for ids in encoded:
+        seen = list(dict.fromkeys(token for token in ids if token in keep))[:limit]
+        rows.append(np.asarray(seen, dtype=np.int64))
+    return rows
+
+
+def ibm_model1(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], vocab_size: int,
+               iterations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EM for t(target | source) over sentence pairs of distinct token ids; source id `vocab_size` is NULL.
+
+    Returns (source ids, target ids, probabilities) of every co-occurring pair. Each pair
+    contributes one expected alignment per target token, shared among its source tokens
+    (and NULL) in proportion to the current t(target | source).
+    """
+    null = vocab_size
+    source_parts, target_parts, occurrence_parts = [], [], []
+    occurrences = 0
+    for source, target in zip(sources, targets, strict=True):
+        if len(source) == 0 or len(target) == 0:
+            continue
+        source = np.append(source, null)
+        source_parts.append(np.repeat(source, len(target)))
+        target_parts.append(np.tile(target, len(source)))
+        occurrence_parts.append(occurrences + np.tile(np.arange(len(target)), len(source)))
+        occurrences += len(target)
+    if not source_parts:
+        raise ValueError("IBM Model 1: no parallel pair has tokens on both sides")
+    source_ids, target_ids = np.concatenate(source_parts), np.concatenate(target_parts)
+    occurrence_of_link = np.concatenate(occurrence_parts)
+    width = vocab_size + 1
+    pair_keys, pair_of_link = np.unique(source_ids * width + target_ids, return_inverse=True)
+    pair_sources = pair_keys // width
+    probability = np.ones(len(pair_keys))
+    for _ in tqdm(range(iterations), desc="IBM Model 1", unit="iteration", mininterval=5):
+        likelihood = probability[pair_of_link]
+        posterior = likelihood / np.bincount(occurrence_of_link, likelihood)[occurrence_of_link]
+        counts = np.bincount(pair_of_link, posterior, minlength=len(pair_keys))
+        probability = counts / np.bincount(pair_sources, counts, minlength=width)[pair_sources]
+    return pair_sources, pair_keys % width, probability
+
+
+def learn_translation_table(tokenizer: PreTrainedTokenizerBase, pairs: Iterable[tuple[str, str]],
+                            silent_ids: set[int], settings: TranslationSettings) -> dict[str, list[tuple[str, float]]]:
+    """{Korean token: [(English token, t(e | k)), ...]} from (Korean text, English text) pairs."""
+    pairs = list(pairs)
+    korean_texts, english_texts = zip(*pairs, strict=True) if pairs else ((), ())
+    vocab = tokenizer.get_vocab()
+    id_to_token = {index: token for token, index in vocab.items()}
+    korean_ids = {index for token, index in vocab.items() if index not in silent_ids and has_hangul(token)}
+    english_ids = {index for token, index in vocab.items()
+                   if index not in silent_ids and not has_hangul(token) and any(char.isalpha() for char in token)}
+    sources = _distinct_ids(tokenizer, korean_texts, korean_ids, settings.max_tokens)
+    targets = _distinct_ids(tokenizer, english_texts, english_ids, settings.max_tokens)
+    source_count = np.bincount(np.concatenate([*sources, np.zeros(0, np.int64)]), minlength=len(id_to_token))
+    target_count = np.bincount(np.concatenate([*targets, np.zeros(0, np.int64)]), minlength=len(id_to_token))
+    frequent = settings.max_document_ratio * len(sources)
+    sources = [row[source_count[row] <= frequent] for row in sources]
+    targets = [row[target_count[row] <= frequent] for row in targets]
+    source_ids, target_ids, probability = ibm_model1(sources, targets, len(id_to_token), settings.iterations)
+    keep = ((source_ids < len(id_to_token)) & (probability >= settings.min_probability)
+            & (source_count[np.minimum(source_ids, len(id_to_token) - 1)] >= settings.min_count))
+    table: dict[str, list[tuple[str, float]]] = {}
+    for index in np.lexsort((-probability[keep], source_ids[keep])):
+        source, target, weight = source_ids[keep][index], target_ids[keep][index], probability[keep][index]
+        entries = table.setdefault(id_to_token[int(source)], [])
+        if len(entries) < settings.max_targets:
+            entries.append((id_to_token[int(target)], round(float(weight), 4)))
+    return table
+
+
+def table_quality(table: dict[str, list[tuple[str, float]]], reference: Iterable[tuple[str, str]],
+                  tokenizer: PreTrainedTokenizerBase) -> dict[str, float]:
+    """Precision and recall of the table against a bilingual dictionary (word pairs that are one token each side).
+
+    Precision: share of the table's entries for the dictionary's headwords that the
+    dictionary lists; recall: share of the dictionary's single-token pairs the table holds.
+    """
+    vocab = tokenizer.get_vocab()
+    gold: dict[str, set[str]] = {}
+    for korean, english in reference:
+        korean_tokens, english_tokens = tokenizer.tokenize(korean), tokenizer.tokenize(english)
+        if len(korean_tokens) == 1 and len(english_tokens) == 1 and korean_tokens[0] in vocab:
+            gold.setdefault(korean_tokens[0], set()).add(english_tokens[0])
+    proposed = [(source, target) for source in gold for target, _ in table.get(source, [])]
+    correct = sum(target in gold[source] for source, target in proposed)
+    pairs = sum(len(targets) for targets in gold.values())
+    return {"headwords": len(gold), "pairs": pairs, "entries": len(proposed),
+            "precision": correct / len(proposed) if proposed else 0.0, "recall": correct / pairs if pairs else 0.0}

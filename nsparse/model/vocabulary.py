@@ -1,0 +1,145 @@
+"""A Korean-aware WordPiece vocabulary whose pieces follow morpheme boundaries.
+
+Korean glues particles and endings to nouns (학교 / 학교에 / 학교에서), so a subword
+vocabulary learned by frequency alone keeps whole inflected words (`학교에서`) that never
+match the bare noun of a query. Here every Hangul word of the pre-training text is cut at
+the morpheme boundaries kiwipiepy finds (학교에서 → `학교` `##에서`), the pieces are
+counted, and the most frequent ones become the vocabulary, together with every syllable
+(both forms) so that any Korean word can still be spelled. Latin-script words get an
+ordinary WordPiece vocabulary learned on them alone. The result is a plain WordPiece
+`tokenizer.json` applied greedily to raw text: all ML Commons runs, with no analyser at
+query time.
+
+Pieces that are mostly particles, endings, suffixes or punctuation (kiwi tags outside
+`nsparse.text.CONTENT_TAG_PREFIXES`) are listed as *stop pieces*, the way nori's stop
+tags drop them: the encoder gives them no weight.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerFast
+
+from nsparse.io import read_json, write_json
+from nsparse.text import CONTENT_TAG_PREFIXES, HANGUL, kiwi
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+CONTINUATION = "##"
+STOP_PIECES_FILE = "stop_pieces.json"
+LATIN_SHARE = 0.25  # share of the vocabulary learned on Latin-script words (English, code, numbers)
+STOP_SHARE = 0.95  # a piece is a stop piece when kiwi tags it a function morpheme this often
+
+
+def _pipeline() -> Tokenizer:
+    """Normaliser and pre-tokeniser shared by vocabulary learning and the final tokenizer."""
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.NFC(), normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                                         strip_accents=False, lowercase=True)]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tokenizer
+
+
+class PieceCounter:
+    """Counts morpheme-boundary pieces of Hangul words and how often each one is a function morpheme."""
+
+    def __init__(self) -> None:
+        self.pieces: Counter[str] = Counter()
+        self.function: Counter[str] = Counter()
+        self.latin_words: Counter[str] = Counter()
+
+    def add(self, text: str, morphemes: Iterable) -> None:
+        """Count the pieces of one normalised text given kiwi's tokens of that same text."""
+        starts: dict[int, str] = {}
+        boundaries: set[int] = set()
+        for token in morphemes:
+            starts.setdefault(token.start, token.tag)
+            boundaries.update((token.start, token.start + token.len))
+        for word, (begin, end) in pre_tokenizers.BertPreTokenizer().pre_tokenize_str(text):
+            if not HANGUL.search(word):
+                self.latin_words[word] += 1
+                continue
+            cuts = [begin, *sorted(cut for cut in boundaries if begin < cut < end), end]
+            for position, (left, right) in enumerate(zip(cuts, cuts[1:])):
+                piece = text[left:right] if position == 0 else CONTINUATION + text[left:right]
+                self.pieces[piece] += 1
+                tag = starts.get(left, "")
+                if not tag.startswith(CONTENT_TAG_PREFIXES):
+                    self.function[piece] += 1
+
+    def stop_pieces(self, min_share: float = STOP_SHARE) -> list[str]:
+        """Pieces that are function morphemes in more than `min_share` of their occurrences."""
+        return sorted(piece for piece, count in self.pieces.items() if self.function[piece] > min_share * count)
+
+
+def count_pieces(lines: Sequence[str], normalizer: normalizers.Normalizer) -> PieceCounter:
+    """Normalise every line, analyse it with kiwi (batched) and count its pieces."""
+    normalised = [normalizer.normalize_str(line) for line in lines]
+    counter = PieceCounter()
+    analysed = kiwi().tokenize(normalised)
+    for text, morphemes in tqdm(zip(normalised, analysed), total=len(normalised), desc="vocabulary: kiwi pieces",
+                                unit="line", mininterval=10):
+        counter.add(text, morphemes)
+    return counter
+
+
+def latin_vocabulary(words: Counter[str], size: int, min_frequency: int) -> list[str]:
+    """An ordinary WordPiece vocabulary learned on the Latin-script words alone (alphabet included)."""
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.WordPieceTrainer(vocab_size=size, min_frequency=min_frequency, special_tokens=[],
+                                        show_progress=False)
+    tokenizer.train_from_iterator((word for word, count in words.items() for _ in range(min(count, 50))),
+                                  trainer=trainer)
+    return list(tokenizer.get_vocab())
+
+
+def train_tokenizer(lines: Sequence[str], vocab_size: int, min_frequency: int) -> tuple[PreTrainedTokenizerFast, list[str]]:
+    """The morpheme-aware WordPiece tokenizer of `lines` and its stop pieces.
+
+    Vocabulary = special tokens + Latin WordPiece pieces + every Hangul syllable in both
+    forms + the most frequent Korean morpheme pieces up to `vocab_size`, renumbered in
+    sorted order so that the same text always gives the same ids.
+    """
+    pipeline = _pipeline()
+    counter = count_pieces(lines, pipeline.normalizer)
+    vocabulary = set(latin_vocabulary(counter.latin_words, int(vocab_size * LATIN_SHARE), min_frequency))
+    for syllable in {char for piece in counter.pieces for char in piece.removeprefix(CONTINUATION)}:
+        vocabulary.update((syllable, CONTINUATION + syllable))
+    budget = vocab_size - len(SPECIAL_TOKENS)
+    for piece, count in sorted(counter.pieces.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocabulary) >= budget or count < min_frequency:
+            break
+        vocabulary.add(piece)
+    vocabulary -= set(SPECIAL_TOKENS)
+    ordered = SPECIAL_TOKENS + sorted(vocabulary)
+    tokenizer = pipeline
+    tokenizer.model = models.WordPiece({token: index for index, token in enumerate(ordered)}, unk_token="[UNK]",
+                                       max_input_chars_per_word=100)
+    cls_id, sep_id = ordered.index("[CLS]"), ordered.index("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    tokenizer.decoder = decoders.WordPiece()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
+                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    stops = [piece for piece in counter.stop_pieces() if piece in vocabulary]
+    return fast, stops
+
+
+def save_stop_pieces(folder: str | os.PathLike[str], stops: Sequence[str]) -> None:
+    write_json(Path(folder) / STOP_PIECES_FILE, sorted(stops))
+
+
+def load_stop_pieces(folder: str | os.PathLike[str]) -> list[str]:
+    """The stop pieces saved beside a tokenizer; none for a tokenizer without the file (e.g. a hub model)."""
+    path = Path(folder) / STOP_PIECES_FILE
+    return list(read_json(path)) if path.exists() else []

@@ -1,0 +1,132 @@
+"""The lexical floor (BM25 inside the document encoder), the morpheme-aware vocabulary and the translation table."""
+
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from nsparse.export.onnx import check_parity, export_onnx
+from nsparse.model.base import BaseModelSettings, new_masked_lm
+from nsparse.model.encoder import EncoderSettings, SparseEncoder
+from nsparse.model.translation import TranslationSettings, ibm_model1, learn_translation_table, table_quality
+from nsparse.model.vocabulary import load_stop_pieces, save_stop_pieces, train_tokenizer
+
+DOCUMENTS = [
+    "서울은 대한민국의 수도이며 가장 큰 도시이다. 서울에는 많은 학교가 있다.",
+    "부산은 대한민국 제2의 도시이며 항구 도시이다.",
+    "학교에서 학생들은 수학과 과학을 공부한다.",
+    "김치는 한국의 전통 음식이며 배추로 만든다.",
+    "서울에서 부산까지 기차로 세 시간이 걸린다.",
+    "The population of Seoul is about ten million.",
+    "대학교 도서관에는 책이 많다. 학생들이 도서관에서 공부한다.",
+]
+QUERIES = ["서울의 학교", "부산 항구", "학생이 공부하는 곳", "김치 음식", "seoul population", "도서관 책"]
+PARALLEL = [
+    ("학교", "school"), ("학교에서 공부한다", "study at school"), ("서울의 인구", "population of seoul"),
+    ("학교 도서관", "school library"), ("서울 학교", "seoul school"), ("도서관", "library"),
+    ("도서관 책", "library book"), ("책", "book"), ("인구", "population"), ("서울", "seoul"),
+] * 3
+TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return train_tokenizer(DOCUMENTS * 3 + [ko for ko, _ in PARALLEL] + [en for _, en in PARALLEL], 600, 1)
+
+
+def floor_encoder(vocabulary, translations: bool = False) -> SparseEncoder:
+    tokenizer, stops = vocabulary
+    torch.manual_seed(0)
+    encoder = SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer,
+                            EncoderSettings(lexical_floor=True, max_length=64, window=16), stop_pieces=stops)
+    if translations:
+        silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
+        settings = TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)
+        encoder.set_translations(learn_translation_table(tokenizer, PARALLEL, silent, settings))
+    encoder.fit_lexical_statistics(DOCUMENTS)
+    return encoder.eval()
+
+
+def test_pieces_follow_morpheme_boundaries(vocabulary) -> None:
+    tokenizer, stops = vocabulary
+    assert tokenizer.tokenize("학교에서")[:2] == ["학교", "##에서"]
+    assert "##에서" in stops and "학교" not in stops
+    assert tokenizer.tokenize("학교는")[0] == "학교"  # the noun of a query matches the noun in a document
+
+
+def test_untrained_floor_scores_exactly_bm25_over_the_vocabulary(vocabulary) -> None:
+    encoder = floor_encoder(vocabulary)
+    tokenizer = encoder.tokenizer
+    silent = set(encoder.stop_pieces) | set(tokenizer.all_special_tokens)
+    documents = [[token for token in tokenizer.tokenize(text) if token not in silent] for text in DOCUMENTS]
+    index = bm25s.BM25(k1=encoder.settings.k1, b=encoder.settings.b, method="lucene")
+    index.index(documents, show_progress=False)
+    scores = (encoder.encode_queries(QUERIES) @ encoder.encode_documents(DOCUMENTS).T).toarray()
+    for row, query in enumerate(QUERIES):
+        tokens = sorted({token for token in tokenizer.tokenize(query) if token not in silent})
+        expected = index.get_scores(tokens)
+        np.testing.assert_allclose(scores[row], expected, rtol=1e-5, atol=1e-6)
+        assert scores[row].max() > 0
+
+
+def test_gate_switches_the_learned_part_on(vocabulary) -> None:
+    encoder = floor_encoder(vocabulary)
+    batch = encoder.tokenize(DOCUMENTS, 64)
+    with torch.no_grad():
+        floor = encoder.lexical_floor(**batch)
+        assert torch.equal(encoder(**batch), floor)
+        encoder.gate.fill_(1.0)
+        assert torch.all(encoder(**batch) >= floor) and not torch.equal(encoder(**batch), floor)
+
+
+def test_ibm_model1_learns_the_translation_of_cooccurring_words() -> None:
+    # three pairs: (a b | x y), (a | x), (b | y): EM must align a->x and b->y
+    sources = [np.array([0, 1]), np.array([0]), np.array([1])]
+    targets = [np.array([2, 3]), np.array([2]), np.array([3])]
+    source_ids, target_ids, probability = ibm_model1(sources, targets, vocab_size=4, iterations=10)
+    table = {(int(s), int(t)): float(p) for s, t, p in zip(source_ids, target_ids, probability, strict=True)}
+    assert table[0, 2] > 0.6 and table[0, 3] < 0.2
+    assert table[1, 3] > 0.6 and table[1, 2] < 0.2
+
+
+def test_translation_table_expands_korean_documents_with_english_terms(vocabulary) -> None:
+    encoder = floor_encoder(vocabulary, translations=True)
+    table = encoder.translations()
+    assert ("school", pytest.approx(table["학교"][0][1])) == (table["학교"][0][0], table["학교"][0][1])
+    quality = table_quality(table, [("학교", "school"), ("도서관", "library")], encoder.tokenizer)
+    assert quality["precision"] > 0.5 and quality["recall"] == 1.0
+    scores = (encoder.encode_queries(["school library"]) @ encoder.encode_documents(DOCUMENTS).T).toarray()[0]
+    assert int(np.argmax(scores)) == 6  # the Korean library document, which holds no English word
+
+
+def test_onnx_graph_of_floor_and_translations_matches_pytorch(vocabulary, tmp_path) -> None:
+    encoder = floor_encoder(vocabulary, translations=True)
+    with torch.no_grad():
+        encoder.gate.fill_(0.5)
+    export_onnx(encoder, tmp_path / "model.onnx", opset=17)
+    figures = check_parity(encoder, tmp_path / "model.onnx", DOCUMENTS, atol=1e-4, top_k=10)
+    assert figures["max_abs_diff"] <= 1e-4 and figures["top_k_mismatches"] == 0
+    long_text = " ".join(DOCUMENTS * 3)  # longer than the transformer's window: the graph slices it
+    batch = encoder.tokenizer([long_text], truncation=True, max_length=64, return_tensors="np")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    (output,) = session.run(None, {"input1.input_ids": batch["input_ids"], "input1.attention_mask": batch["attention_mask"]})
+    with torch.no_grad():
+        expected = encoder(torch.from_numpy(batch["input_ids"]), torch.from_numpy(batch["attention_mask"])).numpy()
+    np.testing.assert_allclose(output, expected, atol=1e-4)
+
+
+def test_save_and_load_keep_floor_gate_translations_and_stop_pieces(vocabulary, tmp_path) -> None:
+    encoder = floor_encoder(vocabulary, translations=True)
+    with torch.no_grad():
+        encoder.gate.fill_(0.25)
+    encoder.save(tmp_path / "model")
+    loaded = SparseEncoder.load(tmp_path / "model").eval()
+    assert loaded.settings == encoder.settings and loaded.gate.item() == pytest.approx(0.25)
+    assert loaded.translations() == encoder.translations() and loaded.stop_pieces == encoder.stop_pieces
+    original, reloaded = encoder.encode_documents(DOCUMENTS), loaded.encode_documents(DOCUMENTS)
+    np.testing.assert_allclose(original.toarray(), reloaded.toarray(), atol=1e-6)
+    save_stop_pieces(tmp_path / "stops", ["##는"])
+    assert load_stop_pieces(tmp_path / "stops") == ["##는"] and load_stop_pieces(tmp_path) == []
