@@ -13,7 +13,8 @@ from nsparse.data import load_benchmark, read_pairs
 from nsparse.io import read_json
 from nsparse.model.base import seed_everything
 from nsparse.model.threads import configure_threads
-from nsparse.train.setup import build_encoder, build_teacher, fingerprint, live_logger, train_settings
+from nsparse.train.setup import (build_encoder, build_teacher, fingerprint, live_logger, train_settings,
+                                  truncate_live_history)
 from nsparse.train.teachers import attach_teacher_scores
 from nsparse.train.trainer import CHECKPOINT_FILE, RunPaths, Trainer
 from nsparse.train.validation import capped_validation_set
@@ -40,7 +41,8 @@ def main(variant: str) -> None:
         trainer = Trainer(encoder, pairs, settings, paths, validation, logger=logger,
                           fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)))
         logger.record("lexical", fitted)
-        trainer.resume()
+        if trainer.resume():
+            truncate_live_history(live_dir, trainer.step)
         logger.summarize(trainer.run())
 
 

@@ -12,6 +12,7 @@ from nsparse.model.base import BaseModelSettings, new_masked_lm
 from nsparse.model.vocabulary import train_tokenizer
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
 from nsparse.train.losses import distillation, flops, info_nce, quadratic_warmup
+from nsparse.train.setup import truncate_live_history
 from nsparse.train.trainer import CHECKPOINT_FILE, COMPLETED_FILE, RunPaths, Trainer, TrainSettings
 from nsparse.train.validation import capped_validation_set
 
@@ -131,3 +132,24 @@ def test_training_learns_to_rank_the_positive(tmp_path) -> None:
     Trainer(tiny_encoder(), PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)).run()
     first, last = logged[0]["train/ranking"], logged[-1]["train/ranking"]
     assert last < 0.75 * first, (first, last)
+
+
+def test_finish_after_a_crash_keeps_the_published_model(tmp_path) -> None:
+    """A crash after publishing but before retiring last.pt: the rerun keeps models/<v>, never deletes it."""
+    trainer = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path))
+    trainer.run()
+    published = sorted(path.name for path in (tmp_path / "model").iterdir())
+    trainer.save_checkpoint()  # the state a crash inside finish() leaves: last.pt at the final step
+    rerun = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path))
+    assert rerun.resume() and rerun.step == SETTINGS.steps
+    rerun.run()
+    assert sorted(path.name for path in (tmp_path / "model").iterdir()) == published
+    assert not (tmp_path / "checkpoints" / CHECKPOINT_FILE).exists()
+
+
+def test_resume_truncates_the_killed_runs_dvclive_rows(tmp_path) -> None:
+    table = tmp_path / "plots" / "metrics" / "train" / "loss.tsv"
+    table.parent.mkdir(parents=True)
+    table.write_text("timestamp\tstep\tloss\n1\t5\t0.9\n2\t10\t0.8\n3\t15\t0.7\n", encoding="utf-8")
+    assert truncate_live_history(tmp_path, 10) == 1
+    assert table.read_text(encoding="utf-8").splitlines()[-1] == "2\t10\t0.8"

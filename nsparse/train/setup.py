@@ -14,6 +14,7 @@ import torch
 from dvclive import Live
 
 from nsparse.data.format import read_corpus, read_parallel, read_verified_dictionary
+from nsparse.io import atomic_open
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
 from nsparse.model.translation import TranslationSettings, learn_translation_table, table_quality
 from nsparse.text import read_dictionary
@@ -117,6 +118,21 @@ class LiveLogger:
         self.live.summary["best"] = summary["best"] or {}
         self.live.summary.setdefault("train", {})["seconds"] = summary["seconds"]
         self.live.make_summary()
+
+
+def truncate_live_history(live_dir: Path, step: int) -> int:
+    """Drop dvclive plot rows logged after `step` by a run that was killed later; return how many."""
+    dropped = 0
+    for table in sorted((live_dir / "plots" / "metrics").rglob("*.tsv")):
+        lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not lines:
+            continue
+        column = lines[0].rstrip("\n").split("\t").index("step")
+        kept = [lines[0]] + [line for line in lines[1:] if int(line.split("\t")[column]) <= step]
+        dropped += len(lines) - len(kept)
+        with atomic_open(table) as handle:
+            handle.writelines(kept)
+    return dropped
 
 
 @contextlib.contextmanager

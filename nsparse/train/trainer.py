@@ -273,11 +273,26 @@ class Trainer:
                 self.logger({f"val/{name}": value for name, value in scores.items()}, self.step)
 
     def finish(self, summary: dict[str, Any]) -> None:
-        """Publish the product to `model_dir` and retire the checkpoint, so a rerun starts afresh."""
-        if self.validation is None:
+        """Publish the product to `model_dir` and retire the checkpoint, so a rerun starts afresh.
+
+        Idempotent: a crash at any point leaves either the new model in `best/` (published
+        again by the rerun, which resumes at the last step) or already in `model_dir`;
+        an existing `model_dir` is only ever replaced by a complete one, never deleted first.
+        """
+        if self.validation is None and not self.paths.best_dir.exists():
             save_encoder_atomically(self.encoder, self.paths.best_dir)
-        shutil.rmtree(self.paths.model_dir, ignore_errors=True)
-        self.paths.model_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.paths.best_dir, self.paths.model_dir)
-        (self.paths.checkpoint_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+        if self.paths.best_dir.exists():
+            publish_directory(self.paths.best_dir, self.paths.model_dir)
         write_json(self.paths.checkpoint_dir / COMPLETED_FILE, {"fingerprint": self.fingerprint, **summary})
+        (self.paths.checkpoint_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
+
+
+def publish_directory(source: Path, target: Path) -> None:
+    """Move folder `source` to `target`, replacing a previous `target` only once the new one is in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    previous = target.with_name(f".{target.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(source, target)
+    shutil.rmtree(previous, ignore_errors=True)
