@@ -94,12 +94,17 @@ def _not_dev(split: str) -> str:
     return split
 
 
+class Bm25Vocab(Bm25Params):
+    model: str  # folder whose tokenizer (and stop pieces) BM25 runs over
+
+
 class Baselines(Section):
     benchmarks: list[str] = Field(min_length=1)
     split: Split
-    systems: list[Literal["bm25_kiwi", "bm25_nori"]] = Field(min_length=1)
+    systems: list[Literal["bm25_kiwi", "bm25_nori", "bm25_vocab"]] = Field(min_length=1)
     depth: PositiveInt
     bm25_kiwi: Bm25Params
+    bm25_vocab: Bm25Vocab
 
     check_split = field_validator("split")(_not_dev)
 

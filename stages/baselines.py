@@ -10,7 +10,7 @@ from nsparse.data import load_benchmark
 from nsparse.eval.baselines import System, bm25_kiwi_system, score_systems
 from nsparse.io import write_json
 from nsparse.opensearch.client import connect
-from nsparse.pipeline.baselines import bm25_nori_system
+from nsparse.pipeline.baselines import bm25_nori_system, bm25_vocab_system
 
 BENCHMARKS = Path("data/benchmarks")
 
@@ -20,6 +20,7 @@ def make_systems(settings: dict[str, Any], index_prefix: str) -> dict[str, Syste
     factories = {
         "bm25_kiwi": lambda: bm25_kiwi_system(**settings["bm25_kiwi"]),
         "bm25_nori": lambda: bm25_nori_system(connect(), index_prefix),
+        "bm25_vocab": lambda: bm25_vocab_system(**settings["bm25_vocab"]),
     }
     unknown = set(settings["systems"]) - factories.keys()
     if unknown:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import bm25s
 from tqdm import tqdm
@@ -17,16 +17,27 @@ def document_text(document: str | Mapping[str, str]) -> str:
     return f"{document.get('title', '')} {document['text']}".strip()
 
 
-class BM25Kiwi:
-    """BM25 (Lucene variant) over `nsparse.text.analyze` tokens of `{doc id: text or {"title","text"}}`."""
+Analyzer = Callable[[Iterable[str]], Iterator[list[str]]]
 
-    def __init__(self, corpus: Mapping[str, str | Mapping[str, str]], k1: float = 0.9, b: float = 0.4) -> None:
+
+class BM25Kiwi:
+    """BM25 (Lucene variant) over `{doc id: text or {"title","text"}}`, by default on `nsparse.text.analyze` tokens.
+
+    Another `analyzer` (texts -> token lists) gives BM25 over other tokens, e.g. a model's own
+    vocabulary; `distinct_query_terms` counts each query token once, as inference-free
+    sparse queries do.
+    """
+
+    def __init__(self, corpus: Mapping[str, str | Mapping[str, str]], k1: float = 0.9, b: float = 0.4,
+                 analyzer: Analyzer = analyze_batch, distinct_query_terms: bool = False) -> None:
         if not corpus:
             raise ValueError("BM25Kiwi: empty corpus")
         self.doc_ids = list(corpus)
+        self.analyzer = analyzer
+        self.distinct_query_terms = distinct_query_terms
         tokens = list(
             tqdm(
-                analyze_batch(document_text(doc) for doc in corpus.values()),
+                analyzer(document_text(doc) for doc in corpus.values()),
                 total=len(corpus),
                 desc="BM25 analyze corpus",
                 unit="doc",
@@ -41,7 +52,9 @@ class BM25Kiwi:
         if not queries:
             return {}
         query_ids = list(queries)
-        tokens = list(analyze_batch(queries[query_id] for query_id in query_ids))
+        tokens = list(self.analyzer(queries[query_id] for query_id in query_ids))
+        if self.distinct_query_terms:
+            tokens = [sorted(set(query)) for query in tokens]
         documents, scores = self.index.retrieve(tokens, k=min(k, len(self.doc_ids)), show_progress=False)
         return {
             query_id: self._ranking(row_docs, row_scores)

@@ -1,12 +1,18 @@
-"""BM25 with OpenSearch's Korean analyzer (nori) on a live index: the baseline users would deploy."""
+"""Baselines that need more than the text library: BM25 with OpenSearch's nori on a live index (the
+baseline users would deploy) and BM25 over a model's own vocabulary (the floor the model starts from)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from opensearchpy import OpenSearch
 from tqdm import tqdm
+from transformers import AutoTokenizer
 
 from nsparse.data import Benchmark
 from nsparse.eval.baselines import Run, System, corpus_fingerprint
+from nsparse.eval.bm25 import BM25Kiwi
+from nsparse.model.vocabulary import load_stop_pieces
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 from nsparse.opensearch import search
@@ -34,3 +40,27 @@ def bm25_nori_system(client: OpenSearch, index_prefix: str) -> System:
         }
 
     return run
+
+
+def bm25_vocab_system(model: str, k1: float, b: float) -> System:
+    """BM25 over the tokens of a model's own tokenizer, stop pieces and special tokens left out.
+
+    With distinct query tokens this is exactly what the untrained lexical floor of an
+    encoder on that tokenizer scores, so it is the floor training starts from.
+    """
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    silent = set(load_stop_pieces(model)) | set(tokenizer.all_special_tokens)
+
+    def analyzer(texts: Iterable[str]) -> Iterator[list[str]]:
+        for text in texts:
+            yield [token for token in tokenizer.tokenize(text) if token not in silent]
+
+    indexes: dict[str, BM25Kiwi] = {}
+
+    def search_run(name: str, benchmark: Benchmark, depth: int) -> Run:
+        fingerprint = corpus_fingerprint(benchmark.corpus)
+        if fingerprint not in indexes:
+            indexes[fingerprint] = BM25Kiwi(benchmark.corpus, k1=k1, b=b, analyzer=analyzer, distinct_query_terms=True)
+        return indexes[fingerprint].search(benchmark.queries, k=depth)
+
+    return search_run
