@@ -8,11 +8,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from nsparse.data import Benchmark
 from nsparse.export.onnx import check_parity, export_onnx
 from nsparse.model.base import BaseModelSettings, new_masked_lm
 from nsparse.model.encoder import EncoderSettings, SparseEncoder
 from nsparse.model.translation import TranslationSettings, ibm_model1, learn_translation_table, table_quality
 from nsparse.model.vocabulary import load_stop_pieces, save_stop_pieces, train_tokenizer
+from nsparse.pipeline.baselines import bm25_vocab_system
 
 DOCUMENTS = [
     "서울은 대한민국의 수도이며 가장 큰 도시이다. 서울에는 많은 학교가 있다.",
@@ -130,3 +132,17 @@ def test_save_and_load_keep_floor_gate_translations_and_stop_pieces(vocabulary, 
     np.testing.assert_allclose(original.toarray(), reloaded.toarray(), atol=1e-6)
     save_stop_pieces(tmp_path / "stops", ["##는"])
     assert load_stop_pieces(tmp_path / "stops") == ["##는"] and load_stop_pieces(tmp_path) == []
+
+
+def test_bm25_vocab_baseline_ranks_as_the_untrained_floor(vocabulary, tmp_path) -> None:
+    encoder = floor_encoder(vocabulary)
+    encoder.tokenizer.save_pretrained(tmp_path)
+    save_stop_pieces(tmp_path, encoder.stop_pieces)
+    benchmark = Benchmark(corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(DOCUMENTS)},
+                          queries={f"q{i}": text for i, text in enumerate(QUERIES)}, qrels={})
+    run = bm25_vocab_system(str(tmp_path), k1=encoder.settings.k1, b=encoder.settings.b)("tiny", benchmark, 10)
+    scores = (encoder.encode_queries(QUERIES) @ encoder.encode_documents(DOCUMENTS).T).toarray()
+    for row in range(len(QUERIES)):
+        expected = {f"d{i}": score for i, score in enumerate(scores[row]) if score > 0}
+        assert run[f"q{row}"].keys() == expected.keys()
+        np.testing.assert_allclose([run[f"q{row}"][doc] for doc in expected], list(expected.values()), rtol=1e-5)
