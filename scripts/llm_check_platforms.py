@@ -1,7 +1,7 @@
 """Do the pinned dependencies install on another platform? (default: Linux aarch64, CPython 3.12: NVIDIA GB10 / Grace)
 
-For every `name==version` pin of pyproject.toml (the main list plus the extras named
-with --extras), pip resolves the pin alone (`--no-deps`: the pins themselves are the
+For every requirement of pyproject.toml (the main list plus the extras named with
+--extras; the project pins them with ==), pip resolves it alone (`--no-deps`: the pins themselves are the
 closure the project was tested with) against the target platform's wheel tags, reading
 only the index's metadata (`pip install --dry-run --report`), so nothing is downloaded but
 the metadata. A pin with no wheel for the target passes only if it is named in
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.markers import Marker
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 # Pins that are compiled on the target machine, with how (README, "Bigger models, GPUs and real LLMs").
@@ -41,7 +42,7 @@ def pins(pyproject: Path, extras: list[str]) -> list[str]:
     requirements = list(project["dependencies"])
     for extra in extras:
         requirements += project["optional-dependencies"][extra]
-    return [requirement for requirement in requirements if "==" in requirement]
+    return requirements
 
 
 def platform_tags(arch: str) -> list[str]:
@@ -78,13 +79,15 @@ def cuda_libraries(entry: dict[str, Any], python: str, arch: str) -> list[str]:
 
 
 def has_sdist(pin: str) -> bool:
-    """Whether the index (PEP 691 JSON simple API) holds a source distribution of `pin`."""
-    name, version = pin.split("==")
+    """Whether the index (PEP 691 JSON simple API) holds a source distribution `pin` accepts."""
+    requirement = Requirement(pin)
+    name = requirement.name
     index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
     request = urllib.request.Request(f"{index}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         files = [file["filename"] for file in json.load(response)["files"]]
-    return any(file.endswith((f"-{version}.tar.gz", f"-{version}.zip")) for file in files)
+    sdists = [file.removesuffix(".tar.gz").removesuffix(".zip") for file in files if file.endswith((".tar.gz", ".zip"))]
+    return any(requirement.specifier.contains(sdist.rsplit("-", 1)[-1], prereleases=True) for sdist in sdists)
 
 
 def main() -> int:
@@ -97,7 +100,7 @@ def main() -> int:
     blocking = []
     for pin in pins(ROOT / "pyproject.toml", extras):
         entry, error = wheel_for(pin, arguments.python, arguments.arch)
-        name = pin.split("==")[0].lower()
+        name = Requirement(pin).name.lower()
         if entry is not None:
             wheel = entry["download_info"]["url"].rsplit("/", 1)[-1]
             note = ""
