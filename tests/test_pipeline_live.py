@@ -6,15 +6,18 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
+import torch
 from test_model_encoder import CORPUS as TEXTS
-from test_model_encoder import tiny_encoder
 
 from nsparse.config import load_params
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.eval import evaluate
 from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.export.package import ExportSettings, export_variant
-from nsparse.model.encoder import SparseEncoder
+from nsparse.model.base import BaseModelSettings, new_masked_lm
+from nsparse.model.encoder import EncoderSettings, SparseEncoder
+from nsparse.model.translation import TranslationSettings, learn_translation_table
+from nsparse.model.vocabulary import train_tokenizer
 from nsparse.opensearch import ml, search
 from nsparse.pipeline.baselines import bm25_nori_system, ensure_bm25_index
 from nsparse.pipeline.deploy import cleanup, deploy_variant
@@ -25,6 +28,8 @@ CORPUS = {
     "d2": {"title": "", "text": "병원에서 일하는 의사는 바쁘다"},
     "d3": {"title": "", "text": "공원에서 산책하는 사람들이 많다"},
 }
+PARALLEL = [("서울", "seoul"), ("수도", "capital"), ("서울은 수도", "seoul capital"), ("부산", "busan"),
+            ("김치", "kimchi"), ("부산 도시", "busan city"), ("도시", "city")] * 3
 BENCHMARK = Benchmark(corpus=CORPUS, queries={"q1": "학교에서", "q2": "의사들"}, qrels={"q1": {"d1": 1}, "q2": {"d2": 1}})
 
 
@@ -45,9 +50,21 @@ def test_bm25_nori_finds_inflected_forms_and_reuses_an_identical_index(opensearc
 
 @pytest.fixture(scope="module")
 def exported_variant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny trained-format encoder and its real export (ONNX, zips), as the export stage writes them."""
+    """A tiny encoder of the default shape (lexical floor, translations, learned part on) and its real export."""
     folder = tmp_path_factory.mktemp("variant")
-    tiny_encoder().save(folder / "model")
+    tokenizer, stops = train_tokenizer(TEXTS * 3 + [text for pair in PARALLEL for text in pair], 600, 1)
+    torch.manual_seed(0)
+    mlm = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                                                     max_length=64))
+    encoder = SparseEncoder(mlm, tokenizer, EncoderSettings(lexical_floor=True, max_length=64, window=16),
+                            stop_pieces=stops)
+    silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
+    encoder.set_translations(learn_translation_table(
+        tokenizer, PARALLEL, silent, TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)))
+    encoder.fit_lexical_statistics(TEXTS)
+    with torch.no_grad():
+        encoder.gate.fill_(0.3)
+    encoder.save(folder / "model")
     docs = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
     subset = capped_validation_set(Benchmark(docs, {"q0": "대한민국의 수도"}, {"q0": {"d0": 1}}), 5, 1, seed=0)
     export_variant(folder / "model", folder / "export", TEXTS, subset, ExportSettings(quantize=False))
@@ -74,6 +91,9 @@ def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
     assert set(stored) == set(SparseEncoder.load(model_dir).to_token_weights(expected[0]))
     hits = search.neural_sparse_model(opensearch, index, "sparse", "대한민국의 수도", first.query_model_id, 3)
     assert hits and hits[0][1] > 0
+    # an English query finds the Korean documents through the translated terms ML Commons stored
+    english = dict(search.neural_sparse_model(opensearch, index, "sparse", "busan city", first.query_model_id, 5))
+    assert {"d1", "d4"} <= set(english)
 
     opensearch.indices.delete(index=index)
     second = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)

@@ -40,6 +40,10 @@ Mode = Literal["inference-free", "bi-encoder"]
 SETTINGS_FILE = "nsparse.json"
 IDF_FILE = "idf.json"
 LEXICAL_FILE = "lexical.json"
+# OpenSearch's neural_sparse query refuses a token weight of 0 ("weight must be in (0, 64]"),
+# and ML Commons weighs a token missing from idf.json 1.0: stop pieces are written with this
+# negligible weight instead (no document holds them, so scores do not change).
+SILENT_QUERY_WEIGHT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ def encode_length_sorted(texts: Sequence[str], batch_size: int, encode_batch: Ca
     """Encode texts in batches of similar length (little padding), returning rows in input order."""
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
     rows = [sp.csr_matrix(encode_batch([texts[index] for index in order[start : start + batch_size]]))
-            for start in tqdm(range(0, len(order), batch_size), desc="encode docs", unit="batch", disable=not progress)]
+            for start in tqdm(range(0, len(order), batch_size), desc="encode docs", unit="batch", disable=not progress,
+                                   mininterval=10)]
     if not rows:
         return sp.csr_matrix((0, width), dtype=np.float32)
     return sp.vstack(rows, format="csr")[np.argsort(order)]
@@ -331,8 +336,11 @@ class SparseEncoder(nn.Module):
         folder.mkdir(parents=True, exist_ok=True)
         self.mlm.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
+        special = set(self.tokenizer.all_special_tokens)
+        weights = {token: weight if weight > 0 or token in special else SILENT_QUERY_WEIGHT
+                   for token, weight in self.idf_weights().items()}
         with atomic_open(folder / IDF_FILE) as handle:
-            json.dump(self.idf_weights(), handle, ensure_ascii=False)
+            json.dump(weights, handle, ensure_ascii=False)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
         save_stop_pieces(folder, self.stop_pieces)
         if self.settings.lexical_floor:
