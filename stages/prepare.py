@@ -11,6 +11,7 @@ from nsparse.data.benchmarks import build_prepared_data
 from nsparse.data.sources import (
     default_apt_cache,
     fetch_libreoffice_help,
+    fetched_packages,
     read_korquad,
     read_libreoffice_parallel,
     read_msmarco,
@@ -33,7 +34,7 @@ def main() -> None:
         "muse_train": read_muse(shared / sources["muse_train"]),
         "muse_test": read_muse(shared / sources["muse_test"]),
     }
-    help_root = fetch_libreoffice_help(sources["apt_cache"] or default_apt_cache())
+    help_root = fetch_libreoffice_help(sources["apt_cache"] or default_apt_cache(), sources["libreoffice_help"])
     prepared = build_prepared_data(raw, read_libreoffice_parallel(help_root), settings, params["seed"])
 
     for name, benchmark in prepared.benchmarks.items():
@@ -43,6 +44,7 @@ def main() -> None:
     write_pairs(DATA / "train" / "pairs.jsonl", prepared.pairs)
     write_jsonl(DATA / "parallel" / "libreoffice.jsonl", prepared.parallel)
     write_jsonl(DATA / "parallel" / "msmarco.jsonl", prepared.parallel_msmarco)
+    write_json(DATA / "parallel" / "libreoffice_packages.json", fetched_packages(help_root))
     with atomic_open(DATA / "pretrain" / "text.txt") as handle:
         handle.writelines(f"{line}\n" for line in prepared.pretrain_lines)
     write_json(
