@@ -276,11 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean a bad input or an unreachable cluster: printed as one line, not a traceback."""
-    from nsparse.data import DataFormatError
+    """Faults in the user's input or environment (a bad path, folder or split, data that breaks its format,
+    a cluster that is unreachable or refuses the request): printed as one line, not a traceback."""
+    from nsparse.faults import UserFault
     from nsparse.opensearch.client import OpenSearchError
 
-    return (DataFormatError, OpenSearchError, OSError, ValueError)
+    return (UserFault, OpenSearchError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from nsparse.model import base
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
 from nsparse.synth import sample_documents, synthesize
 from nsparse.data.own import ABOUT, SPLIT
-from nsparse.synth.own import read_own_corpus, synthesize_corpora
+from nsparse.synth.own import OwnCorpusError, read_own_corpus, synthesize_corpora
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = [
@@ -103,7 +103,7 @@ def test_own_beir_folder_with_judged_queries_becomes_the_benchmark(tmp_path: Pat
 
 
 def test_a_missing_own_corpus_is_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="synthesize.own_corpus .*nope.jsonl: no such file"):
+    with pytest.raises(OwnCorpusError, match="synthesize.own_corpus .*nope.jsonl: no such file"):
         read_own_corpus(tmp_path / "nope.jsonl", "test")
 
 

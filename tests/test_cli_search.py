@@ -46,8 +46,8 @@ def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed:
     assert [hit["score"] for hit in hits] == sorted((hit["score"] for hit in hits), reverse=True)
     deployment = json.loads((deployed / "deploy" / VARIANT / "deployment.json").read_text())
     (query_weights,) = ml.predict_sparse(opensearch, deployment["query_model_id"], [QUERY])
-    for hit in hits:  # a neural_sparse score is the dot product of the matched terms
-        assert hit["score"] == pytest.approx(sum(m["contribution"] for m in hit["matches"]), rel=1e-5)
+    for hit in hits:  # a neural_sparse score is the dot product of the matched terms (the index keeps 9 bits)
+        assert hit["score"] == pytest.approx(sum(m["contribution"] for m in hit["matches"]), rel=4e-3)
         assert all(m["query_weight"] == pytest.approx(query_weights[m["token"]]) for m in hit["matches"])
         assert hit["text"] == CORPUS[hit["doc_id"]]["text"]
 

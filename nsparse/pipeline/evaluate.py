@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsparse.data import Benchmark, load_benchmark
+from nsparse.faults import UserFault
 
 if TYPE_CHECKING:  # torch, ranx and the OpenSearch client load lazily: a bad path fails in a second
     import scipy.sparse as sp
@@ -31,7 +32,7 @@ ENCODE_CHUNK = 1024  # documents per encoding chunk: bounds the dense activation
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class InputError(ValueError):
+class InputError(UserFault, ValueError):
     """A path, folder or split the user named that cannot be used; the message says why in one line."""
 
 

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-import scipy.sparse as sp
 from opensearchpy import OpenSearch
 
-from nsparse.model.encoder import SparseEncoder
+from nsparse.io import read_json
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml, search
 from nsparse.opensearch.client import refused_as
-from nsparse.pipeline.benchmark import rank_features_precision
-from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
 from nsparse.pipeline.evaluate import InputError
+
+if TYPE_CHECKING:  # `nsparse search` needs no model: torch is not imported for it
+    import scipy.sparse as sp
+
+    from nsparse.model.encoder import SparseEncoder
 
 Side = Literal["document", "query"]
 
@@ -97,20 +98,33 @@ def deployed_target(deploy_dir: Path, variant: str, benchmark: str | None = None
     """The index and query model deploy recorded for a variant (`deploy/<variant>/deployment.json`).
 
     Without `benchmark`, the own corpus (`own`, `own-synthetic`) when deployed, else the
-    first benchmark's index.
+    first benchmark's index. The record is read as JSON (its documented contract), so a
+    search loads no model code.
     """
     record = deploy_dir / variant / "deployment.json"
     if not record.is_file():
         raise InputError(f"{record}: not found; deploy {variant!r} first (dvc repro deploy@{variant}) "
                          "or name the index with --index and --model-id")
-    deployment = Deployment.load(record)
-    if not getattr(deployment, "complete", True) or not deployment.query_model_id or not deployment.indices:
+    deployment = read_json(record)
+    indices: dict[str, str] = deployment.get("indices") or {}
+    if not deployment.get("complete", True) or not deployment.get("query_model_id") or not indices:
         raise InputError(f"{record}: deploy of {variant!r} did not finish; rerun it (dvc repro deploy@{variant})")
     if benchmark is None:
-        benchmark = next((name for name in deployment.indices if name.startswith("own")), next(iter(deployment.indices)))
-    if benchmark not in deployment.indices:
-        raise InputError(f"{record}: no index for {benchmark!r} (deployed: {', '.join(deployment.indices)})")
-    return Target(deployment.indices[benchmark], deployment.query_model_id)
+        benchmark = next((name for name in indices if name.startswith("own")), next(iter(indices)))
+    if benchmark not in indices:
+        raise InputError(f"{record}: no index for {benchmark!r} (deployed: {', '.join(indices)})")
+    return Target(indices[benchmark], deployment["query_model_id"])
+
+
+def sparse_field(client: OpenSearch, index: str) -> str:
+    """The index's `rank_features` field (nsparse's is `sparse`; any cluster's index may name it otherwise)."""
+    with refused_as(f"reading the mapping of {index}"):
+        mappings = client.indices.get_mapping(index=index)
+    fields = [name for mapping in mappings.values()
+              for name, spec in mapping["mappings"].get("properties", {}).items() if spec.get("type") == "rank_features"]
+    if not fields:
+        raise InputError(f"{index}: no rank_features field, so no neural sparse search")
+    return "sparse" if "sparse" in fields else fields[0]
 
 
 @dataclass(frozen=True)
@@ -139,28 +153,28 @@ def search_index(
     """The top `k` hits of `query` (neural sparse, or BM25 + neural sparse through `hybrid_pipeline`).
 
     Matched terms come from the query model's own token weights and the vectors the index
-    stores (at its precision), so they add up to the neural part of each score.
+    stores, so they add up to the neural part of each score, to the index's storage
+    precision (`rank_features` keeps 9 significant bits of a weight: within 0.4%).
     """
-    sparse_clause = {"neural_sparse": {SPARSE_FIELD: {"query_text": query, "model_id": target.model_id}}}
+    field = sparse_field(client, target.index)
+    sparse_clause = {"neural_sparse": {field: {"query_text": query, "model_id": target.model_id}}}
     if hybrid_pipeline:
         ranking = search.hybrid(client, target.index, [{"match": {"text": query}}, sparse_clause], k, hybrid_pipeline)
     else:
-        ranking = search.neural_sparse_model(client, target.index, SPARSE_FIELD, query, target.model_id, k)
+        ranking = search.neural_sparse_model(client, target.index, field, query, target.model_id, k)
     if not ranking:
         return []
     (query_weights,) = ml.predict_sparse(client, target.model_id, [query])
     with refused_as(f"reading hits from {target.index}"):
         docs = client.mget(index=target.index, body={"ids": [doc_id for doc_id, _ in ranking]},
-                           _source_includes=["title", "text", SPARSE_FIELD])["docs"]
+                           _source_includes=["title", "text", field])["docs"]
     sources = {doc["_id"]: doc.get("_source", {}) for doc in docs}
     hits = []
     for doc_id, score in ranking:
         source = sources.get(doc_id, {})
-        stored = source.get(SPARSE_FIELD) or {}
-        shared = [token for token, weight in query_weights.items() if token in stored and weight > 0]
-        # Scored as the index stores them: rank_features keeps 9 significant bits of each weight.
-        indexed = rank_features_precision(np.asarray([stored[token] for token in shared], dtype=np.float32))
-        matches = sorted((Match(token, float(query_weights[token]), float(weight), None, None)
-                          for token, weight in zip(shared, indexed)), key=lambda match: -match.contribution)
+        stored = source.get(field) or {}
+        matches = sorted((Match(token, float(weight), float(stored[token]), None, None)
+                          for token, weight in query_weights.items() if token in stored and weight > 0),
+                         key=lambda match: -match.contribution)
         hits.append(Hit(doc_id, score, source.get("title", ""), source.get("text", ""), matches))
     return hits

@@ -23,9 +23,14 @@ from typing import Any
 from nsparse.data import DataFormatError, load_benchmark, read_corpus, write_benchmark
 from nsparse.data.format import Corpus, Qrels, Queries
 from nsparse.data.own import ABOUT, OWN, SPLIT
+from nsparse.faults import UserFault
 from nsparse.io import write_json
 from nsparse.llm import Generator
 from nsparse.synth import sample_documents, synthesize_with_sources
+
+
+class OwnCorpusError(UserFault, ValueError):
+    """`synthesize.own_corpus` names nothing usable; the stage prints the message as one line."""
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,10 @@ def read_own_corpus(source: str | Path, split: str) -> OwnCorpus:
             bench = load_benchmark(path, split)
             return OwnCorpus(str(source), bench.corpus, bench.queries, bench.qrels, split)
         if not (path / "corpus.jsonl").is_file():
-            raise FileNotFoundError(f"synthesize.own_corpus {source}: a folder needs corpus.jsonl (BEIR layout)")
+            raise OwnCorpusError(f"synthesize.own_corpus {source}: a folder needs corpus.jsonl (BEIR layout)")
         path = path / "corpus.jsonl"
     elif not path.is_file():
-        raise FileNotFoundError(f"synthesize.own_corpus {source}: no such file or folder")
+        raise OwnCorpusError(f"synthesize.own_corpus {source}: no such file or folder")
     corpus = read_corpus(path)
     if not corpus:
         raise DataFormatError(path, 1, "synthesize.own_corpus holds no document")
@@ -107,7 +112,7 @@ def write_own_benchmark(
     else:
         queries, qrels, methods = synthetic_queries(held)
         if not qrels:
-            raise ValueError(f"synthesize.own_corpus {own.source}: no synthetic query of the {heldout_documents} held-out "
+            raise OwnCorpusError(f"synthesize.own_corpus {own.source}: no synthetic query of the {heldout_documents} held-out "
                              "documents passed the filters; raise synthesize.own_heldout_share or documents_per_corpus")
         names = ", ".join(method.split(":", 1)[1] for method in methods)
         about = {"name": f"{OWN}-synthetic", "queries": "synthetic", "methods": methods,
