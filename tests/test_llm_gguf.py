@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -70,6 +71,24 @@ def test_llama_cpp_backend_disables_thinking_follows_the_schema_and_records_spee
     assert provenance["backend"] == "llama_cpp" and provenance["requests"] == 4 and provenance["llama_cpp_version"] == "0.3.36"
     assert provenance["generated_tokens"] > 0 and provenance["tokens_per_s"] > 0
     assert provenance["gpu_offload"] is bool(llama_cpp.llama_supports_gpu_offload())
+
+
+# The shape of gpt-oss's harmony template: no enable_thinking switch, channels inside assistant turns.
+HARMONY_TEMPLATE = (
+    "{%- for message in messages %}<|start|>{{ message['role'] }}<|message|>{{ message['content'] }}<|end|>{%- endfor %}"
+    "{%- if add_generation_prompt %}<|start|>assistant{%- endif %}"
+)
+
+
+def test_harmony_templates_open_the_assistant_turn_in_the_final_channel(tiny_qwen3, tmp_path):
+    harmony_model = shutil.copytree(tiny_qwen3, tmp_path / "harmony")
+    (harmony_model / "chat_template.jinja").write_text(HARMONY_TEMPLATE, encoding="utf-8")
+    generator = llama_generator(convert_qwen3(harmony_model, tmp_path / "harmony.gguf", "q8_0", "gpt-2"), max_new_tokens=48)
+    prompt = generator._prompt(CONVERSATION)
+    assert prompt.startswith("<|start|>system<|message|>검색어를 JSON으로<|end|>")
+    assert prompt.endswith("<|start|>assistant<|channel|>final<|message|>")
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}}, "required": ["answer"]}
+    assert extract_json(generator.generate([CONVERSATION], json_schema=schema)[0])["answer"] in ("yes", "no")
 
 
 def test_llama_cpp_backend_runs_the_synthesize_stage(tmp_path, tiny_qwen3_gguf):

@@ -2,7 +2,9 @@
 
 The prompt is rendered with the GGUF file's own chat template (as llama-cpp-python does),
 but with `enable_thinking=False` like the `transformers` back end, so Qwen3 GGUFs answer
-directly instead of spending the token budget on a `<think>` block. A JSON schema becomes
+directly instead of spending the token budget on a `<think>` block. Harmony templates
+(gpt-oss) have no such switch and llama.cpp stops at the `<|end|>` that closes the
+analysis channel, so the assistant turn is opened in the final channel instead. A JSON schema becomes
 a llama.cpp grammar, so replies are valid JSON by construction. Provenance records
 tokens/s, whether layers were offloaded to a GPU and, when they were, the device memory
 the process held (NVML).
@@ -17,6 +19,8 @@ from tqdm.auto import tqdm
 
 from nsparse.llm.base import Conversation, Generator, strip_thinking
 from nsparse.llm.gpu import nvml_process_memory
+
+HARMONY_FINAL = "<|channel|>final<|message|>"
 
 
 class LlamaCppGenerator(Generator):
@@ -57,9 +61,17 @@ class LlamaCppGenerator(Generator):
 
         eos = self.llm.token_eos()
         formatter = Jinja2ChatFormatter(template=template, eos_token=text(eos), bos_token=text(self.llm.token_bos()), stop_token_ids=[eos])
-        # Templates without an enable_thinking switch ignore the extra variable.
-        self._format = lambda **kwargs: formatter(**kwargs, enable_thinking=False)
-        return chat_formatter_to_chat_completion_handler(self._format)
+        harmony = "<|start|>" in template and "<|message|>" in template  # gpt-oss turn markers
+
+        def render(**kwargs: Any) -> Any:
+            # Templates without an enable_thinking switch ignore the extra variable.
+            response = formatter(**kwargs, enable_thinking=False)
+            if harmony and not response.prompt.endswith(HARMONY_FINAL):
+                response.prompt += HARMONY_FINAL
+            return response
+
+        self._format = render
+        return chat_formatter_to_chat_completion_handler(render)
 
     def _prompt(self, conversation: Conversation) -> str:
         """The prompt text llama.cpp receives for `conversation` (the GGUF's template, thinking off)."""
