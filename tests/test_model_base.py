@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import torch
 import yaml
@@ -39,8 +40,9 @@ def test_build_base_model_saves_a_loadable_masked_lm(tmp_path) -> None:
 
 def test_base_stage_only_records_a_pretrained_model(tmp_path, monkeypatch) -> None:
     hub_id = "opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1"
-    params = {"seed": 1, "base": {"pretrained": hub_id, "output": str(tmp_path / "base"), "text": "missing.txt"}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text(encoding="utf-8"))
+    params["base"].update(pretrained=hub_id, output=str(tmp_path / "base"), text="missing.txt")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     monkeypatch.setattr("nsparse.config.PARAMS_FILE", tmp_path / "params.yaml")
     base_stage.main()
     assert json.loads((tmp_path / "base" / "source.json").read_text())["model"] == hub_id
