@@ -3,6 +3,7 @@ import pytest
 from nsparse.config import load_params
 from nsparse.data import Benchmark
 from nsparse.eval.baselines import bm25_kiwi_system, corpus_fingerprint, score_systems
+from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
 from stages.baselines import make_systems
 
 CORPUS = {
@@ -27,8 +28,12 @@ def test_corpus_fingerprint_depends_on_texts_not_only_ids():
     assert corpus_fingerprint(CORPUS) != corpus_fingerprint(changed)
 
 
-def test_make_systems_builds_the_configured_systems_and_rejects_unknown_names(opensearch):
+def test_make_systems_builds_the_configured_systems_and_rejects_unknown_names(opensearch, tmp_path):
+    tokenizer, stops = train_tokenizer([document["text"] for document in CORPUS.values()] * 3, 300, 1)
+    tokenizer.save_pretrained(tmp_path)
+    save_stop_pieces(tmp_path, stops)
     settings = load_params()["baselines"]
+    settings["bm25_vocab"] = {**settings["bm25_vocab"], "model": str(tmp_path)}  # no trained base needed
     assert set(make_systems(settings, "nsparse-test")) == set(settings["systems"])
     with pytest.raises(KeyError, match="unknown systems \\['nope'\\]"):
         make_systems({**settings, "systems": ["nope"]}, "nsparse-test")
