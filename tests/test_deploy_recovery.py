@@ -155,5 +155,5 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
 
     cleanup(opensearch, half)
     assert not opensearch.indices.exists(index=half.indices["ko"])
-    assert ml.find_models(opensearch, "nsparse-tiny-doc") == [] and ml.find_models(opensearch, "nsparse-tiny-query") == []
+    assert ml.find_models(opensearch, "nsparse-test-tiny-doc") == [] and ml.find_models(opensearch, "nsparse-test-tiny-query") == []
     cleanup(opensearch, half)  # a second cleanup finds nothing left, and that is fine

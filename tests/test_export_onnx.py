@@ -11,9 +11,11 @@ import onnxruntime as ort
 import pytest
 import torch
 from onnx import numpy_helper
+from tokenizers import Tokenizer
 from test_model_encoder import CORPUS, tiny_encoder
 
 from nsparse.data import Benchmark
+from nsparse.export.mlcommons import check_tokenizer_parity, write_ml_commons_tokenizer
 from nsparse.export.onnx import ParityError, check_parity, export_onnx
 from nsparse.export.package import ExportSettings, export_variant
 from nsparse.model.encoder import EncoderSettings
@@ -83,3 +85,19 @@ def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None
     encoder.eval()
     batch = encoder.tokenize(CORPUS, 64)
     assert torch.allclose(traced(dict(batch)), encoder(**batch), atol=1e-5)
+
+
+def test_packaged_tokenizer_truncates_documents_at_max_length_whatever_the_last_call(tmp_path) -> None:
+    """A fast tokenizer saves the truncation of its last call; ML Commons would apply it to every document."""
+    encoder = tiny_encoder(EncoderSettings(max_length=64))
+    long_text = " ".join(CORPUS * 4)
+    encoder.tokenizer(["짧은 질문"], truncation=True, max_length=8)  # a query call leaves truncation at 8
+    path = tmp_path / "tokenizer.json"
+    write_ml_commons_tokenizer(encoder, path)
+    check_tokenizer_parity(encoder, path, [long_text, CORPUS[0]])
+    assert len(Tokenizer.from_file(str(path)).encode(long_text).ids) == 64
+    stale = tmp_path / "stale.json"
+    encoder.tokenizer(["짧은 질문"], truncation=True, max_length=8)
+    encoder.tokenizer.backend_tokenizer.save(str(stale))  # what saving the tokenizer as it is would package
+    with pytest.raises(ParityError, match="into 8 ids where the encoder uses 64"):
+        check_tokenizer_parity(encoder, stale, [long_text])

@@ -202,7 +202,7 @@ def test_ingest_pipeline_encodes_documents_with_the_deployed_model(opensearch, o
     body["settings"]["index"]["default_pipeline"] = pipeline
     index.create_index(opensearch, INDEX, body)
     docs = {f"s{number}": sentence for number, sentence in enumerate(SENTENCES)}
-    index.bulk_index(opensearch, INDEX, ({"_id": doc_id, "text": text} for doc_id, text in docs.items()), progress=False)
+    index.bulk_index(opensearch, INDEX, ({"_id": doc_id, "text": text, "passage": text} for doc_id, text in docs.items()), progress=False)
 
     query = {"학교": 1.0, "도서관": 0.5, "library": 2.0}
     encoded = {doc_id: _onnx_weights(onnx_zip, tokenizer_file, text) for doc_id, text in docs.items()}

@@ -12,7 +12,7 @@ from test_model_encoder import CORPUS as TEXTS
 from nsparse.config import load_params
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.eval import evaluate
-from nsparse.export.onnx import OnnxDocumentEncoder
+from nsparse.eval.bm25 import document_text
 from nsparse.export.package import ExportSettings, export_variant
 from nsparse.model.base import BaseModelSettings, new_masked_lm
 from nsparse.model.encoder import EncoderSettings, SparseEncoder
@@ -56,7 +56,8 @@ def exported_variant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     torch.manual_seed(0)
     mlm = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
                                                      max_length=64))
-    encoder = SparseEncoder(mlm, tokenizer, EncoderSettings(lexical_floor=True, max_length=64, window=16),
+    encoder = SparseEncoder(mlm, tokenizer, EncoderSettings(lexical_floor=True, max_length=128, query_max_length=16,
+                                                                  window=16),
                             stop_pieces=stops)
     silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
     encoder.set_translations(learn_translation_table(
@@ -64,6 +65,7 @@ def exported_variant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     encoder.fit_lexical_statistics(TEXTS)
     with torch.no_grad():
         encoder.gate.fill_(0.3)
+    encoder.encode_queries(["대한민국의 수도"])  # leaves the tokenizer's truncation at the query length, as training does
     encoder.save(folder / "model")
     docs = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
     subset = capped_validation_set(Benchmark(docs, {"q0": "대한민국의 수도"}, {"q0": {"d0": 1}}), 5, 1, seed=0)
@@ -76,6 +78,7 @@ def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
 ) -> None:
     model_dir, export_dir = exported_variant
     corpus = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
+    corpus["long"] = {"title": "부산", "text": " ".join(TEXTS * 4)}  # titled, longer than query_max_length
     for name in ("ko", "en2ko"):  # two benchmarks over one corpus
         write_benchmark(tmp_path / name, corpus, {"q0": "대한민국의 수도"}, {"test": {"q0": {"d0": 1}}})
     benchmarks = {"ko": tmp_path / "ko", "en2ko": tmp_path / "en2ko"}
@@ -86,9 +89,14 @@ def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
     assert first.indices["ko"] == first.indices["en2ko"]  # one index per distinct corpus
     index = first.indices["ko"]
     assert opensearch.count(index=index)["count"] == len(corpus)
-    stored = opensearch.get(index=index, id="d0")["_source"]["sparse"]
-    expected = OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir)).encode_documents([TEXTS[0]])
-    assert set(stored) == set(SparseEncoder.load(model_dir).to_token_weights(expected[0]))
+    # ML Commons stored what the encoder computes in process from title and text (rank_features keeps 9 bits)
+    encoder = SparseEncoder.load(model_dir).eval()
+    for doc_id, document in corpus.items():
+        source = opensearch.get(index=index, id=doc_id)["_source"]
+        assert "passage" not in source  # the model's input is neither indexed nor stored
+        expected = encoder.to_token_weights(encoder.encode_documents([document_text(document)])[0])
+        assert source["sparse"].keys() == expected.keys()
+        assert source["sparse"] == pytest.approx(expected, rel=1e-2)
     hits = search.neural_sparse_model(opensearch, index, "sparse", "대한민국의 수도", first.query_model_id, 3)
     assert hits and hits[0][1] > 0
     # an English query finds the Korean documents through the translated terms ML Commons stored
@@ -99,8 +107,8 @@ def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
     second = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)
     assert (second.query_model_id, second.doc_model_id) == (first.query_model_id, first.doc_model_id)
     assert opensearch.count(index=index)["count"] == len(corpus)
-    assert len(ml.find_models(opensearch, "nsparse-tiny-doc")) == 1
+    assert len(ml.find_models(opensearch, "nsparse-test-tiny-doc")) == 1
 
     cleanup(opensearch, second)
     assert not opensearch.indices.exists(index=index)
-    assert ml.find_models(opensearch, "nsparse-tiny-doc") == []
+    assert ml.find_models(opensearch, "nsparse-test-tiny-doc") == []

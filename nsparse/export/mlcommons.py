@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer
 from torch import nn
 
-from nsparse.export.onnx import DocumentGraph, example_inputs
+from nsparse.export.onnx import DocumentGraph, ParityError, example_inputs
 from nsparse.io import atomic_open, sha256_file
 from nsparse.model.encoder import IDF_FILE, SparseEncoder
 
@@ -54,15 +56,41 @@ def write_zip(path: str | os.PathLike[str], members: dict[str, str | os.PathLike
             info.external_attr = 0o644 << 16
             archive.writestr(info, Path(source).read_bytes())
 
+def write_ml_commons_tokenizer(encoder: SparseEncoder, path: str | os.PathLike[str]) -> None:
+    """`tokenizer.json` as ML Commons must apply it to documents: truncated at the encoder's max_length, unpadded.
+
+    ML Commons obeys the truncation and padding recorded in tokenizer.json, and a Hugging
+    Face fast tokenizer records those of its last call (say 64, for a batch of queries):
+    saved as it is, the live index would encode only the first 64 tokens of each document.
+    """
+    tokenizer = Tokenizer.from_str(encoder.tokenizer.backend_tokenizer.to_str())
+    tokenizer.enable_truncation(encoder.settings.max_length)
+    tokenizer.no_padding()
+    with atomic_open(path) as handle:
+        handle.write(tokenizer.to_str())
 
 
-def write_packages(model_dir: str | os.PathLike[str], export_dir: str | os.PathLike[str]) -> dict[str, dict]:
-    """The three zips from the exported files in `export_dir` and the saved model in `model_dir`.
+def check_tokenizer_parity(encoder: SparseEncoder, path: str | os.PathLike[str], texts: Sequence[str]) -> None:
+    """Raise ParityError unless the packaged tokenizer.json gives ML Commons the ids the parity check fed ONNX."""
+    packaged = [encoding.ids for encoding in Tokenizer.from_file(str(path)).encode_batch(list(texts))]
+    expected = encoder.tokenizer(list(texts), truncation=True, max_length=encoder.settings.max_length)["input_ids"]
+    for text, got, want in zip(texts, packaged, expected):
+        if got != want:
+            raise ParityError(f"{path}: tokenizes {text[:40]!r}... into {len(got)} ids where the encoder uses {len(want)}"
+                              f" (max_length {encoder.settings.max_length})")
 
+
+def write_packages(encoder: SparseEncoder, model_dir: str | os.PathLike[str], export_dir: str | os.PathLike[str],
+                   parity_texts: Sequence[str]) -> dict[str, dict]:
+    """The three zips from the exported files in `export_dir`, the saved model in `model_dir` and its tokenizer.
+
+    The packaged tokenizer is checked on `parity_texts` against the encoder's own.
     Returns {zip name: {"sha256", "bytes", "members"}} for the manifest.
     """
     model, export = Path(model_dir), Path(export_dir)
-    tokenizer = model / TOKENIZER_FILE
+    tokenizer = export / TOKENIZER_FILE
+    write_ml_commons_tokenizer(encoder, tokenizer)
+    check_tokenizer_parity(encoder, tokenizer, parity_texts)
     packages = {
         "sparse_encoding.zip": {"model.onnx": export / "model.onnx", TOKENIZER_FILE: tokenizer},
         "sparse_tokenize.zip": {TOKENIZER_FILE: tokenizer, IDF_FILE: model / IDF_FILE},

@@ -49,7 +49,7 @@ def export_variant(model_dir: str | os.PathLike[str], export_dir: str | os.PathL
         onnx_models["onnx_int8"] = staging / "model.int8.onnx"
         quantize_int8(onnx_models["onnx_fp32"], onnx_models["onnx_int8"])
     export_torchscript(encoder, staging / "model.pt")
-    packages = write_packages(model_dir, staging)
+    packages = write_packages(encoder, model_dir, staging, parity_texts)
     bench = encoding_benchmark(encoder, {name: str(path) for name, path in onnx_models.items()}, bench_subset,
                                settings.bench)
     bench["parity"] = parity

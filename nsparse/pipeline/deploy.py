@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from nsparse.data import read_corpus
 from nsparse.eval.baselines import corpus_fingerprint
+from nsparse.eval.bm25 import document_text
 from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.io import read_json, sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
@@ -35,6 +36,7 @@ from nsparse.opensearch.client import ClusterUnreachable, OpenSearchError
 log = logging.getLogger(__name__)
 
 SPARSE_FIELD = "sparse"  # the rank_features field of opensearch/mappings/sparse_index.json
+PASSAGE_FIELD = "passage"  # title and text joined: what the document model encodes (neither indexed nor stored)
 
 
 @dataclass
@@ -74,14 +76,20 @@ class Deployment:
         return self
 
 
+def _with_passages(corpus: dict[str, dict[str, str]]) -> Iterator[dict[str, Any]]:
+    """Documents for the ingest pipeline, which encodes their `passage`: title and text, as evaluated in process."""
+    for doc_id, document in corpus.items():
+        yield {"_id": doc_id, **document, PASSAGE_FIELD: document_text(document)}
+
+
 def _client_encoded(
     corpus: dict[str, dict[str, str]], onnx: OnnxDocumentEncoder, batch_size: int, chunk: int = 2048
 ) -> Iterator[dict[str, Any]]:
-    """Documents with their `text` encoded here by ONNX Runtime: the very graph ML Commons would run."""
+    """Documents with title and text encoded here by ONNX Runtime: the very graph ML Commons would run."""
     ids = list(corpus)
     for start in range(0, len(ids), chunk):
         batch = ids[start : start + chunk]
-        vectors = onnx.encode_documents([corpus[i]["text"] for i in batch], batch_size=batch_size)
+        vectors = onnx.encode_documents([document_text(corpus[i]) for i in batch], batch_size=batch_size)
         for row, doc_id in enumerate(batch):
             yield {"_id": doc_id, **corpus[doc_id], SPARSE_FIELD: onnx.encoder.to_token_weights(vectors[row])}
 
@@ -132,7 +140,7 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
     deployment.query_model_id = ml.register_model_zip(
         client,
         export_dir / "sparse_tokenize.zip",
-        name=f"nsparse-{variant}-query",
+        name=f"{params['index_prefix']}-{variant}-query",
         version=version,
         function_name="SPARSE_TOKENIZE",
         model_format="TORCH_SCRIPT",
@@ -140,12 +148,12 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
         description=f"nsparse {variant} query encoder: tokenizer + IDF (inference-free)",
     )
     save()
-    deploy_replacing_older_versions(client, f"nsparse-{variant}-query", deployment.query_model_id, params["deploy_timeout_s"])
+    deploy_replacing_older_versions(client, f"{params['index_prefix']}-{variant}-query", deployment.query_model_id, params["deploy_timeout_s"])
     doc_zip = export_dir / "sparse_encoding.zip"
     deployment.doc_model_id = ml.register_model_zip(
         client,
         doc_zip,
-        name=f"nsparse-{variant}-doc",
+        name=f"{params['index_prefix']}-{variant}-doc",
         version=version,
         function_name="SPARSE_ENCODING",
         model_format="ONNX",
@@ -155,7 +163,7 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
     save()
     if params["ingest"] in ("auto", "pipeline"):
         try:
-            deploy_replacing_older_versions(client, f"nsparse-{variant}-doc", deployment.doc_model_id, params["deploy_timeout_s"])
+            deploy_replacing_older_versions(client, f"{params['index_prefix']}-{variant}-doc", deployment.doc_model_id, params["deploy_timeout_s"])
             deployment.doc_model_deployed = True
         except ClusterUnreachable:
             raise  # a dead or unreachable node is not ML Commons refusing the model
@@ -187,7 +195,7 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
             if deployment.ingest_pipeline:
                 body["settings"]["index"]["default_pipeline"] = deployment.ingest_pipeline
             os_index.create_index(client, index_name, body, replace=True)
-            docs = _client_encoded(corpus, onnx, params["encode_batch_size"]) if onnx else ({"_id": i, **d} for i, d in corpus.items())
+            docs = _client_encoded(corpus, onnx, params["encode_batch_size"]) if onnx else _with_passages(corpus)
             os_index.bulk_index(client, index_name, docs, batch_size=params["bulk_batch_size"])
         deployment.doc_counts[name] = len(corpus)
         save()
