@@ -1,4 +1,8 @@
-"""Shared fixtures: one real OpenSearch node for the whole test session.
+"""Shared fixtures: one real OpenSearch node for the whole test session; live tests are opt-in.
+
+Plain `pytest` runs the tests that need no node and no network. `--live` adds the
+tests marked `opensearch` (any test that uses the node's fixtures is marked so
+automatically) or `network` (they fetch from Maven Central); CI runs with `--live`.
 
 `opensearch_client` starts the local node once through the launcher (idempotent:
 a node that is already up is reused) unless NSPARSE_OPENSEARCH_URL points at a
@@ -20,6 +24,30 @@ from nsparse.opensearch.client import connect
 from nsparse.opensearch.node import Node
 
 TEST_PREFIX = "nsparse-test-"
+LIVE_MARKERS = ("opensearch", "network")
+NODE_FIXTURES = {"opensearch", "opensearch_client"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--live", action="store_true",
+                     help="also run the tests that need the OpenSearch node or Maven Central (CI does)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if NODE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.opensearch)
+    if config.getoption("--live"):
+        return
+    live = [item for item in items if any(item.get_closest_marker(marker) for marker in LIVE_MARKERS)]
+    if live:
+        config.hook.pytest_deselected(items=live)
+        items[:] = [item for item in items if item not in live]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return ("live tests: on (OpenSearch node, Maven Central)" if config.getoption("--live")
+            else "live tests: off (node and network tests deselected; add --live to run them)")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
@@ -15,7 +16,7 @@ from tokenizers import Tokenizer
 from test_model_encoder import CORPUS, tiny_encoder
 
 from nsparse.data import Benchmark
-from nsparse.export.mlcommons import check_tokenizer_parity, write_ml_commons_tokenizer
+from nsparse.export.mlcommons import check_tokenizer_parity, reproducible_torchscript, write_ml_commons_tokenizer
 from nsparse.export.onnx import ParityError, check_parity, export_onnx
 from nsparse.export.package import ExportSettings, export_variant
 from nsparse.model.encoder import EncoderSettings
@@ -82,8 +83,16 @@ def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None
     assert bench["backends"]["onnx_fp32"]["max_abs_diff"] <= 1e-4
     # the TorchScript package reproduces the encoder
     traced = torch.jit.load(str(export / "model.pt"))
+    with zipfile.ZipFile(export / "model.pt") as archive:  # no tracing paths, no random id: same model, same bytes
+        assert not [name for name in archive.namelist() if name.endswith(".debug_pkl")]
+    saves = []
+    for _ in range(2):
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer)
+        saves.append(reproducible_torchscript(buffer.getvalue()))
     encoder.eval()
     batch = encoder.tokenize(CORPUS, 64)
+    assert saves[0] == saves[1] and torch.jit.load(io.BytesIO(saves[0]))(dict(batch)).shape[1] == len(encoder.vocab)
     assert torch.allclose(traced(dict(batch)), encoder(**batch), atol=1e-5)
 
 

@@ -33,14 +33,7 @@ def test_coordinates_map_to_repository_paths():
         Coordinate.parse("org.opensearch:opensearch")
 
 
-def _maven_central_reachable() -> bool:
-    try:
-        return requests.head(MAVEN_CENTRAL, timeout=10).status_code < 500
-    except requests.RequestException:
-        return False
-
-
-needs_maven_central = pytest.mark.skipif(not _maven_central_reachable(), reason="Maven Central not reachable")
+needs_maven_central = pytest.mark.network  # runs with --live, and fails (not skips) when Maven Central is down
 
 
 @needs_maven_central

@@ -8,6 +8,8 @@ registration request must state).
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import zipfile
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from nsparse.model.encoder import IDF_FILE, SparseEncoder
 
 TOKENIZER_FILE = "tokenizer.json"
 FIXED_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
+SERIALIZATION_ID = ".data/serialization_id"
 
 
 class TorchScriptDocumentGraph(nn.Module):
@@ -43,8 +46,33 @@ def export_torchscript(encoder: SparseEncoder, path: str | os.PathLike[str]) -> 
     with torch.no_grad():
         traced = torch.jit.trace(TorchScriptDocumentGraph(encoder),
                                  ({"input_ids": input_ids, "attention_mask": attention_mask},), strict=False)
+    saved = io.BytesIO()
+    torch.jit.save(traced, saved)
     with atomic_open(path, "wb") as handle:
-        torch.jit.save(traced, handle)
+        handle.write(reproducible_torchscript(saved.getvalue()))
+
+
+def reproducible_torchscript(archive: bytes) -> bytes:
+    """The same traced model as the same bytes, wherever it was traced.
+
+    A TorchScript archive records the tracing machine's source paths and line numbers
+    (the `*.debug_pkl` tables, only used in error messages) and a random serialization
+    id; without them DVC's hash of the export depends on the model alone.
+    """
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    members = [info for info in source.infolist() if not info.filename.endswith(".debug_pkl")]
+    content = hashlib.sha256(b"".join(source.read(info) for info in members
+                                      if not info.filename.endswith(SERIALIZATION_ID))).digest()
+    result = io.BytesIO()
+    with zipfile.ZipFile(result, "w", zipfile.ZIP_STORED) as target:
+        for info in members:
+            data = source.read(info)
+            if info.filename.endswith(SERIALIZATION_ID):
+                data = str(int.from_bytes(content[:16], "big")).zfill(40).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP)
+            entry.external_attr = 0o644 << 16
+            target.writestr(entry, data)
+    return result.getvalue()
 
 
 def write_zip(path: str | os.PathLike[str], members: dict[str, str | os.PathLike[str]]) -> None:
