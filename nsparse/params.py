@@ -364,6 +364,8 @@ class Train(Section):
     accumulation_steps: PositiveInt
     learning_rate: PositiveFloat
     idf_learning_rate: PositiveFloat
+    idf_prior_weight: NonNegativeFloat
+    learned_part: bool
     weight_decay: NonNegativeFloat
     warmup_ratio: Fraction
     max_grad_norm: PositiveFloat
@@ -380,6 +382,14 @@ class Train(Section):
     validate_every: PositiveInt
     log_every: PositiveInt
     validation: Validation
+
+    @model_validator(mode="after")
+    def _something_trains(self) -> Train:
+        if not self.learned_part and not self.train_idf:
+            raise ValueError("learned_part false and train_idf false: nothing would train (turn one on)")
+        if self.train_idf and self.mode != "inference-free":
+            raise ValueError("train_idf needs mode inference-free (the IDF weighs inference-free queries)")
+        return self
 
 
 class ExportParity(Section):

@@ -93,7 +93,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path) -> None:
 
     for (name, a), b in zip(straight.encoder.state_dict().items(), resumed.encoder.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), name
-    assert straight.encoder.idf.requires_grad and not torch.equal(straight.encoder.idf, tiny_encoder().idf)
+    learned = straight.encoder.query_weights()
+    assert straight.encoder.idf_log_scale.requires_grad and not torch.equal(learned, tiny_encoder().query_weights())
     assert straight.best == resumed.best
     # finished: the best model is published, the checkpoint retired
     assert SparseEncoder.load(tmp_path / "b" / "model").settings.mode == "inference-free"
@@ -153,3 +154,27 @@ def test_resume_truncates_the_killed_runs_dvclive_rows(tmp_path) -> None:
     table.write_text("timestamp\tstep\tloss\n1\t5\t0.9\n2\t10\t0.8\n3\t15\t0.7\n", encoding="utf-8")
     assert truncate_live_history(tmp_path, 10) == 1
     assert table.read_text(encoding="utf-8").splitlines()[-1] == "2\t10\t0.8"
+
+
+def test_floor_model_learns_only_its_query_weights(tmp_path) -> None:
+    """learned_part off: the transformer and the gate stay as they were, the IDF re-weighting learns to rank."""
+    torch.manual_seed(0)
+    mlm = new_masked_lm(TOKENIZER, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                                                     max_length=32))
+    encoder = SparseEncoder(mlm, TOKENIZER, EncoderSettings(lexical_floor=True, max_length=32, query_max_length=16),
+                            train_idf=True)
+    encoder.fit_lexical_statistics(DOCS)
+    before = {name: value.clone() for name, value in encoder.mlm.state_dict().items()}
+    start = encoder.query_weights().clone()
+    settings = TrainSettings(**{**SETTINGS.__dict__, "steps": 30, "accumulation_steps": 1, "idf_learning_rate": 5e-2,
+                                "warmup_ratio": 0.0, "batch_size": 8, "learned_part": False})
+    logged: list[dict[str, float]] = []
+    Trainer(encoder, PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)).run()
+    assert logged[-1]["train/ranking"] < logged[0]["train/ranking"]
+    assert encoder.gate.item() == 0.0 and not encoder.gate.requires_grad
+    assert all(torch.equal(before[name], value) for name, value in encoder.mlm.state_dict().items())
+    assert not torch.equal(encoder.query_weights(), start)
+    assert "train/idf_prior" in logged[-1]
+    saved = SparseEncoder.load(tmp_path / "model")  # the learned weights are what idf.json ships
+    assert torch.allclose(saved.query_weights()[saved.query_weights() > 1e-5],
+                          encoder.query_weights()[saved.query_weights() > 1e-5], rtol=1e-5)

@@ -160,7 +160,10 @@ class SparseEncoder(nn.Module):
         silent[tokenizer.all_special_ids] = True
         silent[[token_to_id[piece] for piece in self.stop_pieces]] = True
         self.register_buffer("silent_tokens", silent, persistent=False)
-        self.idf = nn.Parameter(torch.ones(vocab_size), requires_grad=train_idf)
+        # Query weights = idf x exp(idf_log_scale): the corpus IDF, and (train_idf) a learned
+        # re-weighting of it that starts at 1, so that training starts from BM25's weights.
+        self.idf = nn.Parameter(torch.ones(vocab_size), requires_grad=False)
+        self.idf_log_scale = nn.Parameter(torch.zeros(vocab_size), requires_grad=train_idf)
         # The learned part's scale: 0 at the start, so an untrained encoder is exactly its lexical floor.
         self.gate = nn.Parameter(torch.tensor(0.0 if settings.lexical_floor else 1.0),
                                  requires_grad=settings.lexical_floor)
@@ -180,6 +183,7 @@ class SparseEncoder(nn.Module):
             if token in token_to_id:
                 weights[token_to_id[token]] = weight
         self.idf.copy_(weights.masked_fill(self.silent_tokens, 0.0))
+        self.idf_log_scale.zero_()
 
     @torch.no_grad()
     def set_translations(self, table: dict[str, list[tuple[str, float]]]) -> None:
@@ -264,15 +268,20 @@ class SparseEncoder(nn.Module):
         if not self.settings.lexical_floor:
             return self.learned(input_ids, attention_mask)
         floor = self.lexical_floor(input_ids, attention_mask)
-        if not self.training and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export() and self.gate.item() == 0.0:
-            return floor  # the learned part is switched off: skip the transformer
+        switched_off = (not self.training or not self.gate.requires_grad) and self.gate.item() == 0.0
+        if switched_off and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
+            return floor  # the learned part is off (gate 0, and not being trained): skip the transformer
         return floor + self.gate * self.learned(input_ids, attention_mask)
 
     def idf_query_vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Inference-free query vectors: idf[token] for each distinct real token (differentiable in idf)."""
         present = torch.zeros(input_ids.shape[0], self.idf.shape[0], device=input_ids.device)
         present.scatter_(1, input_ids, attention_mask.to(present.dtype))
-        return present.clamp(max=1.0) * torch.relu(self.idf).masked_fill(self.silent_tokens, 0.0)
+        return present.clamp(max=1.0) * self.query_weights()
+
+    def query_weights(self) -> torch.Tensor:
+        """[vocab] inference-free query token weights: the (learned re-weighting of the) IDF, silent tokens 0."""
+        return (torch.relu(self.idf) * torch.exp(self.idf_log_scale)).masked_fill(self.silent_tokens, 0.0)
 
     def query_vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         if self.settings.mode == "inference-free":
@@ -327,7 +336,7 @@ class SparseEncoder(nn.Module):
                            key=lambda item: -item[1]))
 
     def idf_weights(self) -> dict[str, float]:
-        return {token: float(weight) for token, weight in zip(self.vocab, torch.relu(self.idf).tolist()) if token}
+        return {token: float(weight) for token, weight in zip(self.vocab, self.query_weights().tolist()) if token}
 
     # --- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -41,6 +41,8 @@ class TrainSettings:
     accumulation_steps: int = 1
     learning_rate: float = 5e-5
     idf_learning_rate: float = 1e-3  # only used when the IDF query weights are trainable
+    idf_prior_weight: float = 1e-3  # L2 pull of the learned log re-weighting of the IDF back towards 0 (BM25's IDF)
+    learned_part: bool = True  # train the transformer (and the floor's gate); False: only the query weights learn
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
@@ -155,10 +157,16 @@ class Trainer:
         self.logger = logger
         self.device = torch.device(device or default_device())
         self.encoder.to(self.device)
-        model_parameters = [parameter for name, parameter in encoder.named_parameters() if name != "idf"]
-        groups = [{"params": model_parameters, "weight_decay": settings.weight_decay}]
-        if encoder.idf.requires_grad:
-            groups.append({"params": [encoder.idf], "lr": settings.idf_learning_rate, "weight_decay": 0.0})
+        if not settings.learned_part:
+            encoder.mlm.requires_grad_(False)
+            encoder.gate.requires_grad_(False)  # a floor model stays one: forward skips the transformer
+        model_parameters = [parameter for name, parameter in encoder.named_parameters()
+                            if parameter.requires_grad and name != "idf_log_scale"]
+        groups = [{"params": model_parameters, "weight_decay": settings.weight_decay}] if model_parameters else []
+        if encoder.idf_log_scale.requires_grad:
+            groups.append({"params": [encoder.idf_log_scale], "lr": settings.idf_learning_rate, "weight_decay": 0.0})
+        if not groups:
+            raise ValueError("nothing to train: train.learned_part is false and train.train_idf is off")
         self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
         self.scheduler = get_linear_schedule_with_warmup(
             self.optimizer, int(settings.warmup_ratio * settings.steps), settings.steps)
@@ -210,6 +218,8 @@ class Trainer:
             terms["distill"] = settings.distill_weight * distillation(
                 own, batch.teacher_scores.to(self.device), batch.valid.to(self.device), settings.distill,
                 settings.distill_temperature)
+        if encoder.idf_log_scale.requires_grad:
+            terms["idf_prior"] = settings.idf_prior_weight * encoder.idf_log_scale.square().sum()
         terms["doc_nnz"] = (doc_vectors > 0).sum(dim=1).float().mean().detach()
         return terms
 
