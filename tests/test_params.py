@@ -56,6 +56,7 @@ BAD = [
     ("train.negatives_per_query", -1, "train.negatives_per_query: input should be greater than or equal to 0, got -1"),
     ("train.distill", "bogus", "train.distill: input should be 'kl' or 'margin_mse', got 'bogus'"),
     ("train.train_idf", 1, "train.train_idf: input should be a valid boolean, got 1"),
+    ("train.train_idf", False, "train: learned_part false and train_idf false: nothing would train"),
     ("train.validation.split", "test", "train.validation.split: 'test' is for the final benchmark only"),
     ("deploy.ingest", "pipline", "deploy.ingest: input should be 'auto', 'pipeline' or 'client', got 'pipline'"),
     ("benchmark.split", "dev", "benchmark.split: 'dev' is model-selection data"),
