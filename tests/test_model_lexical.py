@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bm25s
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -146,3 +147,19 @@ def test_bm25_vocab_baseline_ranks_as_the_untrained_floor(vocabulary, tmp_path) 
         expected = {f"d{i}": score for i, score in enumerate(scores[row]) if score > 0}
         assert run[f"q{row}"].keys() == expected.keys()
         np.testing.assert_allclose([run[f"q{row}"][doc] for doc in expected], list(expected.values()), rtol=1e-5)
+
+
+def test_a_floor_model_exports_without_its_transformer(vocabulary, tmp_path) -> None:
+    """Gate 0: the exported graph is the floor alone (what ML Commons runs per document), with the same vectors."""
+    encoder = floor_encoder(vocabulary, translations=True)
+    export_onnx(encoder, tmp_path / "floor.onnx", opset=17)
+    with torch.no_grad():
+        encoder.gate.fill_(0.5)
+    export_onnx(encoder, tmp_path / "gated.onnx", opset=17)
+    with torch.no_grad():
+        encoder.gate.fill_(0.0)
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "floor.onnx")).graph.node}
+    assert "MatMul" not in ops and "ScatterElements" in ops
+    assert (tmp_path / "floor.onnx").stat().st_size < (tmp_path / "gated.onnx").stat().st_size / 2
+    figures = check_parity(encoder, tmp_path / "floor.onnx", DOCUMENTS, atol=1e-5, top_k=10)
+    assert figures["max_abs_diff"] <= 1e-5 and figures["top_k_mismatches"] == 0

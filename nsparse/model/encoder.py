@@ -268,9 +268,10 @@ class SparseEncoder(nn.Module):
         if not self.settings.lexical_floor:
             return self.learned(input_ids, attention_mask)
         floor = self.lexical_floor(input_ids, attention_mask)
-        switched_off = (not self.training or not self.gate.requires_grad) and self.gate.item() == 0.0
-        if switched_off and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
-            return floor  # the learned part is off (gate 0, and not being trained): skip the transformer
+        if (not self.training or not self.gate.requires_grad) and self.gate.item() == 0.0:
+            # The learned part is off (gate 0, not being trained): skip the transformer, in
+            # PyTorch and in an exported graph alike, which is then the floor alone.
+            return floor
         return floor + self.gate * self.learned(input_ids, attention_mask)
 
     def idf_query_vectors(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
