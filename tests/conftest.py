@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
+
+from helpers import export_tiny_variant
+from llm_fixtures import chat_server, tiny_qwen3, tiny_qwen3_awq, tiny_qwen3_gguf  # noqa: F401  (fixtures for every module)
 
 from nsparse.opensearch import index, ml
 from nsparse.opensearch.client import connect
@@ -55,6 +59,12 @@ def opensearch_client() -> OpenSearch:
     if not os.environ.get("NSPARSE_OPENSEARCH_URL"):
         Node().up()
     return connect()
+
+
+@pytest.fixture(scope="session")
+def exported_variant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(model folder, export folder) of a tiny encoder of the default shape, exported for real."""
+    return export_tiny_variant(tmp_path_factory.mktemp("variant"))
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_model_encoder import CORPUS, tiny_encoder
+from helpers import TEXTS, run_cli, tiny_encoder
 
 from nsparse.data import load_benchmark, write_benchmark
 from nsparse.eval import SparseRetriever, evaluate, sparse_cost
@@ -19,16 +16,8 @@ from nsparse.model.encoder import SparseEncoder
 from nsparse.pipeline.benchmark import rank_features_precision, to_matrices
 from nsparse.pipeline.evaluate import encode_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
 QUERIES = {"q0": "대한민국의 수도", "q1": "김치 음식", "q2": "Seoul capital", "q3": "부산 기차"}
 QRELS = {"q0": {"d0": 1}, "q1": {"d3": 1}, "q2": {"d2": 1}, "q3": {"d4": 1, "d1": 1}}
-
-
-def nsparse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The console script's entry point, run as a separate process the way a user runs it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "nsparse.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +25,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny model (`model/`) and a BEIR folder (`beir/`, titles on some documents)."""
     root = tmp_path_factory.mktemp("cli")
     tiny_encoder().save(root / "model")
-    corpus = {f"d{i}": {"title": "도시" if i % 2 else "", "text": text} for i, text in enumerate(CORPUS)}
+    corpus = {f"d{i}": {"title": "도시" if i % 2 else "", "text": text} for i, text in enumerate(TEXTS)}
     write_benchmark(root / "beir", corpus, QUERIES, {"test": QRELS, "dev": {"q0": {"d0": 1}}})
     return root
 
@@ -59,7 +48,7 @@ def benchmark_exact_figures(model: Path, beir: Path) -> dict[str, float]:
 
 
 def test_evaluate_reproduces_the_benchmark_exact_run_and_bm25(workspace: Path) -> None:
-    result = nsparse("evaluate", "model", "beir", "--baseline", "bm25", "--output", "out.json", cwd=workspace)
+    result = run_cli("evaluate", "model", "beir", "--baseline", "bm25", "--output", "out.json", cwd=workspace)
     assert result.returncode == 0, result.stderr
     assert "ndcg@10" in result.stdout and "bm25_kiwi" in result.stdout  # the terminal table
     report = json.loads((workspace / "out.json").read_text())
@@ -74,7 +63,7 @@ def test_evaluate_reproduces_the_benchmark_exact_run_and_bm25(workspace: Path) -
 
 def test_encoding_in_chunks_equals_encoding_at_once() -> None:
     encoder = tiny_encoder()
-    corpus = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(CORPUS)}
+    corpus = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
     ids, chunked = encode_corpus(encoder, corpus, batch_size=2, chunk_size=2, progress=False)
     whole = encoder.encode_documents([document_text(corpus[i]) for i in ids])
     whole.data = rank_features_precision(whole.data)
@@ -96,7 +85,7 @@ def test_encoding_in_chunks_equals_encoding_at_once() -> None:
     ],
 )
 def test_bad_inputs_fail_with_one_clear_line(workspace: Path, args: list[str], fault: str) -> None:
-    result = nsparse(*args, cwd=workspace)
+    result = run_cli(*args, cwd=workspace)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -105,14 +94,14 @@ def test_bad_inputs_fail_with_one_clear_line(workspace: Path, args: list[str], f
 
 def test_every_command_has_help_with_an_example(workspace: Path) -> None:
     for command in ("evaluate", "encode", "explain", "search"):
-        result = nsparse(command, "--help", cwd=workspace)
+        result = run_cli(command, "--help", cwd=workspace)
         assert result.returncode == 0 and f"nsparse {command} " in result.stdout.split("example")[-1], result.stdout
 
 
 def test_encode_and_explain_mark_expansion_terms_and_break_the_score_down(workspace: Path) -> None:
     encoder = SparseEncoder.load(workspace / "model")
-    text, query = CORPUS[0], "대한민국 수도"
-    encoded = nsparse("encode", "model", text, "--query", "--json", cwd=workspace)
+    text, query = TEXTS[0], "대한민국 수도"
+    encoded = run_cli("encode", "model", text, "--query", "--json", cwd=workspace)
     assert encoded.returncode == 0, encoded.stderr
     (entry,) = json.loads(encoded.stdout)
     in_text = set(encoder.tokenizer(text)["input_ids"])
@@ -123,7 +112,7 @@ def test_encode_and_explain_mark_expansion_terms_and_break_the_score_down(worksp
     assert any(not t["present"] for t in entry["document"])  # the untrained model expands
     assert all(t["present"] for t in entry["query"])  # inference-free queries: only the text's tokens
 
-    explained = nsparse("explain", "model", "--query", query, "--doc", text, "--json", cwd=workspace)
+    explained = run_cli("explain", "model", "--query", query, "--doc", text, "--json", cwd=workspace)
     assert explained.returncode == 0, explained.stderr
     report = json.loads(explained.stdout)
     exact = float((encoder.encode_queries([query]) @ encoder.encode_documents([text]).T).toarray()[0, 0])
@@ -132,5 +121,5 @@ def test_encode_and_explain_mark_expansion_terms_and_break_the_score_down(worksp
     contributions = [m["contribution"] for m in report["matches"]]
     assert contributions == sorted(contributions, reverse=True) and contributions
 
-    table = nsparse("explain", "model", "--query", query, "--doc", text, cwd=workspace)
+    table = run_cli("explain", "model", "--query", query, "--doc", text, cwd=workspace)
     assert table.returncode == 0 and "expansion" in table.stdout and "present" in table.stdout

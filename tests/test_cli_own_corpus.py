@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 import torch
-from test_model_encoder import TINY
+from helpers import TINY
 
 from nsparse.config import load_params
 from nsparse.data import load_benchmark, write_benchmark

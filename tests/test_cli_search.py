@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
-from test_cli_evaluate import nsparse
-from test_model_encoder import CORPUS as TEXTS
-from test_model_encoder import tiny_encoder
+from helpers import TEXTS, run_cli, tiny_encoder
 
 from nsparse.config import load_params
 from nsparse.data import Benchmark, write_benchmark
@@ -39,7 +37,7 @@ def deployed(opensearch: OpenSearch, tmp_path: Path) -> Path:
 
 
 def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed: Path) -> None:
-    result = nsparse("search", QUERY, "--variant", VARIANT, "--deploy-dir", "deploy", "-k", "3", "--json", cwd=deployed)
+    result = run_cli("search", QUERY, "--variant", VARIANT, "--deploy-dir", "deploy", "-k", "3", "--json", cwd=deployed)
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert 0 < len(hits) <= 3 and all(hit["doc_id"] in CORPUS for hit in hits)
@@ -52,11 +50,11 @@ def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed:
         assert hit["text"] == CORPUS[hit["doc_id"]]["text"]
 
     index = deployment["indices"]["docs"]
-    direct = nsparse("search", QUERY, "--index", index, "--model-id", deployment["query_model_id"], "-k", "3", cwd=deployed)
+    direct = run_cli("search", QUERY, "--index", index, "--model-id", deployment["query_model_id"], "-k", "3", cwd=deployed)
     assert direct.returncode == 0, direct.stderr
     assert f"{index}: {len(hits)} hits" in direct.stdout and "matched:" in direct.stdout
 
-    hybrid = nsparse("search", QUERY, "--variant", VARIANT, "--hybrid", "--hybrid-pipeline", "nsparse-test-hybrid",
+    hybrid = run_cli("search", QUERY, "--variant", VARIANT, "--hybrid", "--hybrid-pipeline", "nsparse-test-hybrid",
                      "--json", cwd=deployed)
     assert hybrid.returncode == 0, hybrid.stderr
     combined = json.loads(hybrid.stdout)
@@ -66,6 +64,6 @@ def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed:
 def test_search_without_a_deployment_fails_with_one_line(tmp_path: Path) -> None:
     for args, fault in ((["--variant", "v9"], "deploy/v9/deployment.json: not found"),
                         (["--index", "some-index"], "--index and --model-id go together")):
-        result = nsparse("search", QUERY, *args, cwd=tmp_path)
+        result = run_cli("search", QUERY, *args, cwd=tmp_path)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 1 and len(lines) == 1 and fault in lines[0], result.stderr

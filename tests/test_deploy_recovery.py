@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from opensearchpy import OpenSearch
-from test_pipeline_live import exported_variant  # noqa: F401 (a fixture: the tiny model, exported)
-from test_model_encoder import CORPUS as TEXTS
+from helpers import TEXTS
 
 from nsparse.config import load_params
 from nsparse.data import write_benchmark
@@ -104,7 +103,7 @@ PARAMS = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index
 @pytest.mark.opensearch
 @pytest.mark.slow
 def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
-    opensearch, proxied_client, exported_variant, benchmarks, tmp_path, monkeypatch, caplog  # noqa: F811
+    opensearch, proxied_client, exported_variant, benchmarks, tmp_path, monkeypatch, caplog
 ):
     model_dir, export_dir = exported_variant
     client, proxy = proxied_client

@@ -13,7 +13,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 from tokenizers import Tokenizer
-from test_model_encoder import CORPUS, tiny_encoder
+from helpers import TEXTS, tiny_encoder
 
 from nsparse.data import Benchmark
 from nsparse.export.mlcommons import check_tokenizer_parity, reproducible_torchscript, write_ml_commons_tokenizer
@@ -46,7 +46,7 @@ def test_graph_contract_for_ml_commons(exported) -> None:
 
 def test_parity_passes_on_faithful_graph(exported) -> None:
     encoder, path = exported
-    figures = check_parity(encoder, path, CORPUS)
+    figures = check_parity(encoder, path, TEXTS)
     assert figures["max_abs_diff"] <= 1e-4 and figures["top_k_mismatches"] == 0
 
 
@@ -59,17 +59,17 @@ def test_parity_fails_on_altered_graph(exported, tmp_path) -> None:
     largest.CopyFrom(numpy_helper.from_array(weights, largest.name))
     onnx.save(model, str(tmp_path / "altered.onnx"))
     with pytest.raises(ParityError, match="max \\|diff\\|"):
-        check_parity(encoder, tmp_path / "altered.onnx", CORPUS)
+        check_parity(encoder, tmp_path / "altered.onnx", TEXTS)
 
 
 def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None:
     encoder = tiny_encoder()
     encoder.save(tmp_path / "model")
     subset = capped_validation_set(
-        Benchmark(corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(CORPUS)},
+        Benchmark(corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)},
                   queries={"q0": "대한민국의 수도", "q1": "김치"}, qrels={"q0": {"d0": 1}, "q1": {"d3": 1}}),
         max_docs=5, max_queries=2, seed=0)
-    bench = export_variant(tmp_path / "model", tmp_path / "export", CORPUS, subset, ExportSettings())
+    bench = export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, ExportSettings())
     export = tmp_path / "export"
     manifest = json.loads((export / "manifest.json").read_text())
     for name, members in {"sparse_encoding.zip": ["model.onnx", "tokenizer.json"],
@@ -91,7 +91,7 @@ def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None
         torch.jit.save(traced, buffer)
         saves.append(reproducible_torchscript(buffer.getvalue()))
     encoder.eval()
-    batch = encoder.tokenize(CORPUS, 64)
+    batch = encoder.tokenize(TEXTS, 64)
     assert saves[0] == saves[1] and torch.jit.load(io.BytesIO(saves[0]))(dict(batch)).shape[1] == len(encoder.vocab)
     assert torch.allclose(traced(dict(batch)), encoder(**batch), atol=1e-5)
 
@@ -99,11 +99,11 @@ def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None
 def test_packaged_tokenizer_truncates_documents_at_max_length_whatever_the_last_call(tmp_path) -> None:
     """A fast tokenizer saves the truncation of its last call; ML Commons would apply it to every document."""
     encoder = tiny_encoder(EncoderSettings(max_length=64))
-    long_text = " ".join(CORPUS * 4)
+    long_text = " ".join(TEXTS * 4)
     encoder.tokenizer(["짧은 질문"], truncation=True, max_length=8)  # a query call leaves truncation at 8
     path = tmp_path / "tokenizer.json"
     write_ml_commons_tokenizer(encoder, path)
-    check_tokenizer_parity(encoder, path, [long_text, CORPUS[0]])
+    check_tokenizer_parity(encoder, path, [long_text, TEXTS[0]])
     assert len(Tokenizer.from_file(str(path)).encode(long_text).ids) == 64
     stale = tmp_path / "stale.json"
     encoder.tokenizer(["짧은 질문"], truncation=True, max_length=8)

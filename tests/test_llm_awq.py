@@ -10,9 +10,8 @@ import sys
 import pytest
 import torch
 import yaml
-from llm_fixtures import tiny_qwen3, tiny_qwen3_awq  # noqa: F401  (pytest fixtures)
 from safetensors.torch import load_file
-from test_synth_pipeline import CORPUS, ROOT, params
+from helpers import ROOT, SYNTH_CORPUS, synthesize_params
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from nsparse.config import load_params
@@ -115,15 +114,15 @@ def test_transformers_backend_generates_from_an_awq_checkpoint_with_4bit_layers(
 
 
 def test_awq_checkpoint_runs_the_synthesize_stage(tmp_path, tiny_qwen3_awq):
-    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in CORPUS.items()])
+    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()])
     stage_params = load_params(ROOT / "params.yaml")
     stage_params["llm"].update(backend="transformers", model=str(tiny_qwen3_awq), max_new_tokens=24)
-    stage_params["synthesize"].update(corpora=["demo"], prompts=params()["prompts"])
+    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "stages.synthesize"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     report = json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))
     assert report["provenance"]["quantization"]["method"] == "awq" and report["provenance"]["generated_tokens"] > 0
-    assert report["malformed"]["queries"] == len(CORPUS)  # a random model writes no JSON: every document counted
+    assert report["malformed"]["queries"] == len(SYNTH_CORPUS)  # a random model writes no JSON: every document counted
 
 
 @pytest.mark.gpu

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from llm_fixtures import chat_server, server_log, tiny_qwen3  # noqa: F401  (pytest fixtures)
+from llm_fixtures import server_log
 
 from nsparse.llm import PromptTemplate, extract_json, make_generator, string_list, strip_thinking
 

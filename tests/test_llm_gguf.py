@@ -16,9 +16,7 @@ import gguf
 import pytest
 import torch
 import yaml
-from llm_fixtures import tiny_qwen3, tiny_qwen3_gguf  # noqa: F401  (pytest fixtures)
-from test_synonyms_verify import stage_folder
-from test_synth_pipeline import CORPUS, ROOT, params
+from helpers import ROOT, SYNTH_CORPUS, run_verify_stage, synthesize_params
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from nsparse.config import load_params
@@ -92,20 +90,20 @@ def test_harmony_templates_open_the_assistant_turn_in_the_final_channel(tiny_qwe
 
 
 def test_llama_cpp_backend_runs_the_synthesize_stage(tmp_path, tiny_qwen3_gguf):
-    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in CORPUS.items()])
+    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()])
     stage_params = load_params(ROOT / "params.yaml")
     stage_params["llm"].update(backend="llama_cpp", model=str(tiny_qwen3_gguf), max_new_tokens=32, n_ctx=2048)
-    stage_params["synthesize"].update(corpora=["demo"], prompts=params()["prompts"])
+    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "stages.synthesize"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     report = json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))
     assert report["provenance"]["backend"] == "llama_cpp" and report["provenance"]["tokens_per_s"] > 0
-    assert report["provenance"]["requests"] >= len(CORPUS) and report["cache"]["generated"] == len(CORPUS)
+    assert report["provenance"]["requests"] >= len(SYNTH_CORPUS) and report["cache"]["generated"] == len(SYNTH_CORPUS)
 
 
 def test_llama_cpp_backend_runs_the_verify_stage(tmp_path, tiny_qwen3_gguf):
     llm = {"backend": "llama_cpp", "model": str(tiny_qwen3_gguf), "max_new_tokens": 32, "n_ctx": 2048}
-    folder = stage_folder(tmp_path, llm, {"llm_max_candidates": 4, "propose_terms": 2})
+    folder = run_verify_stage(tmp_path, llm, {"llm_max_candidates": 4, "propose_terms": 2})
     report = json.loads((folder / "reports/synonyms.json").read_text(encoding="utf-8"))
     assert report["provenance"]["backend"] == "llama_cpp" and report["candidates"]["llm_verified"] == 4
     assert report["provenance"]["generated_tokens"] > 0 and report["provenance"]["tokens_per_s"] > 0

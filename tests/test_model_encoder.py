@@ -8,26 +8,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from helpers import TEXTS, tiny_encoder
 
-from nsparse.model.base import BaseModelSettings, new_masked_lm
 from nsparse.model.vocabulary import train_tokenizer
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf, prune, splade_pool
-
-CORPUS = [
-    "서울은 대한민국의 수도이다.",
-    "부산은 대한민국 제2의 도시이며 항구 도시이다.",
-    "Seoul is the capital of South Korea.",
-    "김치는 한국의 전통 음식이다.",
-    "서울에서 부산까지 기차로 세 시간이 걸린다.",
-]
-TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
-
-
-def tiny_encoder(settings: EncoderSettings = EncoderSettings(max_length=64)) -> SparseEncoder:
-    torch.manual_seed(0)
-    tokenizer, _ = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
-    return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, CORPUS))
-
 
 def test_splade_pool_matches_hand_computed_example() -> None:
     # batch 1, 3 positions (last is padding), vocab 3
@@ -45,19 +29,19 @@ def test_prune_drops_weights_below_ratio_of_row_max() -> None:
 
 def test_document_vectors_zero_special_tokens_and_are_sparse_nonnegative() -> None:
     encoder = tiny_encoder()
-    matrix = encoder.encode_documents(CORPUS, batch_size=2)
-    assert isinstance(matrix, sp.csr_matrix) and matrix.shape == (len(CORPUS), len(encoder.vocab))
+    matrix = encoder.encode_documents(TEXTS, batch_size=2)
+    assert isinstance(matrix, sp.csr_matrix) and matrix.shape == (len(TEXTS), len(encoder.vocab))
     assert matrix.data.min() > 0
     special_columns = encoder.tokenizer.all_special_ids
     assert matrix[:, special_columns].nnz == 0
     # length-sorted batching must not reorder rows: each row equals encoding that text alone
-    alone = encoder.encode_documents([CORPUS[3]])
+    alone = encoder.encode_documents([TEXTS[3]])
     assert np.allclose(matrix[3].toarray(), alone.toarray(), atol=1e-5)
 
 
 def test_idf_query_vector_is_idf_of_each_distinct_token_once() -> None:
     encoder = tiny_encoder()
-    idf = compute_idf(encoder.tokenizer, CORPUS)
+    idf = compute_idf(encoder.tokenizer, TEXTS)
     query = "서울 서울 도시"
     weights = encoder.to_token_weights(encoder.encode_queries([query])[0])
     tokens = set(encoder.tokenizer.tokenize(query))
@@ -82,12 +66,12 @@ def test_save_load_round_trip(tmp_path) -> None:
         assert (tmp_path / "model" / name).exists()
     loaded = SparseEncoder.load(tmp_path / "model")
     assert loaded.settings == encoder.settings
-    assert (encoder.encode_documents(CORPUS) != loaded.encode_documents(CORPUS)).nnz == 0
-    assert (encoder.encode_queries(CORPUS) != loaded.encode_queries(CORPUS)).nnz == 0
+    assert (encoder.encode_documents(TEXTS) != loaded.encode_documents(TEXTS)).nnz == 0
+    assert (encoder.encode_queries(TEXTS) != loaded.encode_queries(TEXTS)).nnz == 0
 
 
 def test_korean_syllables_survive_tokenizer_normalization() -> None:
-    tokenizer, _ = train_tokenizer(CORPUS * 3, vocab_size=1000, min_frequency=1)
+    tokenizer, _ = train_tokenizer(TEXTS * 3, vocab_size=1000, min_frequency=1)
     pieces = tokenizer.tokenize("서울은 Seoul")
     # syllables stay composed (NFD would split them into jamo); English is lower-cased
     assert "".join(piece.removeprefix("##") for piece in pieces) == "서울은seoul"

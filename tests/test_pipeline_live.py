@@ -6,30 +6,22 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
-import torch
-from test_model_encoder import CORPUS as TEXTS
+from helpers import TEXTS
 
 from nsparse.config import load_params
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.eval import evaluate
 from nsparse.eval.bm25 import document_text
-from nsparse.export.package import ExportSettings, export_variant
-from nsparse.model.base import BaseModelSettings, new_masked_lm
-from nsparse.model.encoder import EncoderSettings, SparseEncoder
-from nsparse.model.translation import TranslationSettings, learn_translation_table
-from nsparse.model.vocabulary import train_tokenizer
+from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import ml, search
 from nsparse.pipeline.baselines import bm25_nori_system, ensure_bm25_index
 from nsparse.pipeline.deploy import cleanup, deploy_variant
-from nsparse.train.validation import capped_validation_set
 
 CORPUS = {
     "d1": {"title": "", "text": "학교가 끝나면 학생들은 도서관으로 간다"},
     "d2": {"title": "", "text": "병원에서 일하는 의사는 바쁘다"},
     "d3": {"title": "", "text": "공원에서 산책하는 사람들이 많다"},
 }
-PARALLEL = [("서울", "seoul"), ("수도", "capital"), ("서울은 수도", "seoul capital"), ("부산", "busan"),
-            ("김치", "kimchi"), ("부산 도시", "busan city"), ("도시", "city")] * 3
 BENCHMARK = Benchmark(corpus=CORPUS, queries={"q1": "학교에서", "q2": "의사들"}, qrels={"q1": {"d1": 1}, "q2": {"d2": 1}})
 
 
@@ -46,31 +38,6 @@ def test_bm25_nori_finds_inflected_forms_and_reuses_an_identical_index(opensearc
     assert ensure_bm25_index(opensearch, "nsparse-test", dict(CORPUS)) == index and uuid(index) == created
     grown = ensure_bm25_index(opensearch, "nsparse-test", {**CORPUS, "d4": {"title": "", "text": "새 문서"}})
     assert grown != index and opensearch.count(index=grown)["count"] == 4
-
-
-@pytest.fixture(scope="module")
-def exported_variant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A tiny encoder of the default shape (lexical floor, translations, learned part on) and its real export."""
-    folder = tmp_path_factory.mktemp("variant")
-    tokenizer, stops = train_tokenizer(TEXTS * 3 + [text for pair in PARALLEL for text in pair], 600, 1)
-    torch.manual_seed(0)
-    mlm = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                                                     max_length=64))
-    encoder = SparseEncoder(mlm, tokenizer, EncoderSettings(lexical_floor=True, max_length=128, query_max_length=16,
-                                                                  window=16),
-                            stop_pieces=stops)
-    silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
-    encoder.set_translations(learn_translation_table(
-        tokenizer, PARALLEL, silent, TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)))
-    encoder.fit_lexical_statistics(TEXTS)
-    with torch.no_grad():
-        encoder.gate.fill_(0.3)
-    encoder.encode_queries(["대한민국의 수도"])  # leaves the tokenizer's truncation at the query length, as training does
-    encoder.save(folder / "model")
-    docs = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
-    subset = capped_validation_set(Benchmark(docs, {"q0": "대한민국의 수도"}, {"q0": {"d0": 1}}), 5, 1, seed=0)
-    export_variant(folder / "model", folder / "export", TEXTS, subset, ExportSettings(quantize=False))
-    return folder / "model", folder / "export"
 
 
 def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
+from helpers import CONCEPTS, parallel_corpus
 from scipy.stats import chi2_contingency
 
 from nsparse.data import DataFormatError
 from nsparse.synonyms.mining import MiningSettings, log_likelihood, mine_candidates, read_parallel
-
-CONCEPTS = [("파일", "file"), ("셀", "cell"), ("표", "table"), ("메뉴", "menu"), ("차트", "chart")]
-
-
-def parallel_corpus(paragraphs: int = 40, seed: int = 0) -> list[tuple[str, str]]:
-    """Help-text-like aligned paragraphs, each naming two concepts in both languages."""
-    rng = random.Random(seed)
-    corpus = []
-    for _ in range(paragraphs):
-        (ko1, en1), (ko2, en2) = rng.sample(CONCEPTS, 2)
-        corpus.append((f"{ko1} 열기 및 {ko2} 선택.", f"Open the {en1} and select the {en2}."))
-    return corpus
-
 
 def test_log_likelihood_matches_scipy_g_test():
     both, left, right, total = np.array([30, 2]), np.array([40, 50]), np.array([35, 60]), 200

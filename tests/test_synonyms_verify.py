@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from llm_fixtures import running_chat_server, tiny_qwen3  # noqa: F401  (pytest fixture)
-from test_synonyms_mining import CONCEPTS, parallel_corpus
+from helpers import CONCEPTS, run_verify_stage
+from llm_fixtures import running_chat_server
 
-from nsparse.config import load_params
-from nsparse.io import write_jsonl
 from nsparse.llm import PromptTemplate, make_generator
 from nsparse.data import DataFormatError
 from nsparse.synonyms import frequent_terms, read_verified_dictionary
@@ -123,27 +117,8 @@ def test_evaluation_scores_precision_on_covered_terms_and_recall_on_all():
     assert scores == {"pairs": 3, "evaluated": 2, "correct": 1, "precision": 0.5, "recall": 0.25, "reference_pairs": 4}
 
 
-def stage_folder(tmp_path: Path, llm: dict, verify: dict) -> Path:
-    rows = [{"id": str(index), "ko": ko, "en": en} for index, (ko, en) in enumerate(parallel_corpus(60))]
-    write_jsonl(tmp_path / "data/parallel/libreoffice.jsonl", rows)
-    dictionaries = {"seed": CONCEPTS[:2], "heldout": CONCEPTS[2:4], "codeswitch": [("학교", "school")]}
-    for name, pairs in dictionaries.items():
-        (tmp_path / f"data/dict/{name}.tsv").parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / f"data/dict/{name}.tsv").write_text("".join(f"{ko}\t{en}\n" for ko, en in pairs), encoding="utf-8")
-    corpus = [{"_id": "d1", "title": "", "text": "파일 메뉴에서 차트를 삽입합니다. 차트 서식을 바꿉니다."}]
-    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", corpus)
-    params = load_params(ROOT / "params.yaml")
-    params["llm"].update(llm)
-    params["verify"].update(verify, max_document_ratio=0.9, propose_from=["demo"])
-    params["verify"]["prompts"] = {kind: str(ROOT / path) for kind, path in params["verify"]["prompts"].items()}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "stages.verify"], cwd=tmp_path, env=environment, check=True)
-    return tmp_path
-
-
 def test_verify_stage_offline_writes_dictionary_synonyms_and_report(tmp_path):
-    folder = stage_folder(tmp_path, {"backend": "offline"}, {})
+    folder = run_verify_stage(tmp_path, {"backend": "offline"}, {})
     report = json.loads((folder / "reports/synonyms.json").read_text(encoding="utf-8"))
     assert report["verified"]["offline"] == len(CONCEPTS)
     heldout = report["evaluation"]["heldout"]["offline"]
@@ -156,7 +131,7 @@ def test_verify_stage_offline_writes_dictionary_synonyms_and_report(tmp_path):
 
 def test_verify_stage_runs_with_the_tiny_transformers_model(tmp_path, tiny_qwen3):
     llm = {"backend": "transformers", "model": str(tiny_qwen3), "max_new_tokens": 16}
-    folder = stage_folder(tmp_path, llm, {"llm_max_candidates": 4, "propose_terms": 2})
+    folder = run_verify_stage(tmp_path, llm, {"llm_max_candidates": 4, "propose_terms": 2})
     report = json.loads((folder / "reports/synonyms.json").read_text(encoding="utf-8"))
     assert report["provenance"]["backend"] == "transformers" and report["candidates"]["llm_verified"] == 4
     assert report["malformed"] == {"verify": 4, "propose": 2}  # a random model writes no verdicts

@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
-from llm_fixtures import running_chat_server, server_log, tiny_qwen3  # noqa: F401  (pytest fixture)
+from helpers import ROOT, SYNTH_CORPUS, synthesize_params
+from llm_fixtures import running_chat_server, server_log
 
 from nsparse.config import load_params
 from nsparse.data import read_pairs
@@ -17,35 +17,20 @@ from nsparse.io import write_jsonl
 from nsparse.llm import make_generator
 from nsparse.synth import sample_documents, synthesize
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = {
-    "d1": {"title": "서울", "text": "서울은 대한민국의 수도이다. 한강이 도시를 가로지른다. 인구는 약 천만 명이다. 경복궁과 남산타워가 있다."},
-    "d2": {"title": "부산", "text": "부산은 대한민국 제2의 도시이다. 해운대 해수욕장이 유명하다. 부산항은 큰 항구이다. 자갈치 시장이 있다."},
-    "d3": {"title": "제주", "text": "제주도는 화산섬이다. 한라산이 섬 가운데에 있다. 귤이 특산물이다. 올레길을 걷는 관광객이 많다."},
-    "d4": {"title": "광주", "text": "광주는 호남 지방의 중심 도시이다. 무등산이 도시 동쪽에 있다. 비엔날레 미술 전시가 열린다."},
-}
-
-
-def params() -> dict:
-    synthesize_params = load_params(ROOT / "params.yaml")["synthesize"]
-    synthesize_params["prompts"] = {kind: str(ROOT / path) for kind, path in synthesize_params["prompts"].items()}
-    return synthesize_params
-
-
 def documents() -> dict[str, str]:
-    return sample_documents({"demo": CORPUS}, per_corpus=10, seed=0)
+    return sample_documents({"demo": SYNTH_CORPUS}, per_corpus=10, seed=0)
 
 
 def test_document_sampling_is_reproducible_and_skips_texts_shared_between_corpora():
-    twin = {"t1": CORPUS["d1"], "t2": {"title": "", "text": "다른 문서이다."}}
-    sampled = sample_documents({"demo": CORPUS, "twin": twin}, per_corpus=10, seed=0)
-    assert sampled == sample_documents({"demo": CORPUS, "twin": twin}, per_corpus=10, seed=0)
+    twin = {"t1": SYNTH_CORPUS["d1"], "t2": {"title": "", "text": "다른 문서이다."}}
+    sampled = sample_documents({"demo": SYNTH_CORPUS, "twin": twin}, per_corpus=10, seed=0)
+    assert sampled == sample_documents({"demo": SYNTH_CORPUS, "twin": twin}, per_corpus=10, seed=0)
     assert sorted(sampled) == ["demo/d1", "demo/d2", "demo/d3", "demo/d4", "twin/t2"]
-    assert len(sample_documents({"demo": CORPUS}, per_corpus=2, seed=0)) == 2
+    assert len(sample_documents({"demo": SYNTH_CORPUS}, per_corpus=2, seed=0)) == 2
 
 
 def test_offline_synthesis_labels_methods_and_accounts_for_every_candidate(tmp_path):
-    pairs, report = synthesize(documents(), params(), None, seed=0, cache_dir=tmp_path)
+    pairs, report = synthesize(documents(), synthesize_params(), None, seed=0, cache_dir=tmp_path)
     assert report["provenance"] == {"backend": "offline", "model": None, "method": "ict+keywords"}
     assert set(report["methods"]) == {"ict", "keywords"}
     assert report["kept"] == len(pairs) > 0
@@ -59,41 +44,41 @@ def test_llm_synthesis_over_http_filters_parses_and_resumes_from_cache(tmp_path)
     reply = json.dumps({"queries": ["대한민국 도시 관광 명소", "이 지역의 유명한 장소"], "paraphrases": ["가볼 만한 곳 추천"]}, ensure_ascii=False)
     with running_chat_server(tmp_path, default_reply=reply) as base_url:
         generator = make_generator({"backend": "openai", "model": "m", "base_url": base_url, "max_retries": 0})
-        pairs, report = synthesize(documents(), params(), generator, seed=0, cache_dir=tmp_path / "cache")
+        pairs, report = synthesize(documents(), synthesize_params(), generator, seed=0, cache_dir=tmp_path / "cache")
         requests = len(server_log(base_url))
-        assert requests == 2 * len(CORPUS)  # one query and one paraphrase request per document
-        assert report["cache"]["generated"] == len(CORPUS) and report["malformed"] == {"queries": 0, "paraphrases": 0}
-        assert report["methods"]["llm"]["candidates"] == 2 * len(CORPUS)
-        assert report["methods"]["llm"]["rejected"]["duplicate"] >= len(CORPUS)  # same queries for every document
+        assert requests == 2 * len(SYNTH_CORPUS)  # one query and one paraphrase request per document
+        assert report["cache"]["generated"] == len(SYNTH_CORPUS) and report["malformed"] == {"queries": 0, "paraphrases": 0}
+        assert report["methods"]["llm"]["candidates"] == 2 * len(SYNTH_CORPUS)
+        assert report["methods"]["llm"]["rejected"]["duplicate"] >= len(SYNTH_CORPUS)  # same queries for every document
         assert report["provenance"]["prompts"][0]["sha256"] and report["provenance"]["model"] == "m"
         assert {pair["source"] for pair in pairs} <= {"synthetic:llm", "synthetic:paraphrase"}
 
-        again, resumed = synthesize(documents(), params(), generator, seed=0, cache_dir=tmp_path / "cache")
+        again, resumed = synthesize(documents(), synthesize_params(), generator, seed=0, cache_dir=tmp_path / "cache")
         assert len(server_log(base_url)) == requests, "a cached document was generated again"
-        assert resumed["cache"] == {**report["cache"], "hits": len(CORPUS), "generated": 0} and again == pairs
+        assert resumed["cache"] == {**report["cache"], "hits": len(SYNTH_CORPUS), "generated": 0} and again == pairs
 
         edited = {**documents(), "demo/d1": "서울은 조선의 수도였다. 한양이라고 불렸다."}
-        _, refreshed = synthesize(edited, params(), generator, seed=0, cache_dir=tmp_path / "cache")
+        _, refreshed = synthesize(edited, synthesize_params(), generator, seed=0, cache_dir=tmp_path / "cache")
         assert refreshed["cache"]["generated"] == 1 and len(server_log(base_url)) == requests + 2
 
     refusing = tmp_path / "refusing"
     refusing.mkdir()
     with running_chat_server(refusing, default_reply="죄송합니다, 답할 수 없습니다.") as base_url:
         generator = make_generator({"backend": "openai", "model": "m", "base_url": base_url, "max_retries": 0})
-        pairs, report = synthesize(documents(), params(), generator, seed=0, cache_dir=refusing / "cache")
-    assert pairs == [] and report["malformed"]["queries"] == len(CORPUS)
+        pairs, report = synthesize(documents(), synthesize_params(), generator, seed=0, cache_dir=refusing / "cache")
+    assert pairs == [] and report["malformed"]["queries"] == len(SYNTH_CORPUS)
 
 
 def test_synthesize_stage_runs_with_the_tiny_transformers_model(tmp_path, tiny_qwen3):
-    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in CORPUS.items()])
+    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()])
     stage_params = load_params(ROOT / "params.yaml")
     stage_params["llm"].update(backend="transformers", model=str(tiny_qwen3), max_new_tokens=24)
-    stage_params["synthesize"].update(corpora=["demo"], prompts=params()["prompts"])
+    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "stages.synthesize"], cwd=tmp_path, env=environment, check=True)
     report = json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))
     assert report["provenance"]["backend"] == "transformers" and report["provenance"]["generated_tokens"] > 0
-    assert report["malformed"]["queries"] == len(CORPUS)  # a random model writes no JSON: every document counted
+    assert report["malformed"]["queries"] == len(SYNTH_CORPUS)  # a random model writes no JSON: every document counted
     assert (tmp_path / "data/synth/pairs.jsonl").read_text(encoding="utf-8") == ""  # nothing passed the filters
-    assert len(list((tmp_path / "data/synth/cache").rglob("*.json"))) == len(CORPUS)
+    assert len(list((tmp_path / "data/synth/cache").rglob("*.json"))) == len(SYNTH_CORPUS)

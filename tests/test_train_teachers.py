@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from test_model_encoder import CORPUS, tiny_encoder
+from helpers import TEXTS, tiny_encoder
 
 from nsparse.train.teachers import BM25Teacher, EncoderTeacher, attach_teacher_scores
 
 PAIRS = [
-    {"query": "대한민국의 수도 서울", "positive": CORPUS[0], "negatives": [CORPUS[3], CORPUS[2]], "source": "test"},
-    {"query": "김치 전통 음식", "positive": CORPUS[3], "negatives": [CORPUS[1]], "source": "test"},
+    {"query": "대한민국의 수도 서울", "positive": TEXTS[0], "negatives": [TEXTS[3], TEXTS[2]], "source": "test"},
+    {"query": "김치 전통 음식", "positive": TEXTS[3], "negatives": [TEXTS[1]], "source": "test"},
 ]
 
 
