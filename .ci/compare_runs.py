@@ -18,8 +18,14 @@ from typing import Any
 
 import yaml
 
-TIMED = ["data/benchmarks", "models/base", "dvclive/*/checkpoints", "dvclive/*/metrics.json",
-         "reports/synthesis.json", "reports/synonyms.json"]  # hold a "seconds" / "timings_s" field
+TIMED = [
+    "data/benchmarks",
+    "models/base",
+    "dvclive/*/checkpoints",
+    "dvclive/*/metrics.json",
+    "reports/synthesis.json",
+    "reports/synonyms.json",
+]  # hold a "seconds" / "timings_s" field
 WALL_CLOCK_ONLY = ["reports/*/encode_bench.json"]
 
 
@@ -33,8 +39,11 @@ def lock_outputs(clone: Path, stages: list[str]) -> dict[str, str]:
 
 def without_timings(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: without_timings(item) for key, item in value.items()
-                if not (key == "seconds" or key.endswith("_seconds") or key == "timings_s")}
+        return {
+            key: without_timings(item)
+            for key, item in value.items()
+            if not (key == "seconds" or key.endswith("_seconds") or key == "timings_s")
+        }
     if isinstance(value, list):
         return [without_timings(item) for item in value]
     return value
@@ -42,7 +51,9 @@ def without_timings(value: Any) -> Any:
 
 def same_file(first: Path, second: Path) -> bool:
     if first.suffix == ".json":
-        return without_timings(json.loads(first.read_text("utf-8"))) == without_timings(json.loads(second.read_text("utf-8")))
+        return without_timings(json.loads(first.read_text("utf-8"))) == without_timings(
+            json.loads(second.read_text("utf-8"))
+        )
     return first.read_bytes() == second.read_bytes()
 
 
@@ -52,8 +63,11 @@ def differing_files(first: Path, second: Path) -> list[str]:
         return [] if second.is_file() and same_file(first, second) else [str(first)]
     names = {p.relative_to(first) for p in first.rglob("*") if p.is_file()}
     names |= {p.relative_to(second) for p in second.rglob("*") if p.is_file()}
-    return [str(name) for name in sorted(names)
-            if not ((first / name).is_file() and (second / name).is_file() and same_file(first / name, second / name))]
+    return [
+        str(name)
+        for name in sorted(names)
+        if not ((first / name).is_file() and (second / name).is_file() and same_file(first / name, second / name))
+    ]
 
 
 def matches(path: str, patterns: list[str]) -> bool:
@@ -75,7 +89,8 @@ def main() -> None:
     for failure in failures:
         print(f"not reproduced: {failure}")
     compared = [path for path in hashes_a if not matches(path, WALL_CLOCK_ONLY)]
-    print(f"{len(compared) - len(failures)}/{len(compared)} outputs of {len(stages)} stages reproduced by a second clean run")
+    reproduced = len(compared) - len(failures)
+    print(f"{reproduced}/{len(compared)} outputs of {len(stages)} stages reproduced by a second clean run")
     sys.exit(1 if failures else 0)
 
 

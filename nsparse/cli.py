@@ -61,8 +61,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     widths = [max(_width(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for n, row in enumerate(cells):
-        padded = [cell + " " * (w - _width(cell)) if i == 0 else " " * (w - _width(cell)) + cell
-                  for i, (cell, w) in enumerate(zip(row, widths))]
+        padded = [
+            cell + " " * (w - _width(cell)) if i == 0 else " " * (w - _width(cell)) + cell
+            for i, (cell, w) in enumerate(zip(row, widths))
+        ]
         lines.append("  ".join(padded).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -98,9 +100,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     benchmark = load_beir(args.beir_dir, args.split)  # first: a bad folder fails before the model loads
     encoder = load_model(args.model)
     result = evaluate_model(
-        encoder, benchmark, model=args.model, benchmark_name=str(args.beir_dir), split=args.split,
-        max_queries=args.max_queries, baselines=args.baseline or (), batch_size=args.batch_size,
-        index_precision=not args.full_precision, progress=not args.quiet,
+        encoder,
+        benchmark,
+        model=args.model,
+        benchmark_name=str(args.beir_dir),
+        split=args.split,
+        max_queries=args.max_queries,
+        baselines=args.baseline or (),
+        batch_size=args.batch_size,
+        index_precision=not args.full_precision,
+        progress=not args.quiet,
     )
     metrics = ["ndcg@10", "mrr@10", "recall@100", "doc_nnz", "query_nnz", "flops"]
     rows = [[system, *(figures.get(m, "–") for m in metrics)] for system, figures in result.systems.items()]
@@ -141,21 +150,39 @@ def _explain(args: argparse.Namespace) -> int:
 
     explanation = explain(load_model(args.model), args.query, args.doc)
     if args.json:
-        print(json.dumps({"score": explanation.score,
-                          "query_terms": [vars(t) for t in explanation.query_terms],
-                          "doc_terms": [vars(t) for t in explanation.doc_terms],
-                          "matches": [{**vars(m), "contribution": m.contribution} for m in explanation.matches]},
-                         ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                {
+                    "score": explanation.score,
+                    "query_terms": [vars(t) for t in explanation.query_terms],
+                    "doc_terms": [vars(t) for t in explanation.doc_terms],
+                    "matches": [{**vars(m), "contribution": m.contribution} for m in explanation.matches],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return 0
     _print_terms("query", explanation.query_terms, args.top)
     _print_terms("document", explanation.doc_terms, args.top)
     print(f"score {explanation.score:.4f} from {len(explanation.matches)} matched terms")
     if explanation.matches:
+
         def kind(present: bool | None) -> str:
             return "present" if present else "expansion"
 
-        rows = [[m.token, m.query_weight, m.doc_weight, m.contribution, m.contribution / explanation.score,
-                 kind(m.in_query), kind(m.in_doc)] for m in explanation.matches]
+        rows = [
+            [
+                m.token,
+                m.query_weight,
+                m.doc_weight,
+                m.contribution,
+                m.contribution / explanation.score,
+                kind(m.in_query),
+                kind(m.in_doc),
+            ]
+            for m in explanation.matches
+        ]
         print(table(["term", "query w", "doc w", "q×d", "share", "in query", "in doc"], rows))
     return 0
 
@@ -168,20 +195,35 @@ def _search(args: argparse.Namespace) -> int:
 
     if (args.index is None) != (args.model_id is None):
         raise InputError("--index and --model-id go together (or neither: the variant's deployment.json names them)")
-    target = (Target(args.index, args.model_id) if args.index
-              else deployed_target(Path(args.deploy_dir), args.variant, args.benchmark))
+    target = (
+        Target(args.index, args.model_id)
+        if args.index
+        else deployed_target(Path(args.deploy_dir), args.variant, args.benchmark)
+    )
     client = connect()
     pipeline = None
     if args.hybrid:
         pipeline = args.hybrid_pipeline
         if ensure_hybrid_pipeline(client, pipeline):
-            print(f"created the hybrid search pipeline {pipeline} (min-max normalisation, equal weights)", file=sys.stderr)
+            print(
+                f"created the hybrid search pipeline {pipeline} (min-max normalisation, equal weights)", file=sys.stderr
+            )
     hits = search_index(client, target, args.query, args.k, pipeline)
     if args.json:
-        print(json.dumps([{**vars(hit), "matches": [{**vars(m), "contribution": m.contribution} for m in hit.matches]}
-                          for hit in hits], ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                [
+                    {**vars(hit), "matches": [{**vars(m), "contribution": m.contribution} for m in hit.matches]}
+                    for hit in hits
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return 0
-    print(f"{target.index}: {len(hits)} hits for {args.query!r}{' (hybrid: BM25 + neural sparse)' if args.hybrid else ''}")
+    print(
+        f"{target.index}: {len(hits)} hits for {args.query!r}{' (hybrid: BM25 + neural sparse)' if args.hybrid else ''}"
+    )
     for rank, hit in enumerate(hits, start=1):
         title = f"[{hit.title}] " if hit.title else ""
         print(f"{rank:>3}. {hit.score:.4f}  {hit.doc_id}  {_snippet(title + hit.text)}")
@@ -209,9 +251,16 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 
 # --- the parser -----------------------------------------------------------------------
-def _add(commands: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=func.__doc__, description=func.__doc__,
-                                 epilog=textwrap.dedent(EXAMPLES[name]), formatter_class=argparse.RawDescriptionHelpFormatter)
+def _add(
+    commands: argparse._SubParsersAction, name: str, func: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=func.__doc__,
+        description=func.__doc__,
+        epilog=textwrap.dedent(EXAMPLES[name]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.set_defaults(func=func)
     return parser
 
@@ -224,7 +273,9 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nsparse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="nsparse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     model_help = "a saved model folder (models/v2) or a Hugging Face hub id"
 
@@ -232,13 +283,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help=model_help)
     evaluate.add_argument("beir_dir", type=Path, help="a BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
     evaluate.add_argument("--split", default="test", help="the qrels split to score (default: test)")
-    evaluate.add_argument("--baseline", action="append", choices=["bm25"],
-                          help="also score in-process BM25 (kiwi morphemes, bm25s) in the same table")
+    evaluate.add_argument(
+        "--baseline",
+        action="append",
+        choices=["bm25"],
+        help="also score in-process BM25 (kiwi morphemes, bm25s) in the same table",
+    )
     evaluate.add_argument("--output", type=Path, help="also write the figures as JSON to this file")
-    evaluate.add_argument("--max-queries", type=_positive, help="score only the first N judged queries (the benchmark stage caps at 1000)")
+    evaluate.add_argument(
+        "--max-queries", type=_positive, help="score only the first N judged queries (the benchmark stage caps at 1000)"
+    )
     evaluate.add_argument("--batch-size", type=_positive, default=32, help="documents per encoder call (default 32)")
-    evaluate.add_argument("--full-precision", action="store_true",
-                          help="score float32 weights instead of the 9 significant bits a rank_features index stores")
+    evaluate.add_argument(
+        "--full-precision",
+        action="store_true",
+        help="score float32 weights instead of the 9 significant bits a rank_features index stores",
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
 
     encode = _add(commands, "encode", _encode)
@@ -258,12 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
     search = _add(commands, "search", _search)
     search.add_argument("query", help="the query text")
     search.add_argument("--variant", default="v2", help="the deployed variant whose index to search (default v2)")
-    search.add_argument("--benchmark", help="which of the variant's indices (a benchmark name; default: own corpus, else the first)")
+    search.add_argument(
+        "--benchmark", help="which of the variant's indices (a benchmark name; default: own corpus, else the first)"
+    )
     search.add_argument("--deploy-dir", default="deploy", help="where deploy wrote <variant>/deployment.json")
     search.add_argument("--index", help="search this index instead (any cluster; with --model-id)")
     search.add_argument("--model-id", help="the deployed SPARSE_TOKENIZE/SPARSE_ENCODING model that encodes the query")
     search.add_argument("--hybrid", action="store_true", help="BM25 + neural sparse, min-max normalised and averaged")
-    search.add_argument("--hybrid-pipeline", default="nsparse-hybrid", help="the hybrid search pipeline (created if missing)")
+    search.add_argument(
+        "--hybrid-pipeline", default="nsparse-hybrid", help="the hybrid search pipeline (created if missing)"
+    )
     search.add_argument("-k", type=_positive, default=10, help="hits to show (default 10)")
     search.add_argument("--top", type=_positive, default=8, help="matched terms shown per hit (default 8)")
     search.add_argument("--json", action="store_true", help="the hits as JSON instead")

@@ -481,7 +481,10 @@ def describe(err: ValidationError, root: type[BaseModel], prefix: tuple[str | in
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
-    return ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in loc).replace(".[", "[") or "(top level)"
+    return (
+        ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in loc).replace(".[", "[")
+        or "(top level)"
+    )
 
 
 def _fault(error: ErrorDetails) -> str:

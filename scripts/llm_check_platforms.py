@@ -20,18 +20,19 @@ import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import tomllib
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 # Pins that are compiled on the target machine, with how (README, "Bigger models, GPUs and real LLMs").
 BUILD_FROM_SOURCE = {
-    "llama-cpp-python": 'compiles llama.cpp: CMAKE_ARGS="-DGGML_CUDA=on" on a CUDA machine, -DGGML_NATIVE=OFF for a portable CPU wheel',
+    "llama-cpp-python": 'compiles llama.cpp: CMAKE_ARGS="-DGGML_CUDA=on" on a CUDA machine, '
+    "-DGGML_NATIVE=OFF for a portable CPU wheel",
 }
 # glibc levels a current aarch64 distribution satisfies (DGX OS / Ubuntu 24.04 has glibc 2.39).
 MANYLINUX = ("2014", "_2_17", "_2_24", "_2_26", "_2_27", "_2_28", "_2_31", "_2_34", "_2_35", "_2_36", "_2_38", "_2_39")
@@ -55,9 +56,25 @@ def wheel_for(pin: str, python: str, arch: str) -> tuple[dict[str, Any] | None, 
     with tempfile.TemporaryDirectory() as target:
         report = Path(target) / "report.json"
         command = [
-            sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--no-deps",
-            "--only-binary=:all:", "--python-version", python, "--implementation", "cp", *platforms,
-            "--target", str(Path(target) / "site"), "--report", str(report), pin,
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--ignore-installed",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            *platforms,
+            "--target",
+            str(Path(target) / "site"),
+            "--report",
+            str(report),
+            pin,
         ]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
@@ -67,9 +84,16 @@ def wheel_for(pin: str, python: str, arch: str) -> tuple[dict[str, Any] | None, 
 
 
 def cuda_libraries(entry: dict[str, Any], python: str, arch: str) -> list[str]:
-    """The NVIDIA CUDA wheels the chosen wheel requires on the target (none: a CPU-only build, e.g. torch on aarch64)."""
-    environment = {"platform_system": "Linux", "sys_platform": "linux", "platform_machine": arch, "python_version": python,
-                   "python_full_version": f"{python}.0", "implementation_name": "cpython", "extra": ""}
+    """The NVIDIA CUDA wheels the chosen wheel needs on the target (none: a CPU-only build, e.g. torch on aarch64)."""
+    environment = {
+        "platform_system": "Linux",
+        "sys_platform": "linux",
+        "platform_machine": arch,
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "implementation_name": "cpython",
+        "extra": "",
+    }
     needed = []
     for requirement in entry["metadata"].get("requires_dist", []):
         name, _, marker = requirement.partition(";")

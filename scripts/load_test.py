@@ -32,9 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--benchmark", default="korquad", help="folder under data/benchmarks whose test queries are sent")
-    parser.add_argument("--systems", nargs="+", default=[*params["variants"], "bm25_nori"],
-                        help="variants (their deployed indices) and/or bm25_nori")
+    parser.add_argument(
+        "--benchmark", default="korquad", help="folder under data/benchmarks whose test queries are sent"
+    )
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=[*params["variants"], "bm25_nori"],
+        help="variants (their deployed indices) and/or bm25_nori",
+    )
     parser.add_argument("--output", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     logging.getLogger("opensearch").setLevel(logging.ERROR)  # one line per failed request would drown the report
@@ -52,10 +58,13 @@ def main(argv: list[str] | None = None) -> int:
             record = Path("deploy") / system / "deployment.json"
             deployment = Deployment.load(record).require_complete(record)
             index = deployment.indices[args.benchmark]
-            run = functools.partial(search.neural_sparse_model, client, index, SPARSE_FIELD,
-                                    model_id=deployment.query_model_id, k=top_k)
+            run = functools.partial(
+                search.neural_sparse_model, client, index, SPARSE_FIELD, model_id=deployment.query_model_id, k=top_k
+            )
         else:
-            parser.error(f"unknown system {system!r}: a variant of params.yaml ({', '.join(params['variants'])}) or bm25_nori")
+            parser.error(
+                f"unknown system {system!r}: a variant of params.yaml ({', '.join(params['variants'])}) or bm25_nori"
+            )
         print(f"{system}: {args.clients} clients for {args.seconds:g} s on {index}", file=sys.stderr)
         report["systems"][system] = {"index": index, **run_load(run, texts, args.clients, args.seconds)}
     write_json(args.output, report)

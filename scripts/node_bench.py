@@ -46,7 +46,9 @@ def bench(version: str, port: int, home: Path) -> dict:
     node.up()
     first_start_s = time.monotonic() - started
     pid = node.pid()
-    plugins = sorted(row["component"] for row in requests.get(f"{settings.url}/_cat/plugins?format=json", timeout=30).json())
+    plugins = sorted(
+        row["component"] for row in requests.get(f"{settings.url}/_cat/plugins?format=json", timeout=30).json()
+    )
     idle_rss = resident_memory_bytes(pid)
     node.down()
     started = time.monotonic()
@@ -73,7 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", default=NodeSettings.load().version)
     parser.add_argument("--port", type=int, default=9250)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary install (printed) instead of deleting it")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary install (printed) instead of deleting it"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="nsparse-node-bench-", dir="/var/tmp"))
     home.chmod(0o755)  # the node's service user must reach its install

@@ -26,7 +26,9 @@ def main() -> None:
         write_json(f"{output}/source.json", {"model": base["pretrained"], "trained_here": False})
         return
     configure_threads(base.get("threads"))
-    settings = BaseModelSettings(seed=params["seed"], **{key: value for key, value in base.items() if key not in STAGE_KEYS})
+    settings = BaseModelSettings(
+        seed=params["seed"], **{key: value for key, value in base.items() if key not in STAGE_KEYS}
+    )
     figures = build_base_model(base["text"], output, settings)
     figures["threads"] = torch.get_num_threads()
     write_json(f"{output}/training.json", figures)

@@ -26,10 +26,22 @@ def main() -> None:
     params = load_params()
     benchmarks = {name: Path("data/benchmarks") / name for name in params["benchmark"]["benchmarks"]}
     benchmarks.update(own_benchmark_folders(OWN_DIR))
-    deploy_variant(connect(), args.variant, Path("models") / args.variant, Path("exports") / args.variant, benchmarks,
-                   params["deploy"], record=Path("deploy") / args.variant / "deployment.json")
-    for alias in point_own_aliases(connect(), Path("deploy") / args.variant / "deployment.json", OWN_DIR, params["deploy"],
-                                   list(params["variants"])):
+    deploy_variant(
+        connect(),
+        args.variant,
+        Path("models") / args.variant,
+        Path("exports") / args.variant,
+        benchmarks,
+        params["deploy"],
+        record=Path("deploy") / args.variant / "deployment.json",
+    )
+    for alias in point_own_aliases(
+        connect(),
+        Path("deploy") / args.variant / "deployment.json",
+        OWN_DIR,
+        params["deploy"],
+        list(params["variants"]),
+    ):
         print(f"your documents are searchable as {alias}")
 
 

@@ -24,13 +24,23 @@ def main(variant: str) -> None:
     parity_source = load_benchmark(export["parity"]["benchmark"], export["parity"]["split"])
     parity_texts = [document_text(parity_source.corpus[doc_id]) for doc_id in sorted(parity_source.corpus)]
     bench = export["bench"]
-    subset = capped_validation_set(load_benchmark(bench["benchmark"], bench["split"]), bench["max_docs"],
-                                   bench["max_queries"], params["seed"])
-    settings = ExportSettings(opset=export["opset"], parity_atol=export["parity"]["atol"],
-                              parity_top_k=export["parity"]["top_k"], quantize=export["quantize"],
-                              bench=BenchSettings(batch_size=bench["batch_size"], top_k=export["parity"]["top_k"]))
-    figures = export_variant(Path(export["models"]) / variant, Path(export["output"]) / variant,
-                             parity_texts[: export["parity"]["texts"]], subset, settings)
+    subset = capped_validation_set(
+        load_benchmark(bench["benchmark"], bench["split"]), bench["max_docs"], bench["max_queries"], params["seed"]
+    )
+    settings = ExportSettings(
+        opset=export["opset"],
+        parity_atol=export["parity"]["atol"],
+        parity_top_k=export["parity"]["top_k"],
+        quantize=export["quantize"],
+        bench=BenchSettings(batch_size=bench["batch_size"], top_k=export["parity"]["top_k"]),
+    )
+    figures = export_variant(
+        Path(export["models"]) / variant,
+        Path(export["output"]) / variant,
+        parity_texts[: export["parity"]["texts"]],
+        subset,
+        settings,
+    )
     write_json(Path(export["reports"]) / variant / "encode_bench.json", figures)
 
 

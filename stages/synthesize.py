@@ -30,8 +30,9 @@ def main() -> None:
     settings, seed = params["synthesize"], params["seed"]
     corpora = {name: read_corpus(BENCHMARKS / name / "corpus.jsonl") for name in settings["corpora"]}
     CACHE.mkdir(parents=True, exist_ok=True)  # a DVC output even when the offline back end caches nothing
-    pairs, report = synthesize_corpora(corpora, own_corpora(settings), settings, make_generator(params["llm"], seed=seed),
-                                       seed, CACHE, OWN_DIR)
+    pairs, report = synthesize_corpora(
+        corpora, own_corpora(settings), settings, make_generator(params["llm"], seed=seed), seed, CACHE, OWN_DIR
+    )
     write_pairs(PAIRS, pairs)
     write_json(REPORT, report)
 

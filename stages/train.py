@@ -13,8 +13,14 @@ from nsparse.data import load_benchmark, read_pairs
 from nsparse.io import read_json
 from nsparse.model.base import seed_everything
 from nsparse.model.threads import configure_threads
-from nsparse.train.setup import (build_encoder, build_teacher, fingerprint, live_logger, train_settings,
-                                  truncate_live_history)
+from nsparse.train.setup import (
+    build_encoder,
+    build_teacher,
+    fingerprint,
+    live_logger,
+    train_settings,
+    truncate_live_history,
+)
 from nsparse.train.teachers import attach_teacher_scores
 from nsparse.train.trainer import CHECKPOINT_FILE, RunPaths, Trainer
 from nsparse.train.validation import capped_validation_set
@@ -28,18 +34,27 @@ def main(variant: str) -> None:
     settings = train_settings(train, variant_params, params["seed"])
     pairs = read_pairs(Path(variant_params["pairs"]) / "pairs.jsonl")
     base = read_json(Path(train["base"]) / "source.json")["model"]
-    encoder, fitted = build_encoder(base, train, pairs, variant_params.get("parallel", []),
-                                    train.get("translation_heldout"))
+    encoder, fitted = build_encoder(
+        base, train, pairs, variant_params.get("parallel", []), train.get("translation_heldout")
+    )
     if settings.distill:
         pairs = attach_teacher_scores(pairs, build_teacher(train["teacher"]))
     korquad = load_benchmark(train["validation"]["benchmark"], train["validation"]["split"])
-    validation = capped_validation_set(korquad, train["validation"]["max_docs"], train["validation"]["max_queries"],
-                                       params["seed"])
+    validation = capped_validation_set(
+        korquad, train["validation"]["max_docs"], train["validation"]["max_queries"], params["seed"]
+    )
     live_dir = Path(train["live_dir"]) / variant
     paths = RunPaths(model_dir=Path(train["output"]) / variant, checkpoint_dir=live_dir / "checkpoints")
     with live_logger(live_dir, resume=(paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:
-        trainer = Trainer(encoder, pairs, settings, paths, validation, logger=logger,
-                          fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)))
+        trainer = Trainer(
+            encoder,
+            pairs,
+            settings,
+            paths,
+            validation,
+            logger=logger,
+            fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)),
+        )
         logger.record("lexical", fitted)
         if trainer.resume():
             truncate_live_history(live_dir, trainer.step)

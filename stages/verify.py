@@ -31,7 +31,11 @@ def main() -> None:
     settings = params["verify"]
     generator = make_generator(params["llm"], seed=params["seed"])
     proposal_texts = (
-        [doc["text"] for name in settings["propose_from"] for doc in read_corpus(BENCHMARKS / name / "corpus.jsonl").values()]
+        [
+            doc["text"]
+            for name in settings["propose_from"]
+            for doc in read_corpus(BENCHMARKS / name / "corpus.jsonl").values()
+        ]
         if generator is not None
         else []
     )

@@ -1,8 +1,10 @@
 """Shared fixtures: one real OpenSearch node for the whole test session; live tests are opt-in.
 
-Plain `pytest` runs the tests that need no node and no network. `--live` adds the
-tests marked `opensearch` (any test that uses the node's fixtures is marked so
-automatically) or `network` (they fetch from Maven Central); CI runs with `--live`.
+Plain `pytest` runs the fast tests that need no node and no network (about a minute on
+2 cores). `--slow` adds those marked `slow` (real Debian packages, stages started as
+fresh processes); `--live` adds those and the tests marked `opensearch` (any test that
+uses the node's fixtures is marked so automatically) or `network` (they fetch from Maven
+Central); CI runs with `--live`.
 
 `opensearch_client` starts the local node once through the launcher (idempotent:
 a node that is already up is reused) unless NSPARSE_OPENSEARCH_URL points at a
@@ -22,19 +24,23 @@ from opensearchpy import OpenSearch
 
 from helpers import export_tiny_variant
 from llm_fixtures import chat_server, tiny_qwen3, tiny_qwen3_awq, tiny_qwen3_gguf  # noqa: F401  (fixtures for every module)
-
 from nsparse.opensearch import index, ml
 from nsparse.opensearch.client import connect
 from nsparse.opensearch.node import Node
 
 TEST_PREFIX = "nsparse-test-"
 LIVE_MARKERS = ("opensearch", "network")
+OPT_IN_MARKERS = (*LIVE_MARKERS, "slow")
 NODE_FIXTURES = {"opensearch", "opensearch_client"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--live", action="store_true",
-                     help="also run the tests that need the OpenSearch node or Maven Central (CI does)")
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow")
+    parser.addoption(
+        "--live",
+        action="store_true",
+        help="also run the slow tests and those that need the OpenSearch node or Maven Central (CI does)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -43,15 +49,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.opensearch)
     if config.getoption("--live"):
         return
-    live = [item for item in items if any(item.get_closest_marker(marker) for marker in LIVE_MARKERS)]
-    if live:
-        config.hook.pytest_deselected(items=live)
-        items[:] = [item for item in items if item not in live]
+    opt_in = LIVE_MARKERS if config.getoption("--slow") else OPT_IN_MARKERS
+    deselected = [item for item in items if any(item.get_closest_marker(marker) for marker in opt_in)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return ("live tests: on (OpenSearch node, Maven Central)" if config.getoption("--live")
-            else "live tests: off (node and network tests deselected; add --live to run them)")
+    if config.getoption("--live"):
+        return "live tests: on (OpenSearch node, Maven Central, slow tests)"
+    slow = "on" if config.getoption("--slow") else "off (add --slow)"
+    return f"live tests: off (node and network tests deselected; add --live to run them); slow tests: {slow}"
 
 
 @pytest.fixture(scope="session")
@@ -81,12 +90,26 @@ def _delete_test_resources(client: OpenSearch) -> None:
             index.delete_search_pipeline(client, pipeline)
     if not ml_commons_installed(client):
         return
-    groups = client.transport.perform_request("POST", f"{ml.ML_API}/model_groups/_search", body={
-        "query": {"prefix": {"name.keyword": TEST_PREFIX}}, "size": 1000})
+    groups = client.transport.perform_request(
+        "POST",
+        f"{ml.ML_API}/model_groups/_search",
+        body={"query": {"prefix": {"name.keyword": TEST_PREFIX}}, "size": 1000},
+    )
     group_ids = [hit["_id"] for hit in groups["hits"]["hits"]]
-    models = client.transport.perform_request("POST", f"{ml.ML_API}/models/_search", body={
-        "query": {"bool": {"should": [{"prefix": {"name.keyword": TEST_PREFIX}}, {"terms": {"model_group_id": group_ids}}],
-                           "minimum_should_match": 1, "must_not": [{"exists": {"field": "chunk_number"}}]}}, "size": 1000})
+    models = client.transport.perform_request(
+        "POST",
+        f"{ml.ML_API}/models/_search",
+        body={
+            "query": {
+                "bool": {
+                    "should": [{"prefix": {"name.keyword": TEST_PREFIX}}, {"terms": {"model_group_id": group_ids}}],
+                    "minimum_should_match": 1,
+                    "must_not": [{"exists": {"field": "chunk_number"}}],
+                }
+            },
+            "size": 1000,
+        },
+    )
     for hit in models["hits"]["hits"]:
         ml.delete_model(client, hit["_id"])
     for group_id in group_ids:

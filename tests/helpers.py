@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
+import json
 import os
 import random
 import subprocess
@@ -11,6 +15,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from nsparse.cli import main
 from nsparse.config import load_params
 from nsparse.data import Benchmark
 from nsparse.export.package import ExportSettings, export_variant
@@ -33,18 +38,47 @@ TEXTS = [
 TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
 
 
-def tiny_encoder(settings: EncoderSettings = EncoderSettings(max_length=64)) -> SparseEncoder:
+def tiny_encoder(settings: EncoderSettings | None = None) -> SparseEncoder:
     """A randomly initialised one-layer encoder with a WordPiece vocabulary learned from TEXTS."""
     torch.manual_seed(0)
     tokenizer, _ = train_tokenizer(TEXTS * 3, vocab_size=1000, min_frequency=1)
+    settings = settings or EncoderSettings(max_length=64)
     return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, TEXTS))
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`nsparse ARGS` run from `cwd` inside this process: the CLI's own parsing, exit code and output,
+    without paying a fresh interpreter's torch and transformers imports for every call."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse: --help and usage errors
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(["nsparse", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+def run_cli_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The console script's entry point, run as a separate process the way a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "nsparse.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "nsparse.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def run_stage(name: str, cwd: Path, *args: str) -> None:
+    """`python -m stages.NAME ARGS` as DVC runs it, inside this process, from `cwd` (which holds params.yaml)."""
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        importlib.import_module(f"stages.{name}").main(*args)
+    finally:
+        os.chdir(previous)
 
 
 CONCEPTS = [("파일", "file"), ("셀", "cell"), ("표", "table"), ("메뉴", "menu"), ("차트", "chart")]
@@ -61,10 +95,23 @@ def parallel_corpus(paragraphs: int = 40, seed: int = 0) -> list[tuple[str, str]
 
 
 SYNTH_CORPUS = {
-    "d1": {"title": "서울", "text": "서울은 대한민국의 수도이다. 한강이 도시를 가로지른다. 인구는 약 천만 명이다. 경복궁과 남산타워가 있다."},
-    "d2": {"title": "부산", "text": "부산은 대한민국 제2의 도시이다. 해운대 해수욕장이 유명하다. 부산항은 큰 항구이다. 자갈치 시장이 있다."},
-    "d3": {"title": "제주", "text": "제주도는 화산섬이다. 한라산이 섬 가운데에 있다. 귤이 특산물이다. 올레길을 걷는 관광객이 많다."},
-    "d4": {"title": "광주", "text": "광주는 호남 지방의 중심 도시이다. 무등산이 도시 동쪽에 있다. 비엔날레 미술 전시가 열린다."},
+    "d1": {
+        "title": "서울",
+        "text": "서울은 대한민국의 수도이다. 한강이 도시를 가로지른다. 인구는 약 천만 명이다. "
+        "경복궁과 남산타워가 있다.",
+    },
+    "d2": {
+        "title": "부산",
+        "text": "부산은 대한민국 제2의 도시이다. 해운대 해수욕장이 유명하다. 부산항은 큰 항구이다. 자갈치 시장이 있다.",
+    },
+    "d3": {
+        "title": "제주",
+        "text": "제주도는 화산섬이다. 한라산이 섬 가운데에 있다. 귤이 특산물이다. 올레길을 걷는 관광객이 많다.",
+    },
+    "d4": {
+        "title": "광주",
+        "text": "광주는 호남 지방의 중심 도시이다. 무등산이 도시 동쪽에 있다. 비엔날레 미술 전시가 열린다.",
+    },
 }
 
 
@@ -90,32 +137,57 @@ def run_verify_stage(tmp_path: Path, llm: dict, verify: dict) -> Path:
     params["verify"].update(verify, max_document_ratio=0.9, propose_from=["demo"])
     params["verify"]["prompts"] = {kind: str(ROOT / path) for kind, path in params["verify"]["prompts"].items()}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "stages.verify"], cwd=tmp_path, env=environment, check=True)
+    run_stage("verify", tmp_path)
     return tmp_path
 
 
-PARALLEL = [("서울", "seoul"), ("수도", "capital"), ("서울은 수도", "seoul capital"), ("부산", "busan"),
-            ("김치", "kimchi"), ("부산 도시", "busan city"), ("도시", "city")] * 3
+PARALLEL = [
+    ("서울", "seoul"),
+    ("수도", "capital"),
+    ("서울은 수도", "seoul capital"),
+    ("부산", "busan"),
+    ("김치", "kimchi"),
+    ("부산 도시", "busan city"),
+    ("도시", "city"),
+] * 3
 
 
 def export_tiny_variant(folder: Path) -> tuple[Path, Path]:
     """A tiny encoder of the default shape (lexical floor, translations, learned part on) and its real export."""
     tokenizer, stops = train_tokenizer(TEXTS * 3 + [text for pair in PARALLEL for text in pair], 600, 1)
     torch.manual_seed(0)
-    mlm = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                                                     max_length=64))
+    mlm = new_masked_lm(
+        tokenizer, BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
+    )
     settings = EncoderSettings(lexical_floor=True, max_length=128, query_max_length=16, window=16)
     encoder = SparseEncoder(mlm, tokenizer, settings, stop_pieces=stops)
     silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
-    encoder.set_translations(learn_translation_table(
-        tokenizer, PARALLEL, silent, TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)))
+    encoder.set_translations(
+        learn_translation_table(
+            tokenizer, PARALLEL, silent, TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)
+        )
+    )
     encoder.fit_lexical_statistics(TEXTS)
     with torch.no_grad():
         encoder.gate.fill_(0.3)
-    encoder.encode_queries(["대한민국의 수도"])  # leaves the tokenizer's truncation at the query length, as training does
+    encoder.encode_queries(
+        ["대한민국의 수도"]
+    )  # leaves the tokenizer's truncation at the query length, as training does
     encoder.save(folder / "model")
     docs = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
     subset = capped_validation_set(Benchmark(docs, {"q0": "대한민국의 수도"}, {"q0": {"d0": 1}}), 5, 1, seed=0)
     export_variant(folder / "model", folder / "export", TEXTS, subset, ExportSettings(quantize=False))
     return folder / "model", folder / "export"
+
+
+def run_synthesize_stage(tmp_path: Path, llm: dict) -> dict:
+    """`stages.synthesize` in `tmp_path` over SYNTH_CORPUS with the `llm` params overridden; its report."""
+    write_jsonl(
+        tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()]
+    )
+    stage_params = load_params(ROOT / "params.yaml")
+    stage_params["llm"].update(llm)
+    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
+    run_stage("synthesize", tmp_path)
+    return json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))

@@ -65,7 +65,9 @@ def _make_handler(structured: bool, default_reply: str | None) -> type[BaseHTTPR
                 seen[content] += 1
                 attempt = seen[content]
             if "response_format" in request and not structured:
-                return self._send(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
+                return self._send(
+                    400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}}
+                )
             if attempt <= directives.get("times", 0):
                 if "delay" in directives:
                     time.sleep(directives["delay"])
@@ -79,8 +81,14 @@ def _make_handler(structured: bool, default_reply: str | None) -> type[BaseHTTPR
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": request["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": len(reply.split()), "total_tokens": 1 + len(reply.split())},
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+                    ],
+                    "usage": {
+                        "prompt_tokens": 1,
+                        "completion_tokens": len(reply.split()),
+                        "total_tokens": 1 + len(reply.split()),
+                    },
                 },
             )
 
@@ -147,7 +155,9 @@ def tiny_qwen3_gguf(tiny_qwen3: Path, tmp_path_factory: pytest.TempPathFactory) 
     """The tiny Qwen3 as a Q8_0 GGUF file (its tokenizer splits like GPT-2: ByteLevel's default regex)."""
     from nsparse.llm.gguf_convert import convert_qwen3
 
-    return convert_qwen3(tiny_qwen3, tmp_path_factory.mktemp("tiny-qwen3-gguf") / "tiny-qwen3-q8_0.gguf", "q8_0", "gpt-2")
+    return convert_qwen3(
+        tiny_qwen3, tmp_path_factory.mktemp("tiny-qwen3-gguf") / "tiny-qwen3-q8_0.gguf", "q8_0", "gpt-2"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`nsparse evaluate|encode|explain` as a user runs them: subprocesses on a tiny saved model and BEIR folder."""
+"""`nsparse evaluate|encode|explain` as a user runs them (the entry point once as a process) on a tiny saved model
+and BEIR folder."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TEXTS, run_cli, tiny_encoder
 
+from helpers import TEXTS, run_cli, run_cli_process, tiny_encoder
 from nsparse.data import load_benchmark, write_benchmark
 from nsparse.eval import SparseRetriever, evaluate, sparse_cost
 from nsparse.eval.bm25 import BM25Kiwi, document_text
@@ -94,7 +95,7 @@ def test_bad_inputs_fail_with_one_clear_line(workspace: Path, args: list[str], f
 
 def test_every_command_has_help_with_an_example(workspace: Path) -> None:
     for command in ("evaluate", "encode", "explain", "search"):
-        result = run_cli(command, "--help", cwd=workspace)
+        result = run_cli_process(command, "--help", cwd=workspace)
         assert result.returncode == 0 and f"nsparse {command} " in result.stdout.split("example")[-1], result.stdout
 
 

@@ -1,4 +1,5 @@
-"""Your own documents, end to end at library level: synthesize -> data/own -> evaluate / deploy + alias -> benchmark -> report."""
+"""Your own documents, end to end at library level:
+synthesize -> data/own -> evaluate / deploy + alias -> benchmark -> report."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
-from opensearchpy import OpenSearch
 import torch
-from helpers import TINY
+from opensearchpy import OpenSearch
 
+from helpers import TINY
 from nsparse.config import load_params
 from nsparse.data import load_benchmark, write_benchmark
+from nsparse.data.own import ABOUT, SPLIT
 from nsparse.io import write_jsonl
 from nsparse.model import base
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
 from nsparse.synth import sample_documents, synthesize
-from nsparse.data.own import ABOUT, SPLIT
 from nsparse.synth.own import OwnCorpusError, read_own_corpus, synthesize_corpora
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,18 @@ TOPICS = [
     ("축구", "축구는 공을 발로 차는 경기이다. 한 팀은 열한 명이다. 월드컵이 사 년마다 열린다. 골키퍼만 손을 쓴다."),
     ("야구", "야구는 투수가 공을 던진다. 타자는 방망이로 친다. 한국 프로야구는 인기가 많다. 홈런은 담장을 넘긴다."),
     ("반도체", "반도체는 전기가 통하는 정도가 중간이다. 메모리 칩을 만든다. 실리콘 웨이퍼를 가공한다. 수출 품목이다."),
-    ("한글", "한글은 세종대왕이 만들었다. 훈민정음으로 반포되었다. 자음과 모음으로 이루어진다. 한글날은 시월 구일이다."),
-    ("지하철", "지하철은 도시의 지하를 달린다. 서울 지하철은 노선이 많다. 교통카드로 요금을 낸다. 출퇴근 시간에 붐빈다."),
-    ("태풍", "태풍은 열대 바다에서 생긴다. 강한 바람과 비를 몰고 온다. 여름과 가을에 찾아온다. 피해를 줄이려 대비한다."),
+    (
+        "한글",
+        "한글은 세종대왕이 만들었다. 훈민정음으로 반포되었다. 자음과 모음으로 이루어진다. 한글날은 시월 구일이다.",
+    ),
+    (
+        "지하철",
+        "지하철은 도시의 지하를 달린다. 서울 지하철은 노선이 많다. 교통카드로 요금을 낸다. 출퇴근 시간에 붐빈다.",
+    ),
+    (
+        "태풍",
+        "태풍은 열대 바다에서 생긴다. 강한 바람과 비를 몰고 온다. 여름과 가을에 찾아온다. 피해를 줄이려 대비한다.",
+    ),
 ]
 VARIANT = "cli-own"  # its own model names: deploy undeploys other versions of a same-named model
 CORPUS = {f"doc{i}": {"title": title, "text": text} for i, (title, text) in enumerate(TOPICS)}
@@ -48,9 +58,12 @@ def encoder_for(texts: list[str]) -> SparseEncoder:
     """`tiny_encoder`'s model with a tokenizer learnt on `texts`, so that their words are not [UNK]."""
     torch.manual_seed(0)
     tokenizer = base.train_tokenizer(texts * 3, vocab_size=1000, min_frequency=1)
-    tokenizer = tokenizer[0] if isinstance(tokenizer, tuple) else tokenizer  # (tokenizer, stop pieces) in newer versions
-    return SparseEncoder(base.new_masked_lm(tokenizer, TINY), tokenizer, EncoderSettings(max_length=64),
-                         compute_idf(tokenizer, texts))
+    tokenizer = (
+        tokenizer[0] if isinstance(tokenizer, tuple) else tokenizer
+    )  # (tokenizer, stop pieces) in newer versions
+    return SparseEncoder(
+        base.new_masked_lm(tokenizer, TINY), tokenizer, EncoderSettings(max_length=64), compute_idf(tokenizer, texts)
+    )
 
 
 @pytest.fixture
@@ -63,8 +76,9 @@ def own_jsonl(tmp_path: Path) -> Path:
 def test_without_an_own_corpus_synthesis_is_unchanged(tmp_path: Path) -> None:
     corpora = {"demo": dict(list(CORPUS.items())[:4])}
     pairs, report = synthesize_corpora(corpora, None, settings(), None, 0, tmp_path / "cache", tmp_path / "own")
-    expected_pairs, expected_report = synthesize(sample_documents(corpora, settings()["documents_per_corpus"], 0),
-                                                 settings(), None, 0, tmp_path)
+    expected_pairs, expected_report = synthesize(
+        sample_documents(corpora, settings()["documents_per_corpus"], 0), settings(), None, 0, tmp_path
+    )
     assert pairs == expected_pairs
     assert {**report, "timings_s": None} == {**expected_report, "timings_s": None}
     assert json.loads((tmp_path / "own" / ABOUT).read_text()) == {"name": None}
@@ -122,19 +136,25 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
 
     own_dir = tmp_path / "data" / "own"
     synthesize_corpora({}, read_own_corpus(own_jsonl, "test"), settings(), None, 0, tmp_path / "cache", own_dir)
-    (name, folder), = own_benchmark_folders(own_dir).items()
+    ((name, folder),) = own_benchmark_folders(own_dir).items()
     benchmarks, labels = own_benchmarks(own_dir)
 
     texts = [doc["text"] for doc in CORPUS.values()]
     encoder = encoder_for(texts)  # stands in for models/v2: its figures on the own benchmark, in process
-    in_process = evaluate_model(encoder, benchmarks[name], model="tiny", benchmark_name=name, split=SPLIT, progress=False)
+    in_process = evaluate_model(
+        encoder, benchmarks[name], model="tiny", benchmark_name=name, split=SPLIT, progress=False
+    )
     assert set(in_process.systems["tiny"]) >= {"ndcg@10", "doc_nnz"}
 
     encoder.save(tmp_path / "model")
     subset = capped_validation_set(benchmarks[name], 12, 2, seed=0)
     export_variant(tmp_path / "model", tmp_path / "export", texts, subset, ExportSettings(quantize=False))
-    params = {**load_params(ROOT / "params.yaml")["deploy"], "model_group": "nsparse-test-group",
-              "index_prefix": "nsparse-test", "own_index": "nsparse-test-mydocs"}
+    params = {
+        **load_params(ROOT / "params.yaml")["deploy"],
+        "model_group": "nsparse-test-group",
+        "index_prefix": "nsparse-test",
+        "own_index": "nsparse-test-mydocs",
+    }
     deployment = deploy_variant(opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {name: folder}, params)
     record = tmp_path / "deploy" / VARIANT / "deployment.json"
     deployment.save(record)
@@ -147,8 +167,14 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     assert point_own_aliases(opensearch, record, own_dir, params, [VARIANT]) == aliases  # idempotent
     assert search_index(opensearch, Target("nsparse-test-mydocs", deployment.query_model_id), "서울 수도", 3)
 
-    bench_params = {**load_params(ROOT / "params.yaml")["benchmark"], "max_queries": 5, "throughput_queries": 5,
-                    "clients": 1, "two_phase": False, "hybrid_pipeline": "nsparse-test-hybrid"}
+    bench_params = {
+        **load_params(ROOT / "params.yaml")["benchmark"],
+        "max_queries": 5,
+        "throughput_queries": 5,
+        "clients": 1,
+        "two_phase": False,
+        "hybrid_pipeline": "nsparse-test-hybrid",
+    }
     report = run_all(opensearch, benchmarks, {VARIANT: deployment}, bench_params, "nsparse-test")
     report["_queries"] = labels  # as stages/benchmark.py records it
     reports = tmp_path / "reports"

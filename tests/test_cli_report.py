@@ -14,18 +14,29 @@ BENCHMARK = {
     "_queries": {"own-synthetic": "synthetic queries (held-out documents, never trained on), not judged by people"},
 }
 ENCODE_BENCH = {
-    "documents": 300, "queries": 200, "threads": 2, "batch_size": 16,
-    "backends": {"pytorch": {"docs_per_second": 43.5, "ndcg@10": 0.91},
-                 "onnx_int8": {"docs_per_second": 87.4, "ndcg@10": 0.9132, "top_k_mismatches": 125}},
+    "documents": 300,
+    "queries": 200,
+    "threads": 2,
+    "batch_size": 16,
+    "backends": {
+        "pytorch": {"docs_per_second": 43.5, "ndcg@10": 0.91},
+        "onnx_int8": {"docs_per_second": 87.4, "ndcg@10": 0.9132, "top_k_mismatches": 125},
+    },
     "parity": {"max_abs_diff": 1e-6, "top_k_mismatches": 0, "texts": 32},
 }
 SYNTHESIS = {
-    "documents": 20, "provenance": {"backend": "offline", "model": None, "method": "ict+keywords"},
+    "documents": 20,
+    "provenance": {"backend": "offline", "model": None, "method": "ict+keywords"},
     "methods": {"ict": {"candidates": 30, "rejected": {"length": 2, "round_trip": 8}, "kept": 20}},
-    "candidates": 30, "kept": 20, "rejected": {"length": 2, "round_trip": 8}, "timings_s": {"generation": 1.5},
+    "candidates": 30,
+    "kept": 20,
+    "rejected": {"length": 2, "round_trip": 8},
+    "timings_s": {"generation": 1.5},
 }
 SYNONYMS = {
-    "evaluation": {"heldout": {"offline": {"pairs": 10, "evaluated": 5, "correct": 4, "precision": 0.8, "recall": 0.1}}},
+    "evaluation": {
+        "heldout": {"offline": {"pairs": 10, "evaluated": 5, "correct": 4, "precision": 0.8, "recall": 0.1}}
+    },
     "dictionary": {"entries": 12, "by_source": {"muse-seed": 10, "mined:offline": 2}},
 }
 
@@ -38,8 +49,12 @@ def _write(reports: Path, name: str, data: dict) -> None:
 
 def test_json_sections_become_tables_and_only_written_plots_are_linked(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    for name, data in (("benchmark.json", BENCHMARK), ("v2/encode_bench.json", ENCODE_BENCH),
-                       ("synthesis.json", SYNTHESIS), ("synonyms.json", SYNONYMS)):
+    for name, data in (
+        ("benchmark.json", BENCHMARK),
+        ("v2/encode_bench.json", ENCODE_BENCH),
+        ("synthesis.json", SYNTHESIS),
+        ("synonyms.json", SYNONYMS),
+    ):
         _write(reports, name, data)
     (reports / "plots").mkdir()
     (reports / "plots" / "training_curves.png").write_bytes(b"stale, from an earlier run")

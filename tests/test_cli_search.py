@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
-from helpers import TEXTS, run_cli, tiny_encoder
 
+from helpers import TEXTS, run_cli, tiny_encoder
 from nsparse.config import load_params
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.export.package import ExportSettings, export_variant
@@ -31,7 +31,9 @@ def deployed(opensearch: OpenSearch, tmp_path: Path) -> Path:
     export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, ExportSettings(quantize=False))
     write_benchmark(tmp_path / "docs", CORPUS, {"q0": QUERY}, {"test": {"q0": {"d0": 1}}})
     params = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test"}
-    deployment = deploy_variant(opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {"docs": tmp_path / "docs"}, params)
+    deployment = deploy_variant(
+        opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {"docs": tmp_path / "docs"}, params
+    )
     deployment.save(tmp_path / "deploy" / VARIANT / "deployment.json")
     return tmp_path
 
@@ -50,20 +52,33 @@ def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed:
         assert hit["text"] == CORPUS[hit["doc_id"]]["text"]
 
     index = deployment["indices"]["docs"]
-    direct = run_cli("search", QUERY, "--index", index, "--model-id", deployment["query_model_id"], "-k", "3", cwd=deployed)
+    direct = run_cli(
+        "search", QUERY, "--index", index, "--model-id", deployment["query_model_id"], "-k", "3", cwd=deployed
+    )
     assert direct.returncode == 0, direct.stderr
     assert f"{index}: {len(hits)} hits" in direct.stdout and "matched:" in direct.stdout
 
-    hybrid = run_cli("search", QUERY, "--variant", VARIANT, "--hybrid", "--hybrid-pipeline", "nsparse-test-hybrid",
-                     "--json", cwd=deployed)
+    hybrid = run_cli(
+        "search",
+        QUERY,
+        "--variant",
+        VARIANT,
+        "--hybrid",
+        "--hybrid-pipeline",
+        "nsparse-test-hybrid",
+        "--json",
+        cwd=deployed,
+    )
     assert hybrid.returncode == 0, hybrid.stderr
     combined = json.loads(hybrid.stdout)
     assert combined and all(0 <= hit["score"] <= 1 for hit in combined)  # min-max normalised, then averaged
 
 
 def test_search_without_a_deployment_fails_with_one_line(tmp_path: Path) -> None:
-    for args, fault in ((["--variant", "v9"], "deploy/v9/deployment.json: not found"),
-                        (["--index", "some-index"], "--index and --model-id go together")):
+    for args, fault in (
+        (["--variant", "v9"], "deploy/v9/deployment.json: not found"),
+        (["--index", "some-index"], "--index and --model-id go together"),
+    ):
         result = run_cli("search", QUERY, *args, cwd=tmp_path)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 1 and len(lines) == 1 and fault in lines[0], result.stderr

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from nsparse.data import DataFormatError, load_benchmark, read_corpus, read_pairs, read_qrels, read_queries, write_benchmark
+from nsparse.data import (
+    DataFormatError,
+    load_benchmark,
+    read_corpus,
+    read_pairs,
+    read_qrels,
+    read_queries,
+    write_benchmark,
+)
 from nsparse.data.sources import read_korquad, read_libreoffice_parallel, read_muse
 from nsparse.eval import evaluate
 from nsparse.synonyms import read_parallel, read_verified_dictionary

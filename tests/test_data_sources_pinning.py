@@ -25,7 +25,8 @@ def _build_deb(folder: Path, package: str, version: str, language_dir: str) -> P
     page.write_text(f'<p id="par_id1">{language_dir} help</p>', encoding="utf-8")
     (root / "DEBIAN").mkdir()
     (root / "DEBIAN/control").write_text(
-        f"Package: {package}\nVersion: {version}\nArchitecture: all\nMaintainer: test <t@example.org>\nDescription: test\n"
+        f"Package: {package}\nVersion: {version}\nArchitecture: all\n"
+        "Maintainer: test <t@example.org>\nDescription: test\n"
     )
     deb = folder / f"{package}_{version.replace(':', '%3a')}_all.deb"
     subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
@@ -51,7 +52,9 @@ def test_pinned_debs_are_checked_unpacked_and_recorded(seeded_cache):
     help_root = fetch_libreoffice_help(cache, pins)
     assert (help_root / "ko/text/page.html").is_file() and (help_root / "en-US/text/page.html").is_file()
     record = fetched_packages(help_root)
-    assert {package: {"version": entry["version"], "sha256": entry["sha256"]} for package, entry in record.items()} == pins
+    assert {
+        package: {"version": entry["version"], "sha256": entry["sha256"]} for package, entry in record.items()
+    } == pins
     assert fetch_libreoffice_help(cache, pins) == help_root  # second call: nothing to do
 
 

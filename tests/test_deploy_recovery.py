@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from opensearchpy import OpenSearch
-from helpers import TEXTS
 
+from helpers import TEXTS
 from nsparse.config import load_params
 from nsparse.data import write_benchmark
 from nsparse.opensearch import index as os_index
@@ -84,8 +84,10 @@ def proxied_client(opensearch: OpenSearch) -> tuple[OpenSearch, TcpProxy]:
         pytest.skip("the proxy trick needs a plain-HTTP cluster")
     parts = urlsplit(settings.url)
     proxy = TcpProxy((parts.hostname, parts.port or 80))
-    client = connect(ClusterSettings(url=f"http://127.0.0.1:{proxy.port}", user=settings.user,
-                                     password=settings.password), timeout_s=30)
+    client = connect(
+        ClusterSettings(url=f"http://127.0.0.1:{proxy.port}", user=settings.user, password=settings.password),
+        timeout_s=30,
+    )
     yield client, proxy
     proxy.kill()
 
@@ -97,7 +99,12 @@ def benchmarks(tmp_path: Path) -> dict[str, Path]:
     return {"ko": tmp_path / "ko"}
 
 
-PARAMS = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test", "ingest": "auto"}
+PARAMS = {
+    **load_params()["deploy"],
+    "model_group": "nsparse-test-group",
+    "index_prefix": "nsparse-test",
+    "ingest": "auto",
+}
 
 
 @pytest.mark.opensearch
@@ -146,7 +153,9 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
         return real_bulk(*args, **kwargs)
 
     monkeypatch.setattr(os_index, "bulk_index", dies_while_indexing)
-    with pytest.raises(ClusterUnreachable, match=r"deploy tiny: indexing into nsparse-test-tiny-\w+: the cluster stopped"):
+    with pytest.raises(
+        ClusterUnreachable, match=r"deploy tiny: indexing into nsparse-test-tiny-\w+: the cluster stopped"
+    ):
         deploy_variant(client, "tiny", model_dir, export_dir, benchmarks, PARAMS, record=record)
     half = Deployment.load(record)
     assert not half.complete and half.indices == done.indices and half.ingest_pipeline
@@ -154,5 +163,8 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
 
     cleanup(opensearch, half)
     assert not opensearch.indices.exists(index=half.indices["ko"])
-    assert ml.find_models(opensearch, "nsparse-test-tiny-doc") == [] and ml.find_models(opensearch, "nsparse-test-tiny-query") == []
+    assert (
+        ml.find_models(opensearch, "nsparse-test-tiny-doc") == []
+        and ml.find_models(opensearch, "nsparse-test-tiny-query") == []
+    )
     cleanup(opensearch, half)  # a second cleanup finds nothing left, and that is fine

@@ -98,5 +98,11 @@ def test_stage_deps_cover_every_module_the_stage_imports(name):
 
 def test_the_closure_follows_imports_through_packages():
     closure = import_closure(ROOT / "stages" / "deploy.py")
-    assert {"stages/deploy.py", "nsparse/pipeline/deploy.py", "nsparse/opensearch/client.py",
-            "nsparse/export/onnx.py", "nsparse/data/__init__.py", "nsparse/data/format.py"} <= closure
+    assert {
+        "stages/deploy.py",
+        "nsparse/pipeline/deploy.py",
+        "nsparse/opensearch/client.py",
+        "nsparse/export/onnx.py",
+        "nsparse/data/__init__.py",
+        "nsparse/data/format.py",
+    } <= closure

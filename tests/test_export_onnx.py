@@ -13,8 +13,8 @@ import pytest
 import torch
 from onnx import numpy_helper
 from tokenizers import Tokenizer
-from helpers import TEXTS, tiny_encoder
 
+from helpers import TEXTS, tiny_encoder
 from nsparse.data import Benchmark
 from nsparse.export.mlcommons import check_tokenizer_parity, reproducible_torchscript, write_ml_commons_tokenizer
 from nsparse.export.onnx import ParityError, check_parity, export_onnx
@@ -55,7 +55,7 @@ def test_parity_fails_on_altered_graph(exported, tmp_path) -> None:
     model = onnx.load(str(path))
     largest = max(model.graph.initializer, key=lambda tensor: np.prod(tensor.dims))  # the vocabulary projection
     weights = numpy_helper.to_array(largest).copy()
-    weights.flat[:: 7] += 0.5
+    weights.flat[::7] += 0.5
     largest.CopyFrom(numpy_helper.from_array(weights, largest.name))
     onnx.save(model, str(tmp_path / "altered.onnx"))
     with pytest.raises(ParityError, match="max \\|diff\\|"):
@@ -66,15 +66,23 @@ def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None
     encoder = tiny_encoder()
     encoder.save(tmp_path / "model")
     subset = capped_validation_set(
-        Benchmark(corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)},
-                  queries={"q0": "대한민국의 수도", "q1": "김치"}, qrels={"q0": {"d0": 1}, "q1": {"d3": 1}}),
-        max_docs=5, max_queries=2, seed=0)
+        Benchmark(
+            corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)},
+            queries={"q0": "대한민국의 수도", "q1": "김치"},
+            qrels={"q0": {"d0": 1}, "q1": {"d3": 1}},
+        ),
+        max_docs=5,
+        max_queries=2,
+        seed=0,
+    )
     bench = export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, ExportSettings())
     export = tmp_path / "export"
     manifest = json.loads((export / "manifest.json").read_text())
-    for name, members in {"sparse_encoding.zip": ["model.onnx", "tokenizer.json"],
-                          "sparse_tokenize.zip": ["idf.json", "tokenizer.json"],
-                          "torchscript.zip": ["model.pt", "tokenizer.json"]}.items():
+    for name, members in {
+        "sparse_encoding.zip": ["model.onnx", "tokenizer.json"],
+        "sparse_tokenize.zip": ["idf.json", "tokenizer.json"],
+        "torchscript.zip": ["model.pt", "tokenizer.json"],
+    }.items():
         with zipfile.ZipFile(export / name) as archive:
             assert sorted(archive.namelist()) == members
         assert len(manifest["files"][name]["sha256"]) == 64

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
-from helpers import ROOT, SYNTH_CORPUS, synthesize_params
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from nsparse.config import load_params
-from nsparse.io import write_jsonl
+from helpers import SYNTH_CORPUS, run_synthesize_stage
 from nsparse.llm import make_generator
 from nsparse.llm.awq import AwqLinear, awq_quantization, load_awq_causal_lm, pack_awq, quantize_awq, unpack_awq
 from nsparse.llm.tiny import DEFAULT_TEXTS
@@ -50,7 +44,13 @@ def test_dequantized_weight_is_q_minus_zero_times_scale_per_group():
 def test_only_4bit_gemm_awq_with_zero_points_is_accepted(tiny_qwen3):
     config = AutoConfig.from_pretrained(tiny_qwen3)
     assert awq_quantization(config) is None  # a full-precision checkpoint is not AWQ
-    config.quantization_config = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "GEMM", "zero_point": True}
+    config.quantization_config = {
+        "quant_method": "awq",
+        "bits": 4,
+        "group_size": 128,
+        "version": "GEMM",
+        "zero_point": True,
+    }
     assert awq_quantization(config)["group_size"] == 128
     for variant in ({"version": "gemv"}, {"bits": 8}, {"zero_point": False}):
         config.quantization_config = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", **variant}
@@ -70,7 +70,12 @@ def logits_error(reference, model, tokenizer) -> float:
 def test_quantized_checkpoint_has_the_awq_gemm_layout(tiny_qwen3_awq):
     config = json.loads((tiny_qwen3_awq / "config.json").read_text())
     assert config["quantization_config"] == {
-        "quant_method": "awq", "bits": 4, "group_size": 32, "zero_point": True, "version": "gemm", "modules_to_not_convert": None,
+        "quant_method": "awq",
+        "bits": 4,
+        "group_size": 32,
+        "zero_point": True,
+        "version": "gemm",
+        "modules_to_not_convert": None,
     }
     state = load_file(tiny_qwen3_awq / "model.safetensors")
     assert state["model.layers.0.mlp.down_proj.qweight"].shape == (64, 32 // 8)  # [in, out / 8]
@@ -99,12 +104,21 @@ def test_activation_aware_scales_beat_plain_rounding_when_some_channels_are_sali
 
 
 def test_transformers_backend_generates_from_an_awq_checkpoint_with_4bit_layers(tiny_qwen3_awq):
-    generator = make_generator({"backend": "transformers", "model": str(tiny_qwen3_awq), "max_new_tokens": 12, "batch_size": 3}, seed=0)
-    linears = {name: type(module).__name__ for name, module in generator.model.named_modules() if "proj" in name or name == "lm_head"}
+    generator = make_generator(
+        {"backend": "transformers", "model": str(tiny_qwen3_awq), "max_new_tokens": 12, "batch_size": 3}, seed=0
+    )
+    linears = {
+        name: type(module).__name__
+        for name, module in generator.model.named_modules()
+        if "proj" in name or name == "lm_head"
+    }
     assert linears.pop("lm_head") == "Linear"  # the output head stays full precision, as in AutoAWQ
     assert set(linears.values()) == {"AwqLinear"} and len(linears) == 2 * 7
     short = [{"role": "user", "content": "서울"}]
-    long = [{"role": "system", "content": "검색어를 JSON으로"}, {"role": "user", "content": "대한민국의 수도는 서울이다."}]
+    long = [
+        {"role": "system", "content": "검색어를 JSON으로"},
+        {"role": "user", "content": "대한민국의 수도는 서울이다."},
+    ]
     batched = generator.generate([short, long, short], temperature=0)
     assert batched == [generator.generate([conversation], temperature=0)[0] for conversation in (short, long, short)]
     assert any(batched), "greedy output of the tiny model should not be empty"
@@ -114,13 +128,7 @@ def test_transformers_backend_generates_from_an_awq_checkpoint_with_4bit_layers(
 
 
 def test_awq_checkpoint_runs_the_synthesize_stage(tmp_path, tiny_qwen3_awq):
-    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()])
-    stage_params = load_params(ROOT / "params.yaml")
-    stage_params["llm"].update(backend="transformers", model=str(tiny_qwen3_awq), max_new_tokens=24)
-    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "stages.synthesize"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
-    report = json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))
+    report = run_synthesize_stage(tmp_path, dict(backend="transformers", model=str(tiny_qwen3_awq), max_new_tokens=24))
     assert report["provenance"]["quantization"]["method"] == "awq" and report["provenance"]["generated_tokens"] > 0
     assert report["malformed"]["queries"] == len(SYNTH_CORPUS)  # a random model writes no JSON: every document counted
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from llm_fixtures import server_log
 
+from llm_fixtures import server_log
 from nsparse.llm import PromptTemplate, extract_json, make_generator, string_list, strip_thinking
 
 SCHEMA = {"type": "object", "properties": {"queries": {"type": "array", "items": {"type": "string"}}}}
@@ -17,12 +17,19 @@ def ask(directives: dict) -> list[dict[str, str]]:
 
 
 def openai_generator(base_url: str, **overrides):
-    params = {"backend": "openai", "model": "test-model", "base_url": base_url, "timeout_s": 0.5, "max_retries": 2, "concurrency": 4}
+    params = {
+        "backend": "openai",
+        "model": "test-model",
+        "base_url": base_url,
+        "timeout_s": 0.5,
+        "max_retries": 2,
+        "concurrency": 4,
+    }
     return make_generator({**params, **overrides})
 
 
 def test_strip_thinking_removes_closed_and_unterminated_blocks():
-    assert strip_thinking("<think>\nplan\n</think>\n\n{\"a\": 1}") == '{"a": 1}'
+    assert strip_thinking('<think>\nplan\n</think>\n\n{"a": 1}') == '{"a": 1}'
     assert strip_thinking("answer <think>never closed") == "answer"
     assert strip_thinking("no thinking here") == "no thinking here"
 
@@ -30,7 +37,7 @@ def test_strip_thinking_removes_closed_and_unterminated_blocks():
 def test_extract_json_finds_json_in_prose_and_fences_and_rejects_garbage():
     assert extract_json('Sure:\n```json\n{"queries": ["서울"]}\n```') == {"queries": ["서울"]}
     assert extract_json('[1, 2] then {"b": 2}') == [1, 2]
-    assert extract_json("{broken {\"ok\": true}") == {"ok": True}
+    assert extract_json('{broken {"ok": true}') == {"ok": True}
     assert extract_json("no json at all") is None
     assert string_list('{"queries": ["  서울 ", "", 3]}', "queries") == ["서울"]
     assert string_list('{"queries": "서울"}', "queries") is None
@@ -53,10 +60,15 @@ def test_prompt_files_load_and_fill(tmp_path):
 
 
 def test_transformers_backend_batches_with_left_padding_and_disables_thinking(tiny_qwen3):
-    generator = make_generator({"backend": "transformers", "model": str(tiny_qwen3), "max_new_tokens": 12, "batch_size": 3}, seed=0)
+    generator = make_generator(
+        {"backend": "transformers", "model": str(tiny_qwen3), "max_new_tokens": 12, "batch_size": 3}, seed=0
+    )
     assert generator.tokenizer.padding_side == "left"
     short = [{"role": "user", "content": "서울"}]
-    long = [{"role": "system", "content": "검색어를 JSON으로"}, {"role": "user", "content": "대한민국의 수도는 서울이다. 한강 query"}]
+    long = [
+        {"role": "system", "content": "검색어를 JSON으로"},
+        {"role": "user", "content": "대한민국의 수도는 서울이다. 한강 query"},
+    ]
     prompt = generator._prompt(short)
     assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
     batched = generator.generate([short, long, short], temperature=0)

@@ -7,46 +7,51 @@ installs a cached wheel); without it the module is skipped.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import gguf
 import pytest
 import torch
-import yaml
-from helpers import ROOT, SYNTH_CORPUS, run_verify_stage, synthesize_params
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from nsparse.config import load_params
-from nsparse.io import write_jsonl
+from helpers import SYNTH_CORPUS, run_synthesize_stage, run_verify_stage
 from nsparse.llm import extract_json, make_generator
 from nsparse.llm.gguf_convert import convert_qwen3
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="needs the optional extra nsparse[llama]")
 
-CONVERSATION = [{"role": "system", "content": "검색어를 JSON으로"}, {"role": "user", "content": "대한민국의 수도는 서울이다. 한강 query"}]
+CONVERSATION = [
+    {"role": "system", "content": "검색어를 JSON으로"},
+    {"role": "user", "content": "대한민국의 수도는 서울이다. 한강 query"},
+]
 
 
 def llama_generator(model, **overrides):
-    return make_generator({"backend": "llama_cpp", "model": str(model), "n_ctx": 1024, "max_new_tokens": 16, **overrides}, seed=0)
+    return make_generator(
+        {"backend": "llama_cpp", "model": str(model), "n_ctx": 1024, "max_new_tokens": 16, **overrides}, seed=0
+    )
 
 
 def test_f32_gguf_tokenizes_and_decodes_greedily_like_the_transformers_model(tiny_qwen3, tmp_path):
     path = convert_qwen3(tiny_qwen3, tmp_path / "tiny-f32.gguf", "f32", "gpt-2")
     reader = gguf.GGUFReader(path)
-    fields = {name: field.contents() for name, field in reader.fields.items() if not name.startswith("tokenizer.ggml.token")}
+    fields = {
+        name: field.contents() for name, field in reader.fields.items() if not name.startswith("tokenizer.ggml.token")
+    }
     assert fields["general.architecture"] == "qwen3" and fields["qwen3.block_count"] == 2
     assert fields["tokenizer.ggml.pre"] == "gpt-2" and fields["tokenizer.ggml.add_bos_token"] is False
     assert len(reader.tensors) == 2 * 11 + 2  # 11 per block, token_embd, output_norm (output tied to token_embd)
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen3)
-    prompt = tokenizer.apply_chat_template(CONVERSATION, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    prompt = tokenizer.apply_chat_template(
+        CONVERSATION, tokenize=False, add_generation_prompt=True, enable_thinking=False
+    )
     expected = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, verbose=False)
     assert llm.tokenize(prompt.encode(), add_bos=False, special=True) == expected
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen3, dtype=torch.float32).eval()
-    hf_tokens = model.generate(torch.tensor([expected]), max_new_tokens=8, do_sample=False, eos_token_id=None)[0, len(expected):].tolist()
+    hf_tokens = model.generate(torch.tensor([expected]), max_new_tokens=8, do_sample=False, eos_token_id=None)[
+        0, len(expected) :
+    ].tolist()
     llama_tokens = []
     for token in llm.generate(expected, temp=0.0, top_k=1, reset=True):
         llama_tokens.append(token)
@@ -58,7 +63,11 @@ def test_f32_gguf_tokenizes_and_decodes_greedily_like_the_transformers_model(tin
 def test_llama_cpp_backend_disables_thinking_follows_the_schema_and_records_speed(tiny_qwen3_gguf):
     generator = llama_generator(tiny_qwen3_gguf, max_new_tokens=48)
     assert generator._prompt(CONVERSATION).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
-    schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}}, "required": ["answer"]}
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+        "required": ["answer"],
+    }
     replies = generator.generate([CONVERSATION, [{"role": "user", "content": "서울"}]], json_schema=schema)
     assert [extract_json(reply)["answer"] in ("yes", "no") for reply in replies] == [True, True]
     greedy = generator.generate([CONVERSATION], temperature=0)
@@ -66,14 +75,20 @@ def test_llama_cpp_backend_disables_thinking_follows_the_schema_and_records_spee
     sampled = [llama_generator(tiny_qwen3_gguf).generate([CONVERSATION])[0] for _ in range(2)]
     assert sampled[0] == sampled[1], "the same seed must give the same sampled reply"
     provenance = generator.provenance()
-    assert provenance["backend"] == "llama_cpp" and provenance["requests"] == 4 and provenance["llama_cpp_version"] == "0.3.36"
+    assert (
+        provenance["backend"] == "llama_cpp"
+        and provenance["requests"] == 4
+        and provenance["llama_cpp_version"] == "0.3.36"
+    )
     assert provenance["generated_tokens"] > 0 and provenance["tokens_per_s"] > 0
     assert provenance["gpu_offload"] is bool(llama_cpp.llama_supports_gpu_offload())
 
 
 # The shape of gpt-oss's harmony template: no enable_thinking switch, channels inside assistant turns.
 HARMONY_TEMPLATE = (
-    "{%- for message in messages %}<|start|>{{ message['role'] }}<|message|>{{ message['content'] }}<|end|>{%- endfor %}"
+    "{%- for message in messages %}"
+    "<|start|>{{ message['role'] }}<|message|>{{ message['content'] }}<|end|>"
+    "{%- endfor %}"
     "{%- if add_generation_prompt %}<|start|>assistant{%- endif %}"
 )
 
@@ -81,22 +96,24 @@ HARMONY_TEMPLATE = (
 def test_harmony_templates_open_the_assistant_turn_in_the_final_channel(tiny_qwen3, tmp_path):
     harmony_model = shutil.copytree(tiny_qwen3, tmp_path / "harmony")
     (harmony_model / "chat_template.jinja").write_text(HARMONY_TEMPLATE, encoding="utf-8")
-    generator = llama_generator(convert_qwen3(harmony_model, tmp_path / "harmony.gguf", "q8_0", "gpt-2"), max_new_tokens=48)
+    generator = llama_generator(
+        convert_qwen3(harmony_model, tmp_path / "harmony.gguf", "q8_0", "gpt-2"), max_new_tokens=48
+    )
     prompt = generator._prompt(CONVERSATION)
     assert prompt.startswith("<|start|>system<|message|>검색어를 JSON으로<|end|>")
     assert prompt.endswith("<|start|>assistant<|channel|>final<|message|>")
-    schema = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}}, "required": ["answer"]}
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+        "required": ["answer"],
+    }
     assert extract_json(generator.generate([CONVERSATION], json_schema=schema)[0])["answer"] in ("yes", "no")
 
 
 def test_llama_cpp_backend_runs_the_synthesize_stage(tmp_path, tiny_qwen3_gguf):
-    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()])
-    stage_params = load_params(ROOT / "params.yaml")
-    stage_params["llm"].update(backend="llama_cpp", model=str(tiny_qwen3_gguf), max_new_tokens=32, n_ctx=2048)
-    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "stages.synthesize"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
-    report = json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))
+    report = run_synthesize_stage(
+        tmp_path, dict(backend="llama_cpp", model=str(tiny_qwen3_gguf), max_new_tokens=32, n_ctx=2048)
+    )
     assert report["provenance"]["backend"] == "llama_cpp" and report["provenance"]["tokens_per_s"] > 0
     assert report["provenance"]["requests"] >= len(SYNTH_CORPUS) and report["cache"]["generated"] == len(SYNTH_CORPUS)
 

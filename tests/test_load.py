@@ -21,12 +21,17 @@ INFO = {"name": "n1", "cluster_name": "stand-in", "version": {"number": "2.19.1"
 class _Overloaded(http.server.BaseHTTPRequestHandler):
     """Answers `/` like a cluster, and every search with 429, as an overloaded one does."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self._answer(200, INFO)
 
-    def do_POST(self) -> None:  # noqa: N802
-        self._answer(429, {"error": {"root_cause": [{"type": "rejected_execution_exception", "reason": "queue full"}]},
-                           "status": 429})
+    def do_POST(self) -> None:
+        self._answer(
+            429,
+            {
+                "error": {"root_cause": [{"type": "rejected_execution_exception", "reason": "queue full"}]},
+                "status": 429,
+            },
+        )
 
     def _answer(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -62,10 +67,14 @@ def test_refused_requests_are_counted_with_their_reason_not_raised(overloaded_ur
 def test_concurrent_clients_hold_the_live_index_busy_for_the_given_time(opensearch: OpenSearch):
     index = "nsparse-test-load"
     os_index.create_index(opensearch, index, os_index.load_body("bm25_nori_index"), replace=True)
-    docs = [{"_id": f"d{i}", "title": "", "text": text} for i, text in enumerate(["학교에서 공부한다", "병원의 의사", "공원 산책"])]
+    docs = [
+        {"_id": f"d{i}", "title": "", "text": text}
+        for i, text in enumerate(["학교에서 공부한다", "병원의 의사", "공원 산책"])
+    ]
     os_index.bulk_index(opensearch, index, docs, progress=False)
-    figures = run_load(lambda text: search.match(opensearch, index, "text", text, 10), ["학교", "의사", "공원"],
-                       clients=4, seconds=2)
+    figures = run_load(
+        lambda text: search.match(opensearch, index, "text", text, 10), ["학교", "의사", "공원"], clients=4, seconds=2
+    )
     assert figures["errors"] == 0 and figures["requests"] > 0 and figures["clients"] == 4
     assert 2 <= figures["seconds"] < 4 and sum(figures["completed_per_second"]) == figures["requests"]
     assert 0 < figures["latency_ms"]["p50"] <= figures["latency_ms"]["p99"] <= figures["latency_ms"]["max"]

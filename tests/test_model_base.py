@@ -7,20 +7,23 @@ from pathlib import Path
 
 import torch
 import yaml
-from helpers import TEXTS
 
+from helpers import TEXTS
 from nsparse.model.base import BaseModelSettings, build_base_model, masked_lm_loss, new_masked_lm
-from nsparse.model.vocabulary import train_tokenizer
 from nsparse.model.encoder import SparseEncoder
+from nsparse.model.vocabulary import train_tokenizer
 from stages import base as base_stage
 
 
 def test_masked_lm_loss_matches_full_vocabulary_loss() -> None:
     torch.manual_seed(0)
     tokenizer, _ = train_tokenizer(TEXTS * 3, vocab_size=1000, min_frequency=1)
-    model = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2,
-                                                       intermediate_size=32, max_length=32)).eval()
-    input_ids = tokenizer(TEXTS[:2], padding="max_length", max_length=12, truncation=True, return_tensors="pt")["input_ids"]
+    model = new_masked_lm(
+        tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, max_length=32)
+    ).eval()
+    input_ids = tokenizer(TEXTS[:2], padding="max_length", max_length=12, truncation=True, return_tensors="pt")[
+        "input_ids"
+    ]
     labels = torch.full_like(input_ids, -100)
     labels[:, 2:5] = input_ids[:, 2:5]
     full = model(input_ids=input_ids, labels=labels).loss
@@ -30,8 +33,18 @@ def test_masked_lm_loss_matches_full_vocabulary_loss() -> None:
 def test_build_base_model_saves_a_loadable_masked_lm(tmp_path) -> None:
     text = tmp_path / "text.txt"
     text.write_text("\n".join(TEXTS * 20), encoding="utf-8")
-    settings = BaseModelSettings(vocab_size=300, min_frequency=1, hidden_size=16, num_layers=1, num_heads=2,
-                                 intermediate_size=32, max_length=32, block_length=16, batch_size=4, steps=3)
+    settings = BaseModelSettings(
+        vocab_size=300,
+        min_frequency=1,
+        hidden_size=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=32,
+        max_length=32,
+        block_length=16,
+        batch_size=4,
+        steps=3,
+    )
     figures = build_base_model(text, tmp_path / "base", settings)
     assert figures["steps"] == 3 and figures["vocab_size"] <= 300
     encoder = SparseEncoder.load(tmp_path / "base")  # a plain MLM: no idf.json, so a bi-encoder

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from helpers import TEXTS, tiny_encoder
 
-from nsparse.model.vocabulary import train_tokenizer
+from helpers import TEXTS, tiny_encoder
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf, prune, splade_pool
+from nsparse.model.vocabulary import train_tokenizer
+
 
 def test_splade_pool_matches_hand_computed_example() -> None:
     # batch 1, 3 positions (last is padding), vocab 3
@@ -56,7 +57,9 @@ def test_idf_query_vector_is_idf_of_each_distinct_token_once() -> None:
 def test_bi_encoder_queries_use_the_model() -> None:
     encoder = tiny_encoder(EncoderSettings(mode="bi-encoder", max_length=64, query_max_length=64))
     query = "서울 도시"
-    assert np.allclose(encoder.encode_queries([query]).toarray(), encoder.encode_documents([query]).toarray(), atol=1e-6)
+    assert np.allclose(
+        encoder.encode_queries([query]).toarray(), encoder.encode_documents([query]).toarray(), atol=1e-6
+    )
 
 
 def test_save_load_round_trip(tmp_path) -> None:

@@ -28,9 +28,16 @@ DOCUMENTS = [
 ]
 QUERIES = ["서울의 학교", "부산 항구", "학생이 공부하는 곳", "김치 음식", "seoul population", "도서관 책"]
 PARALLEL = [
-    ("학교", "school"), ("학교에서 공부한다", "study at school"), ("서울의 인구", "population of seoul"),
-    ("학교 도서관", "school library"), ("서울 학교", "seoul school"), ("도서관", "library"),
-    ("도서관 책", "library book"), ("책", "book"), ("인구", "population"), ("서울", "seoul"),
+    ("학교", "school"),
+    ("학교에서 공부한다", "study at school"),
+    ("서울의 인구", "population of seoul"),
+    ("학교 도서관", "school library"),
+    ("서울 학교", "seoul school"),
+    ("도서관", "library"),
+    ("도서관 책", "library book"),
+    ("책", "book"),
+    ("인구", "population"),
+    ("서울", "seoul"),
 ] * 3
 TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
 
@@ -43,8 +50,12 @@ def vocabulary():
 def floor_encoder(vocabulary, translations: bool = False) -> SparseEncoder:
     tokenizer, stops = vocabulary
     torch.manual_seed(0)
-    encoder = SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer,
-                            EncoderSettings(lexical_floor=True, max_length=64, window=16), stop_pieces=stops)
+    encoder = SparseEncoder(
+        new_masked_lm(tokenizer, TINY),
+        tokenizer,
+        EncoderSettings(lexical_floor=True, max_length=64, window=16),
+        stop_pieces=stops,
+    )
     if translations:
         silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
         settings = TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)
@@ -115,7 +126,9 @@ def test_onnx_graph_of_floor_and_translations_matches_pytorch(vocabulary, tmp_pa
     long_text = " ".join(DOCUMENTS * 3)  # longer than the transformer's window: the graph slices it
     batch = encoder.tokenizer([long_text], truncation=True, max_length=64, return_tensors="np")
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
-    (output,) = session.run(None, {"input1.input_ids": batch["input_ids"], "input1.attention_mask": batch["attention_mask"]})
+    (output,) = session.run(
+        None, {"input1.input_ids": batch["input_ids"], "input1.attention_mask": batch["attention_mask"]}
+    )
     with torch.no_grad():
         expected = encoder(torch.from_numpy(batch["input_ids"]), torch.from_numpy(batch["attention_mask"])).numpy()
     np.testing.assert_allclose(output, expected, atol=1e-4)
@@ -139,8 +152,11 @@ def test_bm25_vocab_baseline_ranks_as_the_untrained_floor(vocabulary, tmp_path) 
     encoder = floor_encoder(vocabulary)
     encoder.tokenizer.save_pretrained(tmp_path)
     save_stop_pieces(tmp_path, encoder.stop_pieces)
-    benchmark = Benchmark(corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(DOCUMENTS)},
-                          queries={f"q{i}": text for i, text in enumerate(QUERIES)}, qrels={})
+    benchmark = Benchmark(
+        corpus={f"d{i}": {"title": "", "text": text} for i, text in enumerate(DOCUMENTS)},
+        queries={f"q{i}": text for i, text in enumerate(QUERIES)},
+        qrels={},
+    )
     run = bm25_vocab_system(str(tmp_path), k1=encoder.settings.k1, b=encoder.settings.b)("tiny", benchmark, 10)
     scores = (encoder.encode_queries(QUERIES) @ encoder.encode_documents(DOCUMENTS).T).toarray()
     for row in range(len(QUERIES)):

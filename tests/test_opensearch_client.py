@@ -35,7 +35,7 @@ class _RejectingHandler(http.server.BaseHTTPRequestHandler):
 
     received_authorization: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.received_authorization.append(self.headers.get("Authorization", ""))
         body = b'{"error":"Unauthorized","status":401}'
         self.send_response(401)

@@ -32,8 +32,16 @@ from nsparse.opensearch.client import (
 
 PASSWORD = "s3cret-Pa55word!"
 INFO = {"name": "n1", "cluster_name": "stand-in", "version": {"number": "2.19.1", "distribution": "opensearch"}}
-UNAVAILABLE = {"error": {"root_cause": [{"type": "cluster_block_exception", "reason": "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];"}],
-                         "type": "cluster_block_exception", "reason": "blocked"}, "status": 503}
+UNAVAILABLE = {
+    "error": {
+        "root_cause": [
+            {"type": "cluster_block_exception", "reason": "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];"}
+        ],
+        "type": "cluster_block_exception",
+        "reason": "blocked",
+    },
+    "status": 503,
+}
 Responder = Callable[[str], tuple[int, bytes]]  # path -> (status, JSON body)
 
 
@@ -47,7 +55,7 @@ def _handler(respond: Responder) -> type[http.server.BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = _answer  # noqa: N815 (http.server's naming)
+        do_GET = do_POST = do_PUT = _answer
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -82,9 +90,28 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip("needs the openssl CLI")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -114,8 +141,10 @@ def test_a_trusted_ca_connects_over_https_and_a_503_gives_the_servers_reason(ser
     url = serve(_json(503, UNAVAILABLE), tls=self_signed)
     with pytest.raises(ClusterRefused) as raised:
         connect(ClusterSettings(url=url.replace("https://", "HTTPS://"), ca_certs=str(self_signed[0])), timeout_s=5)
-    assert str(raised.value) == (f"{url} answers but refused the request (HTTP 503): "
-                                 "cluster_block_exception: blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];")
+    assert str(raised.value) == (
+        f"{url} answers but refused the request (HTTP 503): "
+        "cluster_block_exception: blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];"
+    )
 
 
 def test_a_500_during_an_operation_is_an_error_with_the_reason_not_a_transport_traceback(serve):
@@ -132,10 +161,20 @@ def test_a_500_during_an_operation_is_an_error_with_the_reason_not_a_transport_t
 
 
 def _node_status(url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NSPARSE_OPENSEARCH_URL": url, "NSPARSE_OPENSEARCH_USER": "analyst",
-           "NSPARSE_OPENSEARCH_PASSWORD": PASSWORD}
-    return subprocess.run([sys.executable, "-m", "nsparse.cli", "node", "status"], env=env, capture_output=True,
-                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    env = {
+        **os.environ,
+        "NSPARSE_OPENSEARCH_URL": url,
+        "NSPARSE_OPENSEARCH_USER": "analyst",
+        "NSPARSE_OPENSEARCH_PASSWORD": PASSWORD,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "nsparse.cli", "node", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
 
 
 def _free_port() -> int:
@@ -148,9 +187,19 @@ def _free_port() -> int:
     ("status", "body", "rc", "expected"),
     [
         (200, INFO, 0, "up: {url} (NSPARSE_OPENSEARCH_URL): OpenSearch 2.19.1, cluster stand-in"),
-        (401, {"error": "Unauthorized", "status": 401}, 2, "refuses: {url} (NSPARSE_OPENSEARCH_URL) answers but refuses: "),
-        (500, UNAVAILABLE, 2, "refuses: {url} (NSPARSE_OPENSEARCH_URL) answers but refuses: {url} answers but refused "
-                              "the request (HTTP 500): cluster_block_exception"),
+        (
+            401,
+            {"error": "Unauthorized", "status": 401},
+            2,
+            "refuses: {url} (NSPARSE_OPENSEARCH_URL) answers but refuses: ",
+        ),
+        (
+            500,
+            UNAVAILABLE,
+            2,
+            "refuses: {url} (NSPARSE_OPENSEARCH_URL) answers but refuses: {url} answers but refused "
+            "the request (HTTP 500): cluster_block_exception",
+        ),
         (None, None, 1, "down: nothing answers at {url} (NSPARSE_OPENSEARCH_URL)"),
     ],
     ids=["up", "401", "500", "silent"],

@@ -42,20 +42,23 @@ INDEX = "nsparse-test-ml"
 def tokenizer_file(tmp_path_factory) -> Path:
     """A BERT-style WordPiece tokenizer trained on the sentences above (no hub access)."""
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=False)  # keep Hangul syllables whole
+    tokenizer.normalizer = normalizers.BertNormalizer(
+        lowercase=True, strip_accents=False
+    )  # keep Hangul syllables whole
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
     tokenizer.train_from_iterator(SENTENCES, trainers.WordPieceTrainer(vocab_size=300, special_tokens=special))
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[(name, tokenizer.token_to_id(name)) for name in ("[CLS]", "[SEP]")])
+        single="[CLS] $A [SEP]", special_tokens=[(name, tokenizer.token_to_id(name)) for name in ("[CLS]", "[SEP]")]
+    )
     path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
     tokenizer.save(str(path))
     return path
 
 
 def _query_weights(tokenizer_path: Path, idf: dict[str, float], text: str) -> dict[str, float]:
-    """What SPARSE_TOKENIZE computes: each distinct token of the text, decoded alone, weighted by its IDF (default 1)."""
+    """What SPARSE_TOKENIZE computes: each distinct token of the text, decoded alone, weighed by its IDF (default 1)."""
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
     tokens = (tokenizer.decode([token_id], skip_special_tokens=True) for token_id in tokenizer.encode(text).ids)
     return {token: idf.get(token, 1.0) for token in tokens if token}
@@ -64,7 +67,9 @@ def _query_weights(tokenizer_path: Path, idf: dict[str, float], text: str) -> di
 @pytest.fixture(scope="module")
 def tokenize_zip(tokenizer_file, tmp_path_factory) -> tuple[Path, dict[str, float]]:
     vocabulary = Tokenizer.from_file(str(tokenizer_file)).get_vocab()
-    idf = {token: round(1.0 + (token_id % 7) / 4, 2) for token, token_id in vocabulary.items() if not token.startswith("[")}
+    idf = {
+        token: round(1.0 + (token_id % 7) / 4, 2) for token, token_id in vocabulary.items() if not token.startswith("[")
+    }
     path = tmp_path_factory.mktemp("tokenize") / "sparse_tokenize.zip"
     with zipfile.ZipFile(path, "w") as bundle:
         bundle.write(tokenizer_file, "tokenizer.json")
@@ -74,13 +79,24 @@ def tokenize_zip(tokenizer_file, tmp_path_factory) -> tuple[Path, dict[str, floa
 
 def _register(client, zip_path: Path, name: str, function_name: str, model_format: str, **extra) -> str:
     group_id = ml.ensure_model_group(client, GROUP, "nsparse tests")
-    return ml.register_model_zip(client, zip_path, name=name, version="1.0.0", function_name=function_name,
-                                 model_format=model_format, model_group_id=group_id, description="nsparse test model", **extra)
+    return ml.register_model_zip(
+        client,
+        zip_path,
+        name=name,
+        version="1.0.0",
+        function_name=function_name,
+        model_format=model_format,
+        model_group_id=group_id,
+        description="nsparse test model",
+        **extra,
+    )
 
 
 def test_sparse_tokenize_model_encodes_neural_sparse_queries(opensearch, tokenize_zip, tokenizer_file):
     zip_path, idf = tokenize_zip
-    model_id = _register(opensearch, zip_path, "nsparse-test-tokenizer", "SPARSE_TOKENIZE", "TORCH_SCRIPT", chunk_size=4096)
+    model_id = _register(
+        opensearch, zip_path, "nsparse-test-tokenizer", "SPARSE_TOKENIZE", "TORCH_SCRIPT", chunk_size=4096
+    )
     ml.deploy_model(opensearch, model_id, timeout_s=120)
 
     text = "학교에서 책을 읽는다"
@@ -90,11 +106,19 @@ def test_sparse_tokenize_model_encodes_neural_sparse_queries(opensearch, tokeniz
 
     rng = np.random.default_rng(3)
     vocabulary = sorted(Tokenizer.from_file(str(tokenizer_file)).get_vocab())
-    docs = {f"d{i}": {token: float(rng.integers(1, 257)) / 64 for token in rng.choice(vocabulary, size=12, replace=False)} for i in range(30)}
+    docs = {
+        f"d{i}": {token: float(rng.integers(1, 257)) / 64 for token in rng.choice(vocabulary, size=12, replace=False)}
+        for i in range(30)
+    }
     index.create_index(opensearch, INDEX, index.load_body("sparse_index"))
-    index.bulk_index(opensearch, INDEX, ({"_id": doc_id, "sparse": vector} for doc_id, vector in docs.items()), progress=False)
+    index.bulk_index(
+        opensearch, INDEX, ({"_id": doc_id, "sparse": vector} for doc_id, vector in docs.items()), progress=False
+    )
 
-    scores = {doc_id: sum(w * vector.get(token, 0.0) for token, w in expected_query.items()) for doc_id, vector in docs.items()}
+    scores = {
+        doc_id: sum(w * vector.get(token, 0.0) for token, w in expected_query.items())
+        for doc_id, vector in docs.items()
+    }
     expected_ranking = [doc_id for doc_id in sorted(scores, key=lambda d: -scores[d]) if scores[doc_id] > 0]
     ranking = search.neural_sparse_model(opensearch, INDEX, "sparse", text, model_id, k=len(docs))
     assert {doc_id for doc_id, _ in ranking} == set(expected_ranking)
@@ -118,10 +142,20 @@ def test_an_upload_that_never_finished_is_replaced_not_reused(opensearch, tokeni
     """A crashed run leaves a model in REGISTERING state; registering again must not return it."""
     zip_path, _ = tokenize_zip
     group_id = ml.ensure_model_group(opensearch, GROUP, "nsparse tests")
-    stale = opensearch.transport.perform_request("POST", f"{ml.ML_API}/models/_register_meta", body={
-        "name": "nsparse-test-stale", "version": "1.0.0", "function_name": "SPARSE_TOKENIZE", "model_format": "TORCH_SCRIPT",
-        "model_group_id": group_id, "model_content_hash_value": sha256_file(zip_path),
-        "model_content_size_in_bytes": zip_path.stat().st_size, "total_chunks": 2})["model_id"]
+    stale = opensearch.transport.perform_request(
+        "POST",
+        f"{ml.ML_API}/models/_register_meta",
+        body={
+            "name": "nsparse-test-stale",
+            "version": "1.0.0",
+            "function_name": "SPARSE_TOKENIZE",
+            "model_format": "TORCH_SCRIPT",
+            "model_group_id": group_id,
+            "model_content_hash_value": sha256_file(zip_path),
+            "model_content_size_in_bytes": zip_path.stat().st_size,
+            "total_chunks": 2,
+        },
+    )["model_id"]
 
     model_id = _register(opensearch, zip_path, "nsparse-test-stale", "SPARSE_TOKENIZE", "TORCH_SCRIPT")
     assert model_id != stale
@@ -144,7 +178,8 @@ class TinySparseEncoder(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def onnx_zip(tokenizer_file, tmp_path_factory) -> Path:
-    """sparse_encoding.zip: model.onnx (int64 input_ids/attention_mask [batch, seq] -> float [batch, vocab]) + tokenizer.json.
+    """sparse_encoding.zip: model.onnx (int64 input_ids/attention_mask [batch, seq] -> float [batch, vocab])
+    and tokenizer.json.
 
     Opset 17: ML Commons 2.19 bundles ONNX Runtime 1.16, which reads opsets up to 19.
     The graph inputs carry the names ML Commons' SparseEncodingTranslator gives its
@@ -154,9 +189,16 @@ def onnx_zip(tokenizer_file, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("onnx")
     vocab_size = Tokenizer.from_file(str(tokenizer_file)).get_vocab_size()
     example = (torch.ones(1, 4, dtype=torch.int64), torch.ones(1, 4, dtype=torch.int64))
-    torch.onnx.export(TinySparseEncoder(vocab_size).eval(), example, folder / "model.onnx", dynamo=False, opset_version=17,
-                      input_names=list(ml.ONNX_INPUT_NAMES), output_names=["output"],
-                      dynamic_axes={**{name: {0: "batch", 1: "sequence"} for name in ml.ONNX_INPUT_NAMES}, "output": {0: "batch"}})
+    torch.onnx.export(
+        TinySparseEncoder(vocab_size).eval(),
+        example,
+        folder / "model.onnx",
+        dynamo=False,
+        opset_version=17,
+        input_names=list(ml.ONNX_INPUT_NAMES),
+        output_names=["output"],
+        dynamic_axes={**{name: {0: "batch", 1: "sequence"} for name in ml.ONNX_INPUT_NAMES}, "output": {0: "batch"}},
+    )
     path = folder / "sparse_encoding.zip"
     with zipfile.ZipFile(path, "w") as bundle:
         bundle.write(folder / "model.onnx", "model.onnx")
@@ -197,16 +239,25 @@ def test_ingest_pipeline_encodes_documents_with_the_deployed_model(opensearch, o
     model_id = _register(opensearch, onnx_zip, "nsparse-test-onnx", "SPARSE_ENCODING", "ONNX")
     ml.deploy_model(opensearch, model_id, timeout_s=180)
     pipeline = "nsparse-test-encode"
-    index.put_ingest_pipeline(opensearch, pipeline, index.load_body("sparse_encoding_ingest_pipeline", model_id=model_id))
+    index.put_ingest_pipeline(
+        opensearch, pipeline, index.load_body("sparse_encoding_ingest_pipeline", model_id=model_id)
+    )
     body = index.load_body("sparse_index")
     body["settings"]["index"]["default_pipeline"] = pipeline
     index.create_index(opensearch, INDEX, body)
     docs = {f"s{number}": sentence for number, sentence in enumerate(SENTENCES)}
-    index.bulk_index(opensearch, INDEX, ({"_id": doc_id, "text": text, "passage": text} for doc_id, text in docs.items()), progress=False)
+    index.bulk_index(
+        opensearch,
+        INDEX,
+        ({"_id": doc_id, "text": text, "passage": text} for doc_id, text in docs.items()),
+        progress=False,
+    )
 
     query = {"학교": 1.0, "도서관": 0.5, "library": 2.0}
     encoded = {doc_id: _onnx_weights(onnx_zip, tokenizer_file, text) for doc_id, text in docs.items()}
-    scores = {doc_id: sum(w * vector.get(token, 0.0) for token, w in query.items()) for doc_id, vector in encoded.items()}
+    scores = {
+        doc_id: sum(w * vector.get(token, 0.0) for token, w in query.items()) for doc_id, vector in encoded.items()
+    }
     expected = sorted((doc_id for doc_id in scores if scores[doc_id] > 0), key=lambda doc_id: -scores[doc_id])
     ranking = search.neural_sparse_tokens(opensearch, INDEX, "sparse", query, k=len(docs))
     assert [doc_id for doc_id, _ in ranking] == expected
@@ -220,6 +271,8 @@ def test_a_refused_upload_deletes_the_half_registered_model(opensearch, tmp_path
     with zipfile.ZipFile(oversized, "w", zipfile.ZIP_STORED) as bundle:
         bundle.writestr("tokenizer.json", np.random.default_rng(0).bytes(12_000_000))
     with pytest.raises(OpenSearchError, match=r"uploading chunk 1/2 .*HTTP 500: .*exceeds 10MB"):
-        _register(opensearch, oversized, "nsparse-test-refused", "SPARSE_TOKENIZE", "TORCH_SCRIPT", chunk_size=11_000_000)
+        _register(
+            opensearch, oversized, "nsparse-test-refused", "SPARSE_TOKENIZE", "TORCH_SCRIPT", chunk_size=11_000_000
+        )
     time.sleep(2)  # model search refreshes every second: a surviving model would be visible by now
     assert ml.find_models(opensearch, "nsparse-test-refused") == []

@@ -28,7 +28,10 @@ def test_settings_come_from_params_and_the_environment_overrides_them(monkeypatc
 
 def test_coordinates_map_to_repository_paths():
     coordinate = Coordinate.parse("ai.djl.pytorch:pytorch-native-cpu:2.5.1:jar:linux-x86_64")
-    assert coordinate.repository_path == "ai/djl/pytorch/pytorch-native-cpu/2.5.1/pytorch-native-cpu-2.5.1-linux-x86_64.jar"
+    assert (
+        coordinate.repository_path
+        == "ai/djl/pytorch/pytorch-native-cpu/2.5.1/pytorch-native-cpu-2.5.1-linux-x86_64.jar"
+    )
     with pytest.raises(ValueError, match="not a Maven coordinate"):
         Coordinate.parse("org.opensearch:opensearch")
 
@@ -52,9 +55,18 @@ def test_https_fetch_without_maven_checks_the_repository_sha1(tmp_path):
 @needs_maven_central
 def test_module_jars_follow_opensearch_poms_and_skip_what_the_node_ships(tmp_path):
     fetcher = ArtifactFetcher(use_maven=False, repository_url=MAVEN_CENTRAL, download_dir=tmp_path)
-    jars = {jar.file_name for jar in fetcher.runtime_jars(Coordinate.parse("org.opensearch.plugin:lang-painless:2.19.1"),
-                                                         provided={"opensearch-2.19.1.jar", "asm-9.7.jar"})}
-    assert {"lang-painless-2.19.1.jar", "opensearch-scripting-painless-spi-2.19.1.jar", "antlr4-runtime-4.13.1.jar"} <= jars
+    jars = {
+        jar.file_name
+        for jar in fetcher.runtime_jars(
+            Coordinate.parse("org.opensearch.plugin:lang-painless:2.19.1"),
+            provided={"opensearch-2.19.1.jar", "asm-9.7.jar"},
+        )
+    }
+    assert {
+        "lang-painless-2.19.1.jar",
+        "opensearch-scripting-painless-spi-2.19.1.jar",
+        "antlr4-runtime-4.13.1.jar",
+    } <= jars
     # Provided jars are neither copied nor followed: nothing of the core's own dependencies comes along.
     assert not jars & {"asm-9.7.jar", "opensearch-2.19.1.jar", "opensearch-core-2.19.1.jar", "lucene-core-9.12.1.jar"}
 

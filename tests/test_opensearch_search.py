@@ -14,7 +14,9 @@ SPARSE_INDEX = "nsparse-test-sparse"
 BM25_INDEX = "nsparse-test-bm25"
 
 
-def _sparse_corpus(n_docs: int, vocabulary: list[str], seed: int) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+def _sparse_corpus(
+    n_docs: int, vocabulary: list[str], seed: int
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """Random sparse documents and one query whose dot products with them are all distinct.
 
     Document weights are multiples of 1/64 up to 4: rank_features keeps 9 significant
@@ -26,7 +28,10 @@ def _sparse_corpus(n_docs: int, vocabulary: list[str], seed: int) -> tuple[dict[
     for number in range(n_docs):
         tokens = rng.choice(vocabulary, size=int(rng.integers(2, 8)), replace=False)
         docs[f"d{number}"] = {str(token): float(rng.integers(1, 257)) / 64 for token in tokens}
-    query = {str(token): float(weight) for token, weight in zip(rng.choice(vocabulary, size=5, replace=False), rng.uniform(0.5, 3.0, size=5))}
+    query = {
+        str(token): float(weight)
+        for token, weight in zip(rng.choice(vocabulary, size=5, replace=False), rng.uniform(0.5, 3.0, size=5))
+    }
     return docs, query
 
 
@@ -85,19 +90,29 @@ def test_hybrid_search_pipeline_combines_bm25_and_sparse(opensearch):
     docs[1]["sparse"]["학교"] = 1.0  # the library doc is sparse-relevant to 학교 but has no BM25 match
     index.bulk_index(opensearch, SPARSE_INDEX, docs, progress=False)
     pipeline = "nsparse-test-hybrid"
-    index.put_search_pipeline(opensearch, pipeline, index.load_body("hybrid_search_pipeline", bm25_weight="0.5", sparse_weight="0.5"))
+    index.put_search_pipeline(
+        opensearch, pipeline, index.load_body("hybrid_search_pipeline", bm25_weight="0.5", sparse_weight="0.5")
+    )
 
-    ranking = search.hybrid(opensearch, SPARSE_INDEX, [
-        {"match": {"text": "학교에서"}},
-        {"neural_sparse": {"sparse": {"query_tokens": {"학교": 1.0}}}},
-    ], k=10, search_pipeline=pipeline)
+    ranking = search.hybrid(
+        opensearch,
+        SPARSE_INDEX,
+        [
+            {"match": {"text": "학교에서"}},
+            {"neural_sparse": {"sparse": {"query_tokens": {"학교": 1.0}}}},
+        ],
+        k=10,
+        search_pipeline=pipeline,
+    )
     assert [doc_id for doc_id, _ in ranking][:2] == ["school", "library"]
     assert all(0.0 <= score <= 1.0 for _, score in ranking)
 
 
 def test_bad_mapping_reports_the_server_reason(opensearch):
     bad = {"mappings": {"properties": {"sparse": {"type": "no_such_type"}}}}
-    with pytest.raises(OpenSearchError, match=r"creating index nsparse-test-bad: HTTP 400: .*No handler for type \[no_such_type\]"):
+    with pytest.raises(
+        OpenSearchError, match=r"creating index nsparse-test-bad: HTTP 400: .*No handler for type \[no_such_type\]"
+    ):
         index.create_index(opensearch, "nsparse-test-bad", bad)
 
 
@@ -125,9 +140,11 @@ def test_nori_components_honour_their_settings(opensearch):
             for mode in ("none", "discard", "mixed")
         },
         "filter": {"drop_numerals": {"type": "nori_part_of_speech", "stoptags": ["NR"]}},
-        "analyzer": {"numbers": {"tokenizer": "discard", "filter": ["nori_number"]},
-                     "readings": {"tokenizer": "discard", "filter": ["nori_readingform"]},
-                     "no_numerals": {"tokenizer": "discard", "filter": ["drop_numerals"]}},
+        "analyzer": {
+            "numbers": {"tokenizer": "discard", "filter": ["nori_number"]},
+            "readings": {"tokenizer": "discard", "filter": ["nori_readingform"]},
+            "no_numerals": {"tokenizer": "discard", "filter": ["drop_numerals"]},
+        },
     }
     index.create_index(opensearch, BM25_INDEX, {"settings": {"analysis": analysis}})
 

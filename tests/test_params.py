@@ -43,8 +43,10 @@ def test_the_project_params_validate():
 def test_the_ci_overlay_validates(tmp_path):
     params = tmp_path / "params.yaml"
     shutil.copy(ROOT / "params.yaml", params)
-    subprocess.run([sys.executable, str(ROOT / ".ci/apply_params.py"), str(ROOT / ".ci/params-small.yaml"), str(params)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / ".ci/apply_params.py"), str(ROOT / ".ci/params-small.yaml"), str(params)],
+        check=True,
+    )
     assert load_params(params)["train"]["steps"] == 12
 
 
@@ -99,7 +101,9 @@ def test_broken_yaml_is_a_params_error(tmp_path):
     assert "\n" not in str(raised.value)
 
 
-@pytest.mark.parametrize("stage", ["mix", "deploy", "train"])
+@pytest.mark.parametrize(
+    "stage", ["mix", pytest.param("deploy", marks=pytest.mark.slow), pytest.param("train", marks=pytest.mark.slow)]
+)
 def test_a_stage_stops_in_seconds_with_the_one_line_message(tmp_path, stage):
     params_file = _write(tmp_path, _with("train.flops_wieght", 0.02))
     env = {**os.environ, "NSPARSE_PARAMS": str(params_file)}
@@ -120,7 +124,8 @@ def test_a_data_fault_in_a_stage_is_one_line_too(tmp_path):
     (tmp_path / "data/synth/pairs.jsonl").write_text("", encoding="utf-8")
     (tmp_path / "data/synonyms/dictionary.tsv").write_text("", encoding="utf-8")
     env = {**os.environ, "NSPARSE_PARAMS": str(ROOT / "params.yaml"), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "stages.mix"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.mix"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == ["error: data/train/pairs.jsonl:1: not UTF-8: byte 0xff at column 12"]

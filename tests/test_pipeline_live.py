@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
-from helpers import TEXTS
 
+from helpers import TEXTS
 from nsparse.config import load_params
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.eval import evaluate
@@ -22,7 +22,9 @@ CORPUS = {
     "d2": {"title": "", "text": "병원에서 일하는 의사는 바쁘다"},
     "d3": {"title": "", "text": "공원에서 산책하는 사람들이 많다"},
 }
-BENCHMARK = Benchmark(corpus=CORPUS, queries={"q1": "학교에서", "q2": "의사들"}, qrels={"q1": {"d1": 1}, "q2": {"d2": 1}})
+BENCHMARK = Benchmark(
+    corpus=CORPUS, queries={"q1": "학교에서", "q2": "의사들"}, qrels={"q1": {"d1": 1}, "q2": {"d2": 1}}
+)
 
 
 def test_bm25_nori_finds_inflected_forms_and_reuses_an_identical_index(opensearch: OpenSearch) -> None:

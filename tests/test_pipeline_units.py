@@ -50,7 +50,9 @@ def test_report_renders_tables_plots_and_training_curves(tmp_path: Path) -> None
             "bm25_nori": {"ndcg@10": 0.5, "mrr@10": 0.4, "recall@100": 0.9, "latency_p50_ms": 4.0},
             "v2": {"ndcg@10": 0.6, "mrr@10": 0.5, "recall@100": 0.95, "latency_p50_ms": 5.0, "flops": 1.5},
         },
-        "_significance": {"korquad": {"v2_vs_bm25_nori": {"metric": "ndcg@10", "mean_difference": 0.1, "p_value": 0.01}}},
+        "_significance": {
+            "korquad": {"v2_vs_bm25_nori": {"metric": "ndcg@10", "mean_difference": 0.1, "p_value": 0.01}}
+        },
     }
     (reports / "benchmark.json").write_text(json.dumps(benchmark))
     (reports / "synthesis.json").write_text(json.dumps({"kept": 10, "rejected": {"length": 3}}))
@@ -75,7 +77,13 @@ def test_mixture_adds_code_switched_copies_of_korean_pairs_only() -> None:
     synthetic = [{"query": "학교 급식", "positive": "p", "negatives": [], "source": "synthetic:ict"}]
     params = {"codeswitch_rate": 1.0, "codeswitch_share": 1.0, "max_synthetic": None}
     mixture, composition = build_mixture(original, synthetic, {"학교": ["school"]}, params, seed=1)
-    assert composition == {"msmarco-ko": 1, "msmarco-en": 1, "synthetic:ict": 1, "msmarco-ko+codeswitch": 1, "synthetic:ict+codeswitch": 1}
+    assert composition == {
+        "msmarco-ko": 1,
+        "msmarco-en": 1,
+        "synthetic:ict": 1,
+        "msmarco-ko+codeswitch": 1,
+        "synthetic:ict+codeswitch": 1,
+    }
     switched = sorted(p["query"] for p in mixture if p["source"].endswith("+codeswitch"))
     assert switched == ["school 급식", "school에서 공부하는 방법"]
     again, _ = build_mixture(original, synthetic, {"학교": ["school"]}, params, seed=1)

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import CONCEPTS, parallel_corpus
 from scipy.stats import chi2_contingency
 
+from helpers import CONCEPTS, parallel_corpus
 from nsparse.data import DataFormatError
-from nsparse.synonyms.mining import MiningSettings, log_likelihood, mine_candidates, read_parallel
+from nsparse.data.format import read_parallel
+from nsparse.synonyms.mining import MiningSettings, log_likelihood, mine_candidates
+
 
 def test_log_likelihood_matches_scipy_g_test():
     both, left, right, total = np.array([30, 2]), np.array([40, 50]), np.array([35, 60]), 200
     ours = log_likelihood(both, left, right, total)
     for index in range(2):
-        table = [[both[index], left[index] - both[index]], [right[index] - both[index], total - left[index] - right[index] + both[index]]]
+        table = [
+            [both[index], left[index] - both[index]],
+            [right[index] - both[index], total - left[index] - right[index] + both[index]],
+        ]
         g_statistic = chi2_contingency(table, correction=False, lambda_="log-likelihood")[0]
         assert ours[index] == pytest.approx(g_statistic)
 
 
 def test_translations_are_mutual_best_candidates_and_function_words_are_dropped():
-    candidates = mine_candidates(parallel_corpus(), MiningSettings(min_count=3, max_document_ratio=0.9, candidates_per_term=2))
+    candidates = mine_candidates(
+        parallel_corpus(), MiningSettings(min_count=3, max_document_ratio=0.9, candidates_per_term=2)
+    )
     by_pair = {(pair.ko, pair.en): pair for pair in candidates}
     for ko, en in CONCEPTS:
         pair = by_pair[ko, en]

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
 from helpers import CONCEPTS, run_verify_stage
 from llm_fixtures import running_chat_server
-
-from nsparse.llm import PromptTemplate, make_generator
 from nsparse.data import DataFormatError
+from nsparse.llm import PromptTemplate, make_generator
 from nsparse.synonyms import frequent_terms, read_verified_dictionary
 from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_dictionary, write_solr_synonyms
 from nsparse.synonyms.mining import CandidatePair
@@ -27,7 +27,9 @@ def test_offline_verification_needs_mutual_rank_and_bidirectional_strength():
     kept = candidate("파일", "file", 0.8, 1, 1)
     one_sided = candidate("파일", "open", 0.6, 1, 2)
     weak = candidate("셀", "cell", 0.2, 1, 1)
-    assert offline_verify([kept, one_sided, weak], rank_window=1, min_ochiai=0.3) == [VerifiedPair("파일", "file", 0.8, "mined:offline")]
+    assert offline_verify([kept, one_sided, weak], rank_window=1, min_ochiai=0.3) == [
+        VerifiedPair("파일", "file", 0.8, "mined:offline")
+    ]
     assert len(offline_verify([kept, one_sided, weak], rank_window=2, min_ochiai=0.3)) == 2
 
 
@@ -76,7 +78,11 @@ def test_llm_verifier_over_http_applies_the_threshold_and_cleans_proposals(tmp_p
 
 
 def test_dictionary_merges_seed_withholds_codeswitch_terms_and_writes_both_formats(tmp_path):
-    verified = [VerifiedPair("파일", "file", 0.9, "mined:offline"), VerifiedPair("셀", "cell", 0.7, "mined:offline"), VerifiedPair("학교", "school", 0.8, "mined:offline")]
+    verified = [
+        VerifiedPair("파일", "file", 0.9, "mined:offline"),
+        VerifiedPair("셀", "cell", 0.7, "mined:offline"),
+        VerifiedPair("학교", "school", 0.8, "mined:offline"),
+    ]
     seed = {"파일": ["File"], "표": ["table", "a,b"]}
     entries, withheld = merge_dictionary(verified, seed, withheld_korean={"학교"})
     assert withheld == 1
@@ -87,10 +93,20 @@ def test_dictionary_merges_seed_withholds_codeswitch_terms_and_writes_both_forma
         ("표", "table", "muse-seed"),
     ]
     write_dictionary(tmp_path / "dictionary.tsv", entries)
-    assert (tmp_path / "dictionary.tsv").read_text(encoding="utf-8").splitlines()[0] == "셀\tcell\t0.7000\tmined:offline"
-    assert read_verified_dictionary(tmp_path / "dictionary.tsv") == {"셀": ["cell"], "파일": ["file"], "표": ["a,b", "table"]}
+    assert (tmp_path / "dictionary.tsv").read_text(encoding="utf-8").splitlines()[
+        0
+    ] == "셀\tcell\t0.7000\tmined:offline"
+    assert read_verified_dictionary(tmp_path / "dictionary.tsv") == {
+        "셀": ["cell"],
+        "파일": ["file"],
+        "표": ["a,b", "table"],
+    }
     assert write_solr_synonyms(tmp_path / "synonyms.txt", entries) == 3  # "a,b" would split a Solr rule
-    assert (tmp_path / "synonyms.txt").read_text(encoding="utf-8").splitlines() == ["셀, cell", "파일, file", "표, table"]
+    assert (tmp_path / "synonyms.txt").read_text(encoding="utf-8").splitlines() == [
+        "셀, cell",
+        "파일, file",
+        "표, table",
+    ]
 
 
 def test_frequent_terms_counts_documents_skips_single_syllables_and_gives_context():

@@ -6,7 +6,14 @@ import random
 
 import pytest
 
-from nsparse.synth.filters import Candidate, DuplicateFilter, FilterSettings, copy_ratio, filter_candidates, hangul_ratio
+from nsparse.synth.filters import (
+    Candidate,
+    DuplicateFilter,
+    FilterSettings,
+    copy_ratio,
+    filter_candidates,
+    hangul_ratio,
+)
 from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
 from nsparse.text import analyze
 
@@ -29,7 +36,11 @@ def llm(doc_key: str, query: str) -> Candidate:
 
 
 def test_length_filter_rejects_too_short_and_too_long_queries():
-    result = run(llm("demo/seoul", "서울"), llm("demo/seoul", "서울 한강 인구 " * 10), llm("demo/seoul", "서울 인구는 얼마나 되나"))
+    result = run(
+        llm("demo/seoul", "서울"),
+        llm("demo/seoul", "서울 한강 인구 " * 10),
+        llm("demo/seoul", "서울 인구는 얼마나 되나"),
+    )
     assert result["counts"]["llm"]["rejected"]["length"] == 2
     assert [pair["query"] for pair in result["pairs"]] == ["서울 인구는 얼마나 되나"]
 
@@ -55,7 +66,11 @@ def test_duplicate_filter_rejects_near_duplicates_in_a_document_and_repeats_acro
     assert not duplicates.admit("a", ["인구", "규모", "서울"])  # same words, other order
     assert not duplicates.admit("b", ["서울", "인구", "규모"])  # same token set, other document
     assert duplicates.admit("a", ["서울", "면적"])
-    result = run(llm("demo/seoul", "서울 인구 규모"), llm("demo/seoul", "서울의 인구 규모는"), llm("demo/seoul", "서울을 흐르는 강"))
+    result = run(
+        llm("demo/seoul", "서울 인구 규모"),
+        llm("demo/seoul", "서울의 인구 규모는"),
+        llm("demo/seoul", "서울을 흐르는 강"),
+    )
     assert result["counts"]["llm"]["rejected"]["duplicate"] == 1
     assert len(result["pairs"]) == 2
 

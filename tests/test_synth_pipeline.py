@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-import yaml
-from helpers import ROOT, SYNTH_CORPUS, synthesize_params
+from helpers import SYNTH_CORPUS, run_synthesize_stage, synthesize_params
 from llm_fixtures import running_chat_server, server_log
-
-from nsparse.config import load_params
 from nsparse.data import read_pairs
 from nsparse.io import write_jsonl
 from nsparse.llm import make_generator
 from nsparse.synth import sample_documents, synthesize
+
 
 def documents() -> dict[str, str]:
     return sample_documents({"demo": SYNTH_CORPUS}, per_corpus=10, seed=0)
@@ -41,13 +36,19 @@ def test_offline_synthesis_labels_methods_and_accounts_for_every_candidate(tmp_p
 
 
 def test_llm_synthesis_over_http_filters_parses_and_resumes_from_cache(tmp_path):
-    reply = json.dumps({"queries": ["대한민국 도시 관광 명소", "이 지역의 유명한 장소"], "paraphrases": ["가볼 만한 곳 추천"]}, ensure_ascii=False)
+    reply = json.dumps(
+        {"queries": ["대한민국 도시 관광 명소", "이 지역의 유명한 장소"], "paraphrases": ["가볼 만한 곳 추천"]},
+        ensure_ascii=False,
+    )
     with running_chat_server(tmp_path, default_reply=reply) as base_url:
         generator = make_generator({"backend": "openai", "model": "m", "base_url": base_url, "max_retries": 0})
         pairs, report = synthesize(documents(), synthesize_params(), generator, seed=0, cache_dir=tmp_path / "cache")
         requests = len(server_log(base_url))
         assert requests == 2 * len(SYNTH_CORPUS)  # one query and one paraphrase request per document
-        assert report["cache"]["generated"] == len(SYNTH_CORPUS) and report["malformed"] == {"queries": 0, "paraphrases": 0}
+        assert report["cache"]["generated"] == len(SYNTH_CORPUS) and report["malformed"] == {
+            "queries": 0,
+            "paraphrases": 0,
+        }
         assert report["methods"]["llm"]["candidates"] == 2 * len(SYNTH_CORPUS)
         assert report["methods"]["llm"]["rejected"]["duplicate"] >= len(SYNTH_CORPUS)  # same queries for every document
         assert report["provenance"]["prompts"][0]["sha256"] and report["provenance"]["model"] == "m"
@@ -70,14 +71,7 @@ def test_llm_synthesis_over_http_filters_parses_and_resumes_from_cache(tmp_path)
 
 
 def test_synthesize_stage_runs_with_the_tiny_transformers_model(tmp_path, tiny_qwen3):
-    write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()])
-    stage_params = load_params(ROOT / "params.yaml")
-    stage_params["llm"].update(backend="transformers", model=str(tiny_qwen3), max_new_tokens=24)
-    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "stages.synthesize"], cwd=tmp_path, env=environment, check=True)
-    report = json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))
+    report = run_synthesize_stage(tmp_path, dict(backend="transformers", model=str(tiny_qwen3), max_new_tokens=24))
     assert report["provenance"]["backend"] == "transformers" and report["provenance"]["generated_tokens"] > 0
     assert report["malformed"]["queries"] == len(SYNTH_CORPUS)  # a random model writes no JSON: every document counted
     assert (tmp_path / "data/synth/pairs.jsonl").read_text(encoding="utf-8") == ""  # nothing passed the filters

@@ -9,23 +9,45 @@ import torch
 
 from nsparse.data import Benchmark
 from nsparse.model.base import BaseModelSettings, new_masked_lm
-from nsparse.model.vocabulary import train_tokenizer
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
+from nsparse.model.vocabulary import train_tokenizer
 from nsparse.train.losses import distillation, flops, info_nce, quadratic_warmup
 from nsparse.train.setup import truncate_live_history
 from nsparse.train.trainer import CHECKPOINT_FILE, COMPLETED_FILE, RunPaths, Trainer, TrainSettings
 from nsparse.train.validation import capped_validation_set
 
 DOCS = [
-    "서울은 대한민국의 수도이다.", "부산은 항구 도시이다.", "김치는 한국의 전통 음식이다.",
-    "Seoul is the capital of Korea.", "한강은 서울을 흐른다.", "제주도는 섬이다.",
-    "기차로 세 시간이 걸린다.", "비빔밥은 밥과 나물을 섞은 음식이다.",
+    "서울은 대한민국의 수도이다.",
+    "부산은 항구 도시이다.",
+    "김치는 한국의 전통 음식이다.",
+    "Seoul is the capital of Korea.",
+    "한강은 서울을 흐른다.",
+    "제주도는 섬이다.",
+    "기차로 세 시간이 걸린다.",
+    "비빔밥은 밥과 나물을 섞은 음식이다.",
 ]
 QUERIES = ["한국의 수도", "항구 도시", "전통 음식", "capital of Korea", "서울의 강", "섬", "기차 시간", "비빔밥"]
-PAIRS = [{"query": query, "positive": doc, "negatives": [DOCS[(i + 3) % len(DOCS)], DOCS[(i + 5) % len(DOCS)]],
-          "source": "test"} for i, (query, doc) in enumerate(zip(QUERIES, DOCS))]
-SETTINGS = TrainSettings(steps=4, batch_size=4, negatives_per_query=1, accumulation_steps=2, learning_rate=1e-3,
-                         warmup_ratio=0.25, flops_warmup_steps=2, checkpoint_every=2, validate_every=2, log_every=1)
+PAIRS = [
+    {
+        "query": query,
+        "positive": doc,
+        "negatives": [DOCS[(i + 3) % len(DOCS)], DOCS[(i + 5) % len(DOCS)]],
+        "source": "test",
+    }
+    for i, (query, doc) in enumerate(zip(QUERIES, DOCS))
+]
+SETTINGS = TrainSettings(
+    steps=4,
+    batch_size=4,
+    negatives_per_query=1,
+    accumulation_steps=2,
+    learning_rate=1e-3,
+    warmup_ratio=0.25,
+    flops_warmup_steps=2,
+    checkpoint_every=2,
+    validate_every=2,
+    log_every=1,
+)
 
 
 # One tokenizer for every encoder of a test: on a corpus this small, WordPiece's learned
@@ -36,16 +58,24 @@ TOKENIZER, _ = train_tokenizer(DOCS * 3 + QUERIES, vocab_size=1000, min_frequenc
 def tiny_encoder(mode: str = "inference-free") -> SparseEncoder:
     torch.manual_seed(0)
     tokenizer = TOKENIZER
-    mlm = new_masked_lm(tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2,
-                                                     intermediate_size=32, max_length=32))
-    return SparseEncoder(mlm, tokenizer, EncoderSettings(mode=mode, max_length=32, query_max_length=16),
-                         compute_idf(tokenizer, DOCS), train_idf=mode == "inference-free")
+    mlm = new_masked_lm(
+        tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, max_length=32)
+    )
+    return SparseEncoder(
+        mlm,
+        tokenizer,
+        EncoderSettings(mode=mode, max_length=32, query_max_length=16),
+        compute_idf(tokenizer, DOCS),
+        train_idf=mode == "inference-free",
+    )
 
 
 def benchmark() -> Benchmark:
-    return Benchmark(corpus={f"d{i}": {"title": "", "text": doc} for i, doc in enumerate(DOCS)},
-                     queries={f"q{i}": query for i, query in enumerate(QUERIES)},
-                     qrels={f"q{i}": {f"d{i}": 1} for i in range(len(QUERIES))})
+    return Benchmark(
+        corpus={f"d{i}": {"title": "", "text": doc} for i, doc in enumerate(DOCS)},
+        queries={f"q{i}": query for i, query in enumerate(QUERIES)},
+        qrels={f"q{i}": {f"d{i}": 1} for i in range(len(QUERIES))},
+    )
 
 
 def test_info_nce_prefers_the_positive() -> None:
@@ -112,8 +142,13 @@ def test_bi_encoder_with_distillation_trains(tmp_path) -> None:
     pairs = [{**pair, "teacher_scores": [3.0, 1.0, 0.5]} for pair in PAIRS]
     settings = TrainSettings(**{**SETTINGS.__dict__, "distill": "margin_mse", "l0_threshold": 5.0})
     logged: list[dict[str, float]] = []
-    trainer = Trainer(tiny_encoder("bi-encoder"), pairs, settings, run_paths(tmp_path),
-                      logger=lambda metrics, step: logged.append(metrics))
+    trainer = Trainer(
+        tiny_encoder("bi-encoder"),
+        pairs,
+        settings,
+        run_paths(tmp_path),
+        logger=lambda metrics, step: logged.append(metrics),
+    )
     trainer.run()
     assert {"train/distill", "train/flops_query", "train/ranking"} <= set(logged[-1])
     assert (tmp_path / "model" / "nsparse.json").exists()
@@ -127,10 +162,21 @@ def test_validation_subset_keeps_judged_documents() -> None:
 
 
 def test_training_learns_to_rank_the_positive(tmp_path) -> None:
-    settings = TrainSettings(**{**SETTINGS.__dict__, "steps": 30, "accumulation_steps": 1, "learning_rate": 3e-3,
-                                "warmup_ratio": 0.0, "flops_weight": 0.0, "batch_size": 8})
+    settings = TrainSettings(
+        **{
+            **SETTINGS.__dict__,
+            "steps": 30,
+            "accumulation_steps": 1,
+            "learning_rate": 3e-3,
+            "warmup_ratio": 0.0,
+            "flops_weight": 0.0,
+            "batch_size": 8,
+        }
+    )
     logged: list[dict[str, float]] = []
-    Trainer(tiny_encoder(), PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)).run()
+    Trainer(
+        tiny_encoder(), PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)
+    ).run()
     first, last = logged[0]["train/ranking"], logged[-1]["train/ranking"]
     assert last < 0.75 * first, (first, last)
 
@@ -159,15 +205,26 @@ def test_resume_truncates_the_killed_runs_dvclive_rows(tmp_path) -> None:
 def test_floor_model_learns_only_its_query_weights(tmp_path) -> None:
     """learned_part off: the transformer and the gate stay as they were, the IDF re-weighting learns to rank."""
     torch.manual_seed(0)
-    mlm = new_masked_lm(TOKENIZER, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
-                                                     max_length=32))
-    encoder = SparseEncoder(mlm, TOKENIZER, EncoderSettings(lexical_floor=True, max_length=32, query_max_length=16),
-                            train_idf=True)
+    mlm = new_masked_lm(
+        TOKENIZER, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, max_length=32)
+    )
+    encoder = SparseEncoder(
+        mlm, TOKENIZER, EncoderSettings(lexical_floor=True, max_length=32, query_max_length=16), train_idf=True
+    )
     encoder.fit_lexical_statistics(DOCS)
     before = {name: value.clone() for name, value in encoder.mlm.state_dict().items()}
     start = encoder.query_weights().clone()
-    settings = TrainSettings(**{**SETTINGS.__dict__, "steps": 30, "accumulation_steps": 1, "idf_learning_rate": 5e-2,
-                                "warmup_ratio": 0.0, "batch_size": 8, "learned_part": False})
+    settings = TrainSettings(
+        **{
+            **SETTINGS.__dict__,
+            "steps": 30,
+            "accumulation_steps": 1,
+            "idf_learning_rate": 5e-2,
+            "warmup_ratio": 0.0,
+            "batch_size": 8,
+            "learned_part": False,
+        }
+    )
     logged: list[dict[str, float]] = []
     Trainer(encoder, PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)).run()
     assert logged[-1]["train/ranking"] < logged[0]["train/ranking"]
@@ -176,5 +233,8 @@ def test_floor_model_learns_only_its_query_weights(tmp_path) -> None:
     assert not torch.equal(encoder.query_weights(), start)
     assert "train/idf_prior" in logged[-1]
     saved = SparseEncoder.load(tmp_path / "model")  # the learned weights are what idf.json ships
-    assert torch.allclose(saved.query_weights()[saved.query_weights() > 1e-5],
-                          encoder.query_weights()[saved.query_weights() > 1e-5], rtol=1e-5)
+    assert torch.allclose(
+        saved.query_weights()[saved.query_weights() > 1e-5],
+        encoder.query_weights()[saved.query_weights() > 1e-5],
+        rtol=1e-5,
+    )

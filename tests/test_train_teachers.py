@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from helpers import TEXTS, tiny_encoder
 
+from helpers import TEXTS, tiny_encoder
 from nsparse.train.teachers import BM25Teacher, EncoderTeacher, attach_teacher_scores
 
 PAIRS = [

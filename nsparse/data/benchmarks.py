@@ -207,8 +207,10 @@ def msmarco_parallel(records: Sequence[MsmarcoRecord]) -> list[dict[str, str]]:
     for record in records:
         rows.append({"id": f"{record.record_id}:q", "ko": record.query_ko, "en": record.query_en})
         if len(record.positives_ko) == len(record.positives_en):
-            rows.extend({"id": f"{record.record_id}:p{index}", "ko": ko, "en": en}
-                        for index, (ko, en) in enumerate(zip(record.positives_ko, record.positives_en)))
+            rows.extend(
+                {"id": f"{record.record_id}:p{index}", "ko": ko, "en": en}
+                for index, (ko, en) in enumerate(zip(record.positives_ko, record.positives_en))
+            )
     return rows
 
 

@@ -13,8 +13,8 @@ positive) are counted and logged, never silent.
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -214,8 +214,12 @@ def load_benchmark(folder: PathLike, split: str) -> Benchmark:
     qrels = read_qrels(qrels_path, corpus_ids=corpus, query_ids=all_queries)
     unscorable = {qid for qid, judged in qrels.items() if not any(score > 0 for score in judged.values())}
     if unscorable:
-        log.warning("%s: %d queries have no relevant judgment (score > 0) and are left out, e.g. %s",
-                    qrels_path, len(unscorable), sorted(unscorable)[:3])
+        log.warning(
+            "%s: %d queries have no relevant judgment (score > 0) and are left out, e.g. %s",
+            qrels_path,
+            len(unscorable),
+            sorted(unscorable)[:3],
+        )
         qrels = {qid: judged for qid, judged in qrels.items() if qid not in unscorable}
     return Benchmark(corpus=corpus, queries={qid: all_queries[qid] for qid in qrels}, qrels=qrels)
 
@@ -280,8 +284,14 @@ def read_pairs(path: PathLike) -> list[dict[str, Any]]:
                 raise DataFormatError(path, line, f"field '{field}' is empty")
         kept = [text for text in negatives if text != positive]
         dropped += len(negatives) - len(kept)
-        pairs.append({"query": query, "positive": positive, "negatives": kept,
-                      "source": _string_field(record, "source", path, line)})
+        pairs.append(
+            {
+                "query": query,
+                "positive": positive,
+                "negatives": kept,
+                "source": _string_field(record, "source", path, line),
+            }
+        )
     if not pairs:
         raise DataFormatError(path, 1, "no training pairs (the file is empty)")
     if dropped:

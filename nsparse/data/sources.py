@@ -205,8 +205,15 @@ def fetch_libreoffice_help(cache_dir: PathLike, packages: Mapping[str, Mapping[s
     unpacked = cache / "unpacked" / _safe_name("+".join(str(pins[p]["version"]) for p in sorted(pins)))
     help_root = unpacked / HELP_ROOT
     record_path = unpacked / PACKAGES_RECORD
-    record = {package: _fetch_deb(cache, package, str(pin["version"]), pin.get("sha256")) for package, pin in sorted(pins.items())}
-    if record_path.exists() and read_json(record_path) == record and all((help_root / d).is_dir() for d in LIBREOFFICE_HELP_DIRS.values()):
+    record = {
+        package: _fetch_deb(cache, package, str(pin["version"]), pin.get("sha256"))
+        for package, pin in sorted(pins.items())
+    }
+    if (
+        record_path.exists()
+        and read_json(record_path) == record
+        and all((help_root / d).is_dir() for d in LIBREOFFICE_HELP_DIRS.values())
+    ):
         return help_root
     if unpacked.exists():
         shutil.rmtree(unpacked)  # an interrupted or different unpack: start clean
@@ -232,8 +239,9 @@ def _fetch_deb(cache: Path, package: str, version: str, sha256: str | None) -> d
     folder.mkdir(parents=True, exist_ok=True)
     archives = sorted(folder.glob(f"{package}_*.deb"))
     if not archives:
-        result = subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=folder,
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            ["apt-get", "download", f"{package}={version}"], cwd=folder, capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             reason = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
             raise RuntimeError(
@@ -251,7 +259,8 @@ def _fetch_deb(cache: Path, package: str, version: str, sha256: str | None) -> d
     if sha256 is not None and digest != sha256:
         raise RuntimeError(
             f"{archives[0]}: SHA-256 {digest} differs from the pinned {sha256} (params.yaml "
-            f"sources.libreoffice_help.{package}): not the bytes the benchmarks were built from; delete it to download again"
+            f"sources.libreoffice_help.{package}): not the bytes the benchmarks were built from; "
+            "delete it to download again"
         )
     return {"version": version, "sha256": digest, "deb": archives[0].relative_to(cache).as_posix()}
 

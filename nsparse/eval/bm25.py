@@ -28,8 +28,14 @@ class BM25Kiwi:
     sparse queries do.
     """
 
-    def __init__(self, corpus: Mapping[str, str | Mapping[str, str]], k1: float = 0.9, b: float = 0.4,
-                 analyzer: Analyzer = analyze_batch, distinct_query_terms: bool = False) -> None:
+    def __init__(
+        self,
+        corpus: Mapping[str, str | Mapping[str, str]],
+        k1: float = 0.9,
+        b: float = 0.4,
+        analyzer: Analyzer = analyze_batch,
+        distinct_query_terms: bool = False,
+    ) -> None:
         if not corpus:
             raise ValueError("BM25Kiwi: empty corpus")
         self.doc_ids = list(corpus)

@@ -53,8 +53,12 @@ def evaluate(
     relevant = relevant_only(qrels)
     excluded = tuple(sorted(qrels.keys() - relevant.keys()))
     if excluded:
-        log.warning("evaluate: %d of %d judged queries have no relevant judgment (score > 0) and are left out, e.g. %s",
-                    len(excluded), len(qrels), list(excluded[:3]))
+        log.warning(
+            "evaluate: %d of %d judged queries have no relevant judgment (score > 0) and are left out, e.g. %s",
+            len(excluded),
+            len(qrels),
+            list(excluded[:3]),
+        )
     if not relevant:
         raise ValueError(f"evaluate: none of the {len(qrels)} judged queries has a relevant judgment (score > 0)")
     qrels = relevant

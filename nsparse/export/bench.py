@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 
 import scipy.sparse as sp
 import torch
@@ -28,8 +28,9 @@ class BenchSettings:
     top_k: int = 20  # terms compared between back ends
 
 
-def timed(encode: Callable[[Sequence[str]], sp.csr_matrix], texts: Sequence[str],
-          warmup: int) -> tuple[sp.csr_matrix, float]:
+def timed(
+    encode: Callable[[Sequence[str]], sp.csr_matrix], texts: Sequence[str], warmup: int
+) -> tuple[sp.csr_matrix, float]:
     """Encode `texts` after an untimed warm-up on the first `warmup` of them (first-call costs excluded)."""
     encode(texts[:warmup])
     started = time.perf_counter()
@@ -37,8 +38,12 @@ def timed(encode: Callable[[Sequence[str]], sp.csr_matrix], texts: Sequence[str]
     return matrix, time.perf_counter() - started
 
 
-def encoding_benchmark(encoder: SparseEncoder, onnx_models: dict[str, str | os.PathLike[str]],
-                       subset: ValidationSet, settings: BenchSettings) -> dict[str, dict]:
+def encoding_benchmark(
+    encoder: SparseEncoder,
+    onnx_models: dict[str, str | os.PathLike[str]],
+    subset: ValidationSet,
+    settings: BenchSettings,
+) -> dict[str, dict]:
     """{backend: {docs_per_second, seconds, ndcg@10, doc_nnz, max_abs_diff_vs_torch, ...}}."""
     encoder.cpu().eval()
     queries = encoder.encode_queries(subset.query_texts)
@@ -50,13 +55,26 @@ def encoding_benchmark(encoder: SparseEncoder, onnx_models: dict[str, str | os.P
         matrix, seconds = timed(partial(encode, batch_size=settings.batch_size), subset.doc_texts, settings.batch_size)
         run = SparseRetriever(matrix, subset.doc_ids).search(queries, subset.query_ids, 100)
         summary = evaluate(subset.qrels, run).summary
-        results[name] = {"docs_per_second": len(subset.doc_texts) / seconds, "seconds": seconds,
-                         "ndcg@10": float(summary["ndcg@10"]), "doc_nnz": float(matrix.getnnz(axis=1).mean())}
+        results[name] = {
+            "docs_per_second": len(subset.doc_texts) / seconds,
+            "seconds": seconds,
+            "ndcg@10": float(summary["ndcg@10"]),
+            "doc_nnz": float(matrix.getnnz(axis=1).mean()),
+        }
         if reference is None:
             reference = matrix.toarray()
         else:
             results[name].update(compare_vectors(reference, matrix.toarray(), settings.top_k))
-            results[name]["speedup_vs_pytorch"] = results[name]["docs_per_second"] / results["pytorch"]["docs_per_second"]
-            results[name]["ndcg_ratio_vs_pytorch"] = results[name]["ndcg@10"] / max(results["pytorch"]["ndcg@10"], 1e-12)
-    return {"documents": len(subset.doc_texts), "queries": len(subset.query_texts),
-            "threads": torch.get_num_threads(), "batch_size": settings.batch_size, "backends": results}
+            results[name]["speedup_vs_pytorch"] = (
+                results[name]["docs_per_second"] / results["pytorch"]["docs_per_second"]
+            )
+            results[name]["ndcg_ratio_vs_pytorch"] = results[name]["ndcg@10"] / max(
+                results["pytorch"]["ndcg@10"], 1e-12
+            )
+    return {
+        "documents": len(subset.doc_texts),
+        "queries": len(subset.query_texts),
+        "threads": torch.get_num_threads(),
+        "batch_size": settings.batch_size,
+        "backends": results,
+    }

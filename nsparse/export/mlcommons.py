@@ -44,8 +44,11 @@ def export_torchscript(encoder: SparseEncoder, path: str | os.PathLike[str]) -> 
     encoder.cpu().eval()
     input_ids, attention_mask = example_inputs(encoder)
     with torch.no_grad():
-        traced = torch.jit.trace(TorchScriptDocumentGraph(encoder),
-                                 ({"input_ids": input_ids, "attention_mask": attention_mask},), strict=False)
+        traced = torch.jit.trace(
+            TorchScriptDocumentGraph(encoder),
+            ({"input_ids": input_ids, "attention_mask": attention_mask},),
+            strict=False,
+        )
     saved = io.BytesIO()
     torch.jit.save(traced, saved)
     with atomic_open(path, "wb") as handle:
@@ -61,8 +64,9 @@ def reproducible_torchscript(archive: bytes) -> bytes:
     """
     source = zipfile.ZipFile(io.BytesIO(archive))
     members = [info for info in source.infolist() if not info.filename.endswith(".debug_pkl")]
-    content = hashlib.sha256(b"".join(source.read(info) for info in members
-                                      if not info.filename.endswith(SERIALIZATION_ID))).digest()
+    content = hashlib.sha256(
+        b"".join(source.read(info) for info in members if not info.filename.endswith(SERIALIZATION_ID))
+    ).digest()
     result = io.BytesIO()
     with zipfile.ZipFile(result, "w", zipfile.ZIP_STORED) as target:
         for info in members:
@@ -84,6 +88,7 @@ def write_zip(path: str | os.PathLike[str], members: dict[str, str | os.PathLike
             info.external_attr = 0o644 << 16
             archive.writestr(info, Path(source).read_bytes())
 
+
 def write_ml_commons_tokenizer(encoder: SparseEncoder, path: str | os.PathLike[str]) -> None:
     """`tokenizer.json` as ML Commons must apply it to documents: truncated at the encoder's max_length, unpadded.
 
@@ -104,12 +109,18 @@ def check_tokenizer_parity(encoder: SparseEncoder, path: str | os.PathLike[str],
     expected = encoder.tokenizer(list(texts), truncation=True, max_length=encoder.settings.max_length)["input_ids"]
     for text, got, want in zip(texts, packaged, expected):
         if got != want:
-            raise ParityError(f"{path}: tokenizes {text[:40]!r}... into {len(got)} ids where the encoder uses {len(want)}"
-                              f" (max_length {encoder.settings.max_length})")
+            raise ParityError(
+                f"{path}: tokenizes {text[:40]!r}... into {len(got)} ids where the encoder uses {len(want)}"
+                f" (max_length {encoder.settings.max_length})"
+            )
 
 
-def write_packages(encoder: SparseEncoder, model_dir: str | os.PathLike[str], export_dir: str | os.PathLike[str],
-                   parity_texts: Sequence[str]) -> dict[str, dict]:
+def write_packages(
+    encoder: SparseEncoder,
+    model_dir: str | os.PathLike[str],
+    export_dir: str | os.PathLike[str],
+    parity_texts: Sequence[str],
+) -> dict[str, dict]:
     """The three zips from the exported files in `export_dir`, the saved model in `model_dir` and its tokenizer.
 
     The packaged tokenizer is checked on `parity_texts` against the encoder's own.
@@ -127,6 +138,9 @@ def write_packages(encoder: SparseEncoder, model_dir: str | os.PathLike[str], ex
     described = {}
     for name, members in packages.items():
         write_zip(export / name, members)
-        described[name] = {"sha256": sha256_file(export / name), "bytes": (export / name).stat().st_size,
-                           "members": sorted(members)}
+        described[name] = {
+            "sha256": sha256_file(export / name),
+            "bytes": (export / name).stat().st_size,
+            "members": sorted(members),
+        }
     return described

@@ -67,9 +67,17 @@ def export_onnx(encoder: SparseEncoder, path: str | os.PathLike[str], opset: int
     dynamic_axes = {name: {index: axis for axis, index in axes.items()} for name in INPUT_NAMES}
     dynamic_axes[OUTPUT_NAME] = {0: "batch"}
     with torch.no_grad():
-        torch.onnx.export(DocumentGraph(encoder).cpu().eval(), example_inputs(encoder.cpu()), str(path), dynamo=False,
-                          input_names=INPUT_NAMES, output_names=[OUTPUT_NAME], dynamic_axes=dynamic_axes,
-                          opset_version=opset, do_constant_folding=True)
+        torch.onnx.export(
+            DocumentGraph(encoder).cpu().eval(),
+            example_inputs(encoder.cpu()),
+            str(path),
+            dynamo=False,
+            input_names=INPUT_NAMES,
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+            do_constant_folding=True,
+        )
     check_loadable_by_ml_commons(path)
 
 
@@ -78,8 +86,10 @@ def check_loadable_by_ml_commons(path: str | os.PathLike[str]) -> dict[str, int]
     model = onnx.load(str(path), load_external_data=False)
     opset = max(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
     if opset > MAX_OPSET or model.ir_version > MAX_IR_VERSION:
-        raise ValueError(f"{path}: opset {opset} / IR {model.ir_version} exceeds ONNX Runtime 1.16.3's "
-                         f"{MAX_OPSET} / {MAX_IR_VERSION}")
+        raise ValueError(
+            f"{path}: opset {opset} / IR {model.ir_version} exceeds ONNX Runtime 1.16.3's "
+            f"{MAX_OPSET} / {MAX_IR_VERSION}"
+        )
     return {"opset": opset, "ir_version": model.ir_version}
 
 
@@ -99,8 +109,9 @@ class OnnxDocumentEncoder:
         self.encoder = encoder
 
     def run(self, texts: list[str]) -> np.ndarray:
-        batch = self.encoder.tokenizer(texts, padding=True, truncation=True, max_length=self.encoder.settings.max_length,
-                                       return_tensors="np")
+        batch = self.encoder.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.encoder.settings.max_length, return_tensors="np"
+        )
         feeds = {graph: batch[name].astype(np.int64) for name, graph in zip(TOKENIZER_INPUTS, INPUT_NAMES)}
         return self.session.run([OUTPUT_NAME], feeds)[0]
 
@@ -108,24 +119,30 @@ class OnnxDocumentEncoder:
         return encode_length_sorted(texts, batch_size, self.run, len(self.encoder.vocab))
 
 
-def check_parity(encoder: SparseEncoder, onnx_path: str | os.PathLike[str], texts: Sequence[str],
-                 atol: float = 1e-4, top_k: int = 20, batch_size: int = 8) -> dict[str, float]:
+def check_parity(
+    encoder: SparseEncoder,
+    onnx_path: str | os.PathLike[str],
+    texts: Sequence[str],
+    atol: float = 1e-4,
+    top_k: int = 20,
+    batch_size: int = 8,
+) -> dict[str, float]:
     """Compare ONNX Runtime with PyTorch on `texts`; raise ParityError unless within `atol` and same top-k terms."""
     expected = encoder.encode_documents(texts, batch_size=batch_size).toarray()
     actual = OnnxDocumentEncoder(onnx_path, encoder).encode_documents(texts, batch_size=batch_size).toarray()
     figures = compare_vectors(expected, actual, top_k)
     if figures["max_abs_diff"] > atol or figures["top_k_mismatches"] > 0:
-        raise ParityError(f"{onnx_path}: ONNX vs PyTorch on {len(texts)} texts: max |diff| "
-                          f"{figures['max_abs_diff']:.3g} (limit {atol:g}), {figures['top_k_mismatches']} documents "
-                          f"with different top-{top_k} terms")
+        raise ParityError(
+            f"{onnx_path}: ONNX vs PyTorch on {len(texts)} texts: max |diff| "
+            f"{figures['max_abs_diff']:.3g} (limit {atol:g}), {figures['top_k_mismatches']} documents "
+            f"with different top-{top_k} terms"
+        )
     return {**figures, "atol": atol, "texts": len(texts)}
 
 
 def compare_vectors(expected: np.ndarray, actual: np.ndarray, top_k: int) -> dict[str, float]:
     """Largest absolute difference, and how many rows disagree on their top-k terms (as sets)."""
-    mismatches = sum(
-        set(top_terms(want, top_k)) != set(top_terms(got, top_k)) for want, got in zip(expected, actual)
-    )
+    mismatches = sum(set(top_terms(want, top_k)) != set(top_terms(got, top_k)) for want, got in zip(expected, actual))
     return {"max_abs_diff": float(np.abs(expected - actual).max()), "top_k": top_k, "top_k_mismatches": int(mismatches)}
 
 

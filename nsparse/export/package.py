@@ -15,8 +15,14 @@ from typing import Any
 
 from nsparse.export.bench import BenchSettings, encoding_benchmark
 from nsparse.export.mlcommons import export_torchscript, write_packages
-from nsparse.export.onnx import (MAX_IR_VERSION, MAX_OPSET, check_loadable_by_ml_commons, check_parity, export_onnx,
-                                 quantize_int8)
+from nsparse.export.onnx import (
+    MAX_IR_VERSION,
+    MAX_OPSET,
+    check_loadable_by_ml_commons,
+    check_parity,
+    export_onnx,
+    quantize_int8,
+)
 from nsparse.io import sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
 from nsparse.train.validation import ValidationSet
@@ -31,8 +37,13 @@ class ExportSettings:
     bench: BenchSettings = BenchSettings()
 
 
-def export_variant(model_dir: str | os.PathLike[str], export_dir: str | os.PathLike[str], parity_texts: Sequence[str],
-                   bench_subset: ValidationSet, settings: ExportSettings) -> dict[str, Any]:
+def export_variant(
+    model_dir: str | os.PathLike[str],
+    export_dir: str | os.PathLike[str],
+    parity_texts: Sequence[str],
+    bench_subset: ValidationSet,
+    settings: ExportSettings,
+) -> dict[str, Any]:
     """Export the saved encoder in `model_dir` to `export_dir`; return the encoding benchmark figures.
 
     Raises `ParityError` (and leaves `export_dir` untouched) if ONNX and PyTorch disagree.
@@ -50,20 +61,30 @@ def export_variant(model_dir: str | os.PathLike[str], export_dir: str | os.PathL
         quantize_int8(onnx_models["onnx_fp32"], onnx_models["onnx_int8"])
     export_torchscript(encoder, staging / "model.pt")
     packages = write_packages(encoder, model_dir, staging, parity_texts)
-    bench = encoding_benchmark(encoder, {name: str(path) for name, path in onnx_models.items()}, bench_subset,
-                               settings.bench)
+    bench = encoding_benchmark(
+        encoder, {name: str(path) for name, path in onnx_models.items()}, bench_subset, settings.bench
+    )
     bench["parity"] = parity
-    files = {path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size,
-                         **check_loadable_by_ml_commons(path)} for path in onnx_models.values()}
+    files = {
+        path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size, **check_loadable_by_ml_commons(path)}
+        for path in onnx_models.values()
+    }
     manifest = {
         "model": str(model_dir),
         "encoder": encoder.settings.__dict__,
-        "target_runtime": {"onnxruntime": "1.16.3 (ML Commons 2.19.1)", "max_opset": MAX_OPSET,
-                           "max_ir_version": MAX_IR_VERSION},
+        "target_runtime": {
+            "onnxruntime": "1.16.3 (ML Commons 2.19.1)",
+            "max_opset": MAX_OPSET,
+            "max_ir_version": MAX_IR_VERSION,
+        },
         "files": {**files, **packages},
         "parity": parity,
-        "int8": {key: bench["backends"]["onnx_int8"][key] for key in
-                 ("max_abs_diff", "top_k_mismatches", "ndcg@10", "ndcg_ratio_vs_pytorch")} if settings.quantize else None,
+        "int8": {
+            key: bench["backends"]["onnx_int8"][key]
+            for key in ("max_abs_diff", "top_k_mismatches", "ndcg@10", "ndcg_ratio_vs_pytorch")
+        }
+        if settings.quantize
+        else None,
     }
     write_json(staging / "manifest.json", manifest)
     shutil.rmtree(target, ignore_errors=True)

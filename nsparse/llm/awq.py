@@ -74,7 +74,9 @@ class AwqLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, group_size: int, bias: bool) -> None:
         super().__init__()
         if in_features % group_size or out_features % PACK:
-            raise ValueError(f"AWQ needs in_features % group_size == 0 and out_features % 8 == 0, got {in_features}x{out_features}")
+            raise ValueError(
+                f"AWQ needs in_features % group_size == 0 and out_features % 8 == 0, got {in_features}x{out_features}"
+            )
         self.in_features, self.out_features, self.group_size = in_features, out_features, group_size
         groups = in_features // group_size
         self.register_buffer("qweight", torch.zeros(in_features, out_features // PACK, dtype=torch.int32))
@@ -93,7 +95,8 @@ class AwqLinear(nn.Module):
         return out + self.bias.to(x.dtype) if self.bias is not None else out
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, group_size={self.group_size}, bits={BITS}"
+        shape = f"in_features={self.in_features}, out_features={self.out_features}"
+        return f"{shape}, group_size={self.group_size}, bits={BITS}"
 
 
 def _quantized_linear_names(model: nn.Module, quantization: dict[str, Any]) -> list[str]:
@@ -128,16 +131,23 @@ def load_awq_causal_lm(model: str | os.PathLike[str], dtype: torch.dtype, device
     for name in _quantized_linear_names(skeleton, quantization):
         linear = skeleton.get_submodule(name)
         with torch.device("meta"):  # the checkpoint's tensors replace these buffers below
-            layer = AwqLinear(linear.in_features, linear.out_features, quantization["group_size"], linear.bias is not None)
+            layer = AwqLinear(
+                linear.in_features, linear.out_features, quantization["group_size"], linear.bias is not None
+            )
         _replace(skeleton, name, layer)
     state: dict[str, torch.Tensor] = {}
     for shard in sorted(folder.glob("*.safetensors")):
         state.update(load_file(shard, device=str(device)))  # straight to the device: no second copy in host memory
-    state = {key: value if key.endswith((".qweight", ".qzeros", ".scales")) else value.to(dtype) for key, value in state.items()}
+    state = {
+        key: value if key.endswith((".qweight", ".qzeros", ".scales")) else value.to(dtype)
+        for key, value in state.items()
+    }
     missing, unexpected = skeleton.load_state_dict(state, strict=False, assign=True)
     allowed_missing = {"lm_head.weight"} if config.tie_word_embeddings else set()
     if unexpected or set(missing) - allowed_missing:
-        raise ValueError(f"{model}: checkpoint does not match the AWQ layout (missing {missing}, unexpected {unexpected})")
+        raise ValueError(
+            f"{model}: checkpoint does not match the AWQ layout (missing {missing}, unexpected {unexpected})"
+        )
     skeleton.tie_weights()
     return skeleton.to(device).eval()
 
@@ -147,7 +157,9 @@ def _quantize_groups(weight: torch.Tensor, group_size: int) -> tuple[torch.Tenso
     out_features, in_features = weight.shape
     grouped = weight.reshape(out_features, in_features // group_size, group_size)
     high, low = grouped.amax(dim=-1), grouped.amin(dim=-1)
-    scales = ((high - low).clamp(min=1e-5) / (2**BITS - 1)).half().float()  # stored as fp16: quantize with what is stored
+    scales = (
+        ((high - low).clamp(min=1e-5) / (2**BITS - 1)).half().float()
+    )  # stored as fp16: quantize with what is stored
     zeros = (-torch.round(low / scales)).clamp(0, 2**BITS - 1)
     q = (torch.round(grouped / scales.unsqueeze(-1)) + zeros.unsqueeze(-1)).clamp(0, 2**BITS - 1)
     return q.reshape(out_features, in_features), zeros, scales
@@ -200,8 +212,14 @@ def quantize_awq(
     """
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    quantization = {"quant_method": "awq", "bits": BITS, "group_size": group_size, "zero_point": True, "version": "gemm",
-                    "modules_to_not_convert": None}
+    quantization = {
+        "quant_method": "awq",
+        "bits": BITS,
+        "group_size": group_size,
+        "zero_point": True,
+        "version": "gemm",
+        "modules_to_not_convert": None,
+    }
     names = _quantized_linear_names(model, quantization)
     inputs: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     hooks = [

@@ -30,11 +30,18 @@ OUTPUT_TYPES = {
     "f16": gguf.GGMLQuantizationType.F16,
     "q8_0": gguf.GGMLQuantizationType.Q8_0,
 }
-FILE_TYPES = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}
+FILE_TYPES = {
+    "f32": gguf.LlamaFileType.ALL_F32,
+    "f16": gguf.LlamaFileType.MOSTLY_F16,
+    "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
+}
 
 
 def convert_qwen3(
-    model_dir: str | os.PathLike[str], output: str | os.PathLike[str], out_type: str = "f16", pre_tokenizer: str = "qwen2"
+    model_dir: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    out_type: str = "f16",
+    pre_tokenizer: str = "qwen2",
 ) -> Path:
     """Write `model_dir` (a Qwen3ForCausalLM with a byte-level BPE tokenizer) as one GGUF file.
 
@@ -122,7 +129,9 @@ def main() -> None:
     parser.add_argument("model_dir")
     parser.add_argument("output")
     parser.add_argument("--type", default="f16", choices=sorted(OUTPUT_TYPES))
-    parser.add_argument("--pre-tokenizer", default="qwen2", help="llama.cpp pre-tokenizer name (gpt-2 for nsparse.llm.tiny)")
+    parser.add_argument(
+        "--pre-tokenizer", default="qwen2", help="llama.cpp pre-tokenizer name (gpt-2 for nsparse.llm.tiny)"
+    )
     arguments = parser.parse_args()
     print(convert_qwen3(arguments.model_dir, arguments.output, arguments.type, arguments.pre_tokenizer))
 

@@ -60,7 +60,9 @@ class LlamaCppGenerator(Generator):
             return self.llm.detokenize([token], special=True).decode("utf-8", errors="replace") if token >= 0 else ""
 
         eos = self.llm.token_eos()
-        formatter = Jinja2ChatFormatter(template=template, eos_token=text(eos), bos_token=text(self.llm.token_bos()), stop_token_ids=[eos])
+        formatter = Jinja2ChatFormatter(
+            template=template, eos_token=text(eos), bos_token=text(self.llm.token_bos()), stop_token_ids=[eos]
+        )
         harmony = "<|start|>" in template and "<|message|>" in template  # gpt-oss turn markers
 
         def render(**kwargs: Any) -> Any:

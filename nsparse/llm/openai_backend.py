@@ -71,7 +71,12 @@ class OpenAIGenerator(Generator):
 
         with self._timed(), ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             replies = list(
-                tqdm(pool.map(complete, conversations), total=len(conversations), desc="generate", disable=len(conversations) < 16)
+                tqdm(
+                    pool.map(complete, conversations),
+                    total=len(conversations),
+                    desc="generate",
+                    disable=len(conversations) < 16,
+                )
             )
         self.stats.requests += len(conversations)
         self.stats.failed_requests += len(errors)

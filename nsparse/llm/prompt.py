@@ -47,7 +47,14 @@ class PromptTemplate:
             if not isinstance(example, dict) or set(example) != {"user", "assistant"}:
                 raise ValueError(f"{prompt_path}: examples[{index}] must have exactly 'user' and 'assistant'")
             examples.append((str(example["user"]).strip(), str(example["assistant"]).strip()))
-        return cls(prompt_path, text, str(spec["system"]).strip(), tuple(examples), Template(str(spec["user"]).strip()), spec["schema"])
+        return cls(
+            prompt_path,
+            text,
+            str(spec["system"]).strip(),
+            tuple(examples),
+            Template(str(spec["user"]).strip()),
+            spec["schema"],
+        )
 
     @property
     def sha256(self) -> str:

@@ -36,7 +36,7 @@ QWEN3_CHAT_TEMPLATE = (
 
 DEFAULT_TEXTS = [
     "대한민국의 수도는 서울이다. 서울은 한강을 끼고 있다.",
-    "질문을 JSON으로 작성하세요. {\"queries\": [\"검색어\"]}",
+    '질문을 JSON으로 작성하세요. {"queries": ["검색어"]}',
     "The capital of Korea is Seoul. 문서 검색 query 합성.",
     "예 아니오 yes no confidence 0.9 english 번역 동의어",
 ]
@@ -54,7 +54,10 @@ def build_tiny_qwen3(
     )
     tokenizer.train_from_iterator(texts, trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=QWEN3_CHAT_TEMPLATE,
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        chat_template=QWEN3_CHAT_TEMPLATE,
         model_input_names=["input_ids", "attention_mask"],
     )
     config = Qwen3Config(

@@ -44,11 +44,20 @@ class TransformersGenerator(Generator):
             self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype).to(self.device).eval()
         else:
             # "auto" for AWQ: fp16 (the checkpoint's) on GPU, fp32 on CPU, where fp16 matmuls are slow.
-            compute = getattr(torch, dtype) if dtype != "auto" else torch.float16 if self.device.type == "cuda" else torch.float32
+            compute = (
+                getattr(torch, dtype)
+                if dtype != "auto"
+                else torch.float16
+                if self.device.type == "cuda"
+                else torch.float32
+            )
             self.model = load_awq_causal_lm(model, compute, self.device)
             self.stats.extra["quantization"] = {
-                "method": "awq", "bits": quantization["bits"], "group_size": quantization["group_size"],
-                "kernel": "nsparse.llm.awq: PyTorch dequantize + matmul", "compute_dtype": str(compute).removeprefix("torch."),
+                "method": "awq",
+                "bits": quantization["bits"],
+                "group_size": quantization["group_size"],
+                "kernel": "nsparse.llm.awq: PyTorch dequantize + matmul",
+                "compute_dtype": str(compute).removeprefix("torch."),
             }
         if seed is not None:
             torch.manual_seed(seed)

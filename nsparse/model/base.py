@@ -19,10 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import (BertConfig, BertForMaskedLM, DataCollatorForLanguageModeling, PreTrainedTokenizerFast,
-                          get_linear_schedule_with_warmup)
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    DataCollatorForLanguageModeling,
+    PreTrainedTokenizerFast,
+    get_linear_schedule_with_warmup,
+)
 
 from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
+
 
 @dataclass(frozen=True)
 class BaseModelSettings:
@@ -60,17 +66,26 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
 
 def new_masked_lm(tokenizer: PreTrainedTokenizerFast, settings: BaseModelSettings) -> BertForMaskedLM:
     """A randomly initialised BERT masked LM sized by `settings`, its vocabulary the tokenizer's."""
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=settings.hidden_size,
-                        num_hidden_layers=settings.num_layers, num_attention_heads=settings.num_heads,
-                        intermediate_size=settings.intermediate_size,
-                        max_position_embeddings=settings.max_length, pad_token_id=tokenizer.pad_token_id)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=settings.hidden_size,
+        num_hidden_layers=settings.num_layers,
+        num_attention_heads=settings.num_heads,
+        intermediate_size=settings.intermediate_size,
+        max_position_embeddings=settings.max_length,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     return BertForMaskedLM(config)
 
 
 def pack_blocks(tokenizer: PreTrainedTokenizerFast, lines: list[str], block_length: int) -> torch.Tensor:
     """Concatenate all token ids and cut them into [CLS] ... [SEP] blocks of `block_length`."""
     body = block_length - 2
-    ids = [token for encoding in tokenizer(lines, add_special_tokens=False, verbose=False)["input_ids"] for token in encoding]
+    ids = [
+        token
+        for encoding in tokenizer(lines, add_special_tokens=False, verbose=False)["input_ids"]
+        for token in encoding
+    ]
     usable = len(ids) // body * body
     if usable == 0:
         raise ValueError(f"pre-training text has {len(ids)} tokens, fewer than one block of {body}")
@@ -101,8 +116,9 @@ def masked_lm_loss(model: BertForMaskedLM, input_ids: torch.Tensor, labels: torc
     return torch.nn.functional.cross_entropy(logits, labels[selected])
 
 
-def build_base_model(text_path: str | os.PathLike[str], output_dir: str | os.PathLike[str],
-                     settings: BaseModelSettings) -> dict[str, float]:
+def build_base_model(
+    text_path: str | os.PathLike[str], output_dir: str | os.PathLike[str], settings: BaseModelSettings
+) -> dict[str, float]:
     """Train the tokenizer and pre-train the masked LM; save both to `output_dir`; return figures."""
     seed_everything(settings.seed)
     started = time.perf_counter()
@@ -119,7 +135,7 @@ def build_base_model(text_path: str | os.PathLike[str], output_dir: str | os.Pat
     model.train()
     losses = []
     progress = tqdm(range(settings.steps), desc="pre-train MLM", unit="step", mininterval=10)
-    for step in progress:
+    for _ in progress:
         batch = collator([{"input_ids": row} for row in blocks[next(batches)]])
         loss = masked_lm_loss(model, batch["input_ids"], batch["labels"])
         loss.backward()

@@ -81,8 +81,9 @@ def splade_pool(logits: torch.Tensor, attention_mask: torch.Tensor) -> torch.Ten
     return activations.max(dim=1).values
 
 
-def bm25_saturation(term_frequency: torch.Tensor, doc_length: torch.Tensor, k1: float, b: float,
-                    avg_doc_length: float) -> torch.Tensor:
+def bm25_saturation(
+    term_frequency: torch.Tensor, doc_length: torch.Tensor, k1: float, b: float, avg_doc_length: float
+) -> torch.Tensor:
     """BM25's term-frequency component (Lucene form, as bm25s computes it): tf / (tf + k1 (1 - b + b dl/avgdl))."""
     norm = k1 * (1.0 - b + b * doc_length / avg_doc_length)
     return term_frequency / (term_frequency + norm)
@@ -96,13 +97,21 @@ def prune(weights: torch.Tensor, ratio: float) -> torch.Tensor:
     return weights * (weights >= threshold).to(weights.dtype)
 
 
-def encode_length_sorted(texts: Sequence[str], batch_size: int, encode_batch: Callable[[list[str]], np.ndarray],
-                         width: int, progress: bool = False) -> sp.csr_matrix:
+def encode_length_sorted(
+    texts: Sequence[str],
+    batch_size: int,
+    encode_batch: Callable[[list[str]], np.ndarray],
+    width: int,
+    progress: bool = False,
+) -> sp.csr_matrix:
     """Encode texts in batches of similar length (little padding), returning rows in input order."""
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-    rows = [sp.csr_matrix(encode_batch([texts[index] for index in order[start : start + batch_size]]))
-            for start in tqdm(range(0, len(order), batch_size), desc="encode docs", unit="batch", disable=not progress,
-                                   mininterval=10)]
+    rows = [
+        sp.csr_matrix(encode_batch([texts[index] for index in order[start : start + batch_size]]))
+        for start in tqdm(
+            range(0, len(order), batch_size), desc="encode docs", unit="batch", disable=not progress, mininterval=10
+        )
+    ]
     if not rows:
         return sp.csr_matrix((0, width), dtype=np.float32)
     return sp.vstack(rows, format="csr")[np.argsort(order)]
@@ -115,7 +124,9 @@ def idf_from_document_frequency(document_frequency: np.ndarray, count: int) -> n
     return np.log1p((count - document_frequency + 0.5) / (document_frequency + 0.5))
 
 
-def compute_idf(tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], max_length: int = 512) -> dict[str, float]:
+def compute_idf(
+    tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], max_length: int = 512
+) -> dict[str, float]:
     """BM25-style IDF of every vocabulary token over `documents`; special tokens weigh 0."""
     vocab_size = len(tokenizer)
     document_frequency = np.zeros(vocab_size, dtype=np.int64)
@@ -165,8 +176,9 @@ class SparseEncoder(nn.Module):
         self.idf = nn.Parameter(torch.ones(vocab_size), requires_grad=False)
         self.idf_log_scale = nn.Parameter(torch.zeros(vocab_size), requires_grad=train_idf)
         # The learned part's scale: 0 at the start, so an untrained encoder is exactly its lexical floor.
-        self.gate = nn.Parameter(torch.tensor(0.0 if settings.lexical_floor else 1.0),
-                                 requires_grad=settings.lexical_floor)
+        self.gate = nn.Parameter(
+            torch.tensor(0.0 if settings.lexical_floor else 1.0), requires_grad=settings.lexical_floor
+        )
         self.register_buffer("translation_ids", torch.zeros(vocab_size, 0, dtype=torch.long), persistent=False)
         self.register_buffer("translation_weights", torch.zeros(vocab_size, 0), persistent=False)
         if lexical is not None:
@@ -187,10 +199,13 @@ class SparseEncoder(nn.Module):
 
     @torch.no_grad()
     def set_translations(self, table: dict[str, list[tuple[str, float]]]) -> None:
-        """{source token: [(target token, expected count), ...]} as the dense [vocab, K] lookup the graph gathers from."""
+        """{source token: [(target token, expected count), ...]} as the dense [vocab, K] lookup the graph gathers."""
         token_to_id = self.tokenizer.get_vocab()
-        rows = {token_to_id[source]: [(token_to_id[target], weight) for target, weight in targets if target in token_to_id]
-                for source, targets in table.items() if source in token_to_id}
+        rows = {
+            token_to_id[source]: [(token_to_id[target], weight) for target, weight in targets if target in token_to_id]
+            for source, targets in table.items()
+            if source in token_to_id
+        }
         width = max((len(targets) for targets in rows.values()), default=0)
         ids = torch.zeros(len(self.vocab), width, dtype=torch.long)
         weights = torch.zeros(len(self.vocab), width)
@@ -203,16 +218,21 @@ class SparseEncoder(nn.Module):
     def translations(self) -> dict[str, list[tuple[str, float]]]:
         table = {}
         for source in torch.nonzero(self.translation_weights.sum(dim=1) > 0).flatten().tolist():
-            table[self.vocab[source]] = [(self.vocab[target], float(weight)) for target, weight in
-                                         zip(self.translation_ids[source].tolist(), self.translation_weights[source].tolist())
-                                         if weight > 0]
+            table[self.vocab[source]] = [
+                (self.vocab[target], float(weight))
+                for target, weight in zip(
+                    self.translation_ids[source].tolist(), self.translation_weights[source].tolist()
+                )
+                if weight > 0
+            ]
         return table
 
     def load_lexical(self, lexical: dict) -> None:
         with torch.no_grad():
             self.gate.fill_(float(lexical.get("gate", self.gate.item())))
-        self.set_translations({source: [tuple(pair) for pair in targets]
-                               for source, targets in lexical.get("translations", {}).items()})
+        self.set_translations(
+            {source: [tuple(pair) for pair in targets] for source, targets in lexical.get("translations", {}).items()}
+        )
 
     @torch.no_grad()
     def fit_lexical_statistics(self, documents: Sequence[str], batch_size: int = 64) -> dict[str, float]:
@@ -236,7 +256,9 @@ class SparseEncoder(nn.Module):
         return {"documents": len(documents), "avg_doc_length": self.settings.avg_doc_length}
 
     # --- tensors (training and export) -------------------------------------------
-    def term_frequencies(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def term_frequencies(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """([batch, vocab] counts of each token plus its translations' expected counts, [batch, 1] content length)."""
         content = attention_mask.to(self.idf.dtype) * (~self.silent_tokens[input_ids]).to(self.idf.dtype)
         targets, amounts = input_ids, content
@@ -290,9 +312,7 @@ class SparseEncoder(nn.Module):
         return self(input_ids, attention_mask)
 
     def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-        )
+        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         device = self.idf.device
         return {"input_ids": batch["input_ids"].to(device), "attention_mask": batch["attention_mask"].to(device)}
 
@@ -333,22 +353,27 @@ class SparseEncoder(nn.Module):
             dense = np.asarray(row).ravel()
             nonzero = np.flatnonzero(dense)
             pairs = zip(nonzero.tolist(), dense[nonzero].tolist())
-        return dict(sorted(((self.vocab[index], float(weight)) for index, weight in pairs if weight > 0),
-                           key=lambda item: -item[1]))
+        return dict(
+            sorted(
+                ((self.vocab[index], float(weight)) for index, weight in pairs if weight > 0), key=lambda item: -item[1]
+            )
+        )
 
     def idf_weights(self) -> dict[str, float]:
         return {token: float(weight) for token, weight in zip(self.vocab, self.query_weights().tolist()) if token}
 
     # --- persistence ------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Hugging Face format (weights, config, tokenizer.json) + idf.json + nsparse.json (+ lexical.json, stop pieces)."""
+        """Hugging Face format (weights, config, tokenizer.json), idf.json, nsparse.json, lexical.json, stop pieces."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         self.mlm.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         special = set(self.tokenizer.all_special_tokens)
-        weights = {token: weight if weight > 0 or token in special else SILENT_QUERY_WEIGHT
-                   for token, weight in self.idf_weights().items()}
+        weights = {
+            token: weight if weight > 0 or token in special else SILENT_QUERY_WEIGHT
+            for token, weight in self.idf_weights().items()
+        }
         with atomic_open(folder / IDF_FILE) as handle:
             json.dump(weights, handle, ensure_ascii=False)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
@@ -357,7 +382,9 @@ class SparseEncoder(nn.Module):
             write_json(folder / LEXICAL_FILE, {"gate": float(self.gate.item()), "translations": self.translations()})
 
     @classmethod
-    def load(cls, path_or_hub_id: str | os.PathLike[str], train_idf: bool = False, **overrides: object) -> SparseEncoder:
+    def load(
+        cls, path_or_hub_id: str | os.PathLike[str], train_idf: bool = False, **overrides: object
+    ) -> SparseEncoder:
         """Load a saved encoder (or a base masked LM) from a folder or a Hugging Face hub id.
 
         A hub model without `nsparse.json` (e.g. opensearch-project's doc-only models) is
@@ -370,12 +397,21 @@ class SparseEncoder(nn.Module):
         idf = _read_optional_json(source, IDF_FILE)
         saved = _read_optional_json(source, SETTINGS_FILE)
         if saved is None:
-            saved = {"mode": "inference-free" if idf is not None else "bi-encoder",
-                     "max_length": min(512, getattr(tokenizer, "model_max_length", 512))}
+            saved = {
+                "mode": "inference-free" if idf is not None else "bi-encoder",
+                "max_length": min(512, getattr(tokenizer, "model_max_length", 512)),
+            }
         settings = EncoderSettings(**{**saved, **overrides})
         stops = _read_optional_json(source, STOP_PIECES_FILE) or []
-        return cls(mlm, tokenizer, settings, idf, train_idf=train_idf, stop_pieces=stops,
-                   lexical=_read_optional_json(source, LEXICAL_FILE))
+        return cls(
+            mlm,
+            tokenizer,
+            settings,
+            idf,
+            train_idf=train_idf,
+            stop_pieces=stops,
+            lexical=_read_optional_json(source, LEXICAL_FILE),
+        )
 
 
 def _read_optional_json(source: str, name: str) -> dict | None:
@@ -391,4 +427,3 @@ def _read_optional_json(source: str, name: str) -> dict | None:
         return json.loads(Path(hf_hub_download(source, name)).read_text(encoding="utf-8"))
     except EntryNotFoundError:
         return None
-

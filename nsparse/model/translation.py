@@ -32,7 +32,9 @@ class TranslationSettings:
     max_document_ratio: float = 0.05  # tokens in a larger share of a side's texts are function words
 
 
-def _distinct_ids(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], keep: set[int], limit: int) -> list[np.ndarray]:
+def _distinct_ids(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], keep: set[int], limit: int
+) -> list[np.ndarray]:
     """Distinct kept token ids of each text, in first-seen order, at most `limit`."""
     encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
     rows = []
@@ -42,8 +44,9 @@ def _distinct_ids(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], keep
     return rows
 
 
-def ibm_model1(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], vocab_size: int,
-               iterations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ibm_model1(
+    sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], vocab_size: int, iterations: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EM for t(target | source) over sentence pairs of distinct token ids; source id `vocab_size` is NULL.
 
     Returns (source ids, target ids, probabilities) of every co-occurring pair. Each pair
@@ -77,16 +80,23 @@ def ibm_model1(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], voc
     return pair_sources, pair_keys % width, probability
 
 
-def learn_translation_table(tokenizer: PreTrainedTokenizerBase, pairs: Iterable[tuple[str, str]],
-                            silent_ids: set[int], settings: TranslationSettings) -> dict[str, list[tuple[str, float]]]:
+def learn_translation_table(
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Iterable[tuple[str, str]],
+    silent_ids: set[int],
+    settings: TranslationSettings,
+) -> dict[str, list[tuple[str, float]]]:
     """{Korean token: [(English token, t(e | k)), ...]} from (Korean text, English text) pairs."""
     pairs = list(pairs)
     korean_texts, english_texts = zip(*pairs, strict=True) if pairs else ((), ())
     vocab = tokenizer.get_vocab()
     id_to_token = {index: token for token, index in vocab.items()}
     korean_ids = {index for token, index in vocab.items() if index not in silent_ids and has_hangul(token)}
-    english_ids = {index for token, index in vocab.items()
-                   if index not in silent_ids and not has_hangul(token) and any(char.isalpha() for char in token)}
+    english_ids = {
+        index
+        for token, index in vocab.items()
+        if index not in silent_ids and not has_hangul(token) and any(char.isalpha() for char in token)
+    }
     sources = _distinct_ids(tokenizer, korean_texts, korean_ids, settings.max_tokens)
     targets = _distinct_ids(tokenizer, english_texts, english_ids, settings.max_tokens)
     source_count = np.bincount(np.concatenate([*sources, np.zeros(0, np.int64)]), minlength=len(id_to_token))
@@ -95,8 +105,11 @@ def learn_translation_table(tokenizer: PreTrainedTokenizerBase, pairs: Iterable[
     sources = [row[source_count[row] <= frequent] for row in sources]
     targets = [row[target_count[row] <= frequent] for row in targets]
     source_ids, target_ids, probability = ibm_model1(sources, targets, len(id_to_token), settings.iterations)
-    keep = ((source_ids < len(id_to_token)) & (probability >= settings.min_probability)
-            & (source_count[np.minimum(source_ids, len(id_to_token) - 1)] >= settings.min_count))
+    keep = (
+        (source_ids < len(id_to_token))
+        & (probability >= settings.min_probability)
+        & (source_count[np.minimum(source_ids, len(id_to_token) - 1)] >= settings.min_count)
+    )
     table: dict[str, list[tuple[str, float]]] = {}
     for index in np.lexsort((-probability[keep], source_ids[keep])):
         source, target, weight = source_ids[keep][index], target_ids[keep][index], probability[keep][index]
@@ -106,8 +119,9 @@ def learn_translation_table(tokenizer: PreTrainedTokenizerBase, pairs: Iterable[
     return table
 
 
-def table_quality(table: dict[str, list[tuple[str, float]]], reference: Iterable[tuple[str, str]],
-                  tokenizer: PreTrainedTokenizerBase) -> dict[str, float]:
+def table_quality(
+    table: dict[str, list[tuple[str, float]]], reference: Iterable[tuple[str, str]], tokenizer: PreTrainedTokenizerBase
+) -> dict[str, float]:
     """Precision and recall of the table against a bilingual dictionary (word pairs that are one token each side).
 
     Precision: share of the table's entries for the dictionary's headwords that the
@@ -122,5 +136,10 @@ def table_quality(table: dict[str, list[tuple[str, float]]], reference: Iterable
     proposed = [(source, target) for source in gold for target, _ in table.get(source, [])]
     correct = sum(target in gold[source] for source, target in proposed)
     pairs = sum(len(targets) for targets in gold.values())
-    return {"headwords": len(gold), "pairs": pairs, "entries": len(proposed),
-            "precision": correct / len(proposed) if proposed else 0.0, "recall": correct / pairs if pairs else 0.0}
+    return {
+        "headwords": len(gold),
+        "pairs": pairs,
+        "entries": len(proposed),
+        "precision": correct / len(proposed) if proposed else 0.0,
+        "recall": correct / pairs if pairs else 0.0,
+    }

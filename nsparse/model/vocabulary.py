@@ -40,8 +40,10 @@ def _pipeline() -> Tokenizer:
     """Normaliser and pre-tokeniser shared by vocabulary learning and the final tokenizer."""
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.Sequence(
-        [normalizers.NFC(), normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                                         strip_accents=False, lowercase=True)]
+        [
+            normalizers.NFC(),
+            normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True),
+        ]
     )
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     return tokenizer
@@ -84,8 +86,9 @@ def count_pieces(lines: Sequence[str], normalizer: normalizers.Normalizer) -> Pi
     normalised = [normalizer.normalize_str(line) for line in lines]
     counter = PieceCounter()
     analysed = kiwi().tokenize(normalised)
-    for text, morphemes in tqdm(zip(normalised, analysed), total=len(normalised), desc="vocabulary: kiwi pieces",
-                                unit="line", mininterval=10):
+    for text, morphemes in tqdm(
+        zip(normalised, analysed), total=len(normalised), desc="vocabulary: kiwi pieces", unit="line", mininterval=10
+    ):
         counter.add(text, morphemes)
     return counter
 
@@ -94,14 +97,18 @@ def latin_vocabulary(words: Counter[str], size: int, min_frequency: int) -> list
     """An ordinary WordPiece vocabulary learned on the Latin-script words alone (alphabet included)."""
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    trainer = trainers.WordPieceTrainer(vocab_size=size, min_frequency=min_frequency, special_tokens=[],
-                                        show_progress=False)
-    tokenizer.train_from_iterator((word for word, count in words.items() for _ in range(min(count, 50))),
-                                  trainer=trainer)
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=size, min_frequency=min_frequency, special_tokens=[], show_progress=False
+    )
+    tokenizer.train_from_iterator(
+        (word for word, count in words.items() for _ in range(min(count, 50))), trainer=trainer
+    )
     return list(tokenizer.get_vocab())
 
 
-def train_tokenizer(lines: Sequence[str], vocab_size: int, min_frequency: int) -> tuple[PreTrainedTokenizerFast, list[str]]:
+def train_tokenizer(
+    lines: Sequence[str], vocab_size: int, min_frequency: int
+) -> tuple[PreTrainedTokenizerFast, list[str]]:
     """The morpheme-aware WordPiece tokenizer of `lines` and its stop pieces.
 
     Vocabulary = special tokens + Latin WordPiece pieces + every Hangul syllable in both
@@ -121,16 +128,24 @@ def train_tokenizer(lines: Sequence[str], vocab_size: int, min_frequency: int) -
     vocabulary -= set(SPECIAL_TOKENS)
     ordered = SPECIAL_TOKENS + sorted(vocabulary)
     tokenizer = pipeline
-    tokenizer.model = models.WordPiece({token: index for index, token in enumerate(ordered)}, unk_token="[UNK]",
-                                       max_input_chars_per_word=100)
+    tokenizer.model = models.WordPiece(
+        {token: index for index, token in enumerate(ordered)}, unk_token="[UNK]", max_input_chars_per_word=100
+    )
     cls_id, sep_id = ordered.index("[CLS]"), ordered.index("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     tokenizer.decoder = decoders.WordPiece()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
-                                   cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
     stops = [piece for piece in counter.stop_pieces() if piece in vocabulary]
     return fast, stops
 

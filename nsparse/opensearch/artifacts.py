@@ -108,7 +108,9 @@ class ArtifactFetcher:
         pom_path = self.fetch(coordinate.with_packaging("pom"))
         dependencies = []
         for node in ET.parse(pom_path).getroot().iterfind("m:dependencies/m:dependency", _POM_NS):
-            group, artifact, version = (node.findtext(f"m:{tag}", "", _POM_NS) for tag in ("groupId", "artifactId", "version"))
+            group, artifact, version = (
+                node.findtext(f"m:{tag}", "", _POM_NS) for tag in ("groupId", "artifactId", "version")
+            )
             scope = node.findtext("m:scope", "compile", _POM_NS)
             if scope not in {"compile", "runtime"} or node.findtext("m:optional", "false", _POM_NS) == "true":
                 continue

@@ -35,7 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     node = commands.add_parser("node", help="install, start, stop or inspect the local OpenSearch node")
     actions = node.add_subparsers(dest="action", required=True)
     guard = _params_errors_as_one_line
-    actions.add_parser("up", help="install (once) and start the node; prints its URL last").set_defaults(func=guard(_up))
+    actions.add_parser("up", help="install (once) and start the node; prints its URL last").set_defaults(
+        func=guard(_up)
+    )
     actions.add_parser("down", help="stop the node `up` started").set_defaults(func=guard(_down))
     actions.add_parser(
         "status",
@@ -59,7 +61,11 @@ def _up(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     node = Node()
-    print(f"stopped the node at {node.settings.url}" if node.down() else f"no node started by nsparse for OpenSearch {node.settings.version}")
+    print(
+        f"stopped the node at {node.settings.url}"
+        if node.down()
+        else f"no node started by nsparse for OpenSearch {node.settings.version}"
+    )
     return 0
 
 
@@ -77,8 +83,10 @@ def _status(args: argparse.Namespace) -> int:
         print(f"refuses: {settings.display_url} ({which}) answers but refuses: {err}")
         return 2
     pid = "" if external else f", pid {Node().pid()}"
-    print(f"up: {settings.display_url} ({which}): OpenSearch {info['version']['number']}, "
-          f"cluster {info['cluster_name']}{pid}")
+    print(
+        f"up: {settings.display_url} ({which}): OpenSearch {info['version']['number']}, "
+        f"cluster {info['cluster_name']}{pid}"
+    )
     return 0
 
 

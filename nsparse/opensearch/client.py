@@ -20,8 +20,10 @@ from opensearchpy.exceptions import AuthenticationException, ConnectionError, SS
 from nsparse.faults import UserFault
 from nsparse.opensearch.node import NodeSettings
 
-CA_HINT = ("set NSPARSE_OPENSEARCH_CA_CERTS to the CA bundle (PEM) that signed the cluster's certificate "
-           "(NSPARSE_OPENSEARCH_VERIFY_CERTS=false only for a throw-away cluster)")
+CA_HINT = (
+    "set NSPARSE_OPENSEARCH_CA_CERTS to the CA bundle (PEM) that signed the cluster's certificate "
+    "(NSPARSE_OPENSEARCH_VERIFY_CERTS=false only for a throw-away cluster)"
+)
 
 
 class OpenSearchError(RuntimeError):
@@ -79,8 +81,10 @@ class ClusterSettings:
 
     def __repr__(self) -> str:
         """Never the password, nor credentials written into the URL."""
-        return (f"ClusterSettings(url={self.display_url!r}, user={self.user!r}, ca_certs={self.ca_certs!r}, "
-                f"verify_certs={self.verify_certs!r})")
+        return (
+            f"ClusterSettings(url={self.display_url!r}, user={self.user!r}, ca_certs={self.ca_certs!r}, "
+            f"verify_certs={self.verify_certs!r})"
+        )
 
     @property
     def scheme(self) -> str:
@@ -125,14 +129,15 @@ def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> Op
     except AuthenticationException:
         raise AuthenticationFailed(
             f"{settings.display_url} rejected the credentials of user {settings.user!r} (HTTP 401): "
-            "check NSPARSE_OPENSEARCH_USER and NSPARSE_OPENSEARCH_PASSWORD") from None
+            "check NSPARSE_OPENSEARCH_USER and NSPARSE_OPENSEARCH_PASSWORD"
+        ) from None
     except SSLError as err:
-        raise CertificateUntrusted(
-            f"{settings.display_url}: TLS failed ({_tls_reason(err)}): {CA_HINT}") from None
+        raise CertificateUntrusted(f"{settings.display_url}: TLS failed ({_tls_reason(err)}): {CA_HINT}") from None
     except ConnectionError:
         raise ClusterUnreachable(
             f"cannot reach OpenSearch at {settings.display_url}: start the local node with `nsparse node up`, "
-            "or point NSPARSE_OPENSEARCH_URL at your cluster") from None
+            "or point NSPARSE_OPENSEARCH_URL at your cluster"
+        ) from None
     except TransportError as err:
         raise ClusterRefused(
             f"{settings.display_url} answers but refused the request (HTTP {err.status_code}): {server_reason(err)}",

@@ -63,7 +63,9 @@ def node_environment(ml_plugin_dir: Path) -> dict[str, str]:
     return {"PYTORCH_VERSION": runtime.torch_version} if runtime else {}
 
 
-def seed_djl_cache(fetcher: ArtifactFetcher, ml_plugin_dir: Path, ml_cache: Path, jni_fallback_releases: list[str]) -> bool:
+def seed_djl_cache(
+    fetcher: ArtifactFetcher, ml_plugin_dir: Path, ml_cache: Path, jni_fallback_releases: list[str]
+) -> bool:
     """Unpack libtorch and the JNI bridge into the node's DJL cache; False when Maven lacks them.
 
     The JNI bridge is published per DJL release; when the plugin's own release is not
@@ -77,7 +79,9 @@ def seed_djl_cache(fetcher: ArtifactFetcher, ml_plugin_dir: Path, ml_cache: Path
     if (target / "libtorch.so").exists() and (target / runtime.jni_file_name).exists():
         return True
     try:
-        native = fetcher.fetch(Coordinate("ai.djl.pytorch", "pytorch-native-cpu", runtime.torch_version, "jar", PLATFORM))
+        native = fetcher.fetch(
+            Coordinate("ai.djl.pytorch", "pytorch-native-cpu", runtime.torch_version, "jar", PLATFORM)
+        )
         jni = _fetch_jni(fetcher, runtime, jni_fallback_releases)
     except ArtifactNotFound as err:
         log.warning("ONNX models will not deploy offline: %s", err)

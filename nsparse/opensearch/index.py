@@ -70,23 +70,33 @@ def delete_index(client: OpenSearch, name: str) -> None:
         client.indices.delete(index=name, ignore_unavailable=True)
 
 
-def bulk_index(client: OpenSearch, index: str, docs: Iterable[dict[str, Any]], id_field: str = "_id",
-               batch_size: int = 500, progress: bool = True, refresh: bool = True) -> int:
+def bulk_index(
+    client: OpenSearch,
+    index: str,
+    docs: Iterable[dict[str, Any]],
+    id_field: str = "_id",
+    batch_size: int = 500,
+    progress: bool = True,
+    refresh: bool = True,
+) -> int:
     """Index `docs` (their `id_field` becomes the document id); return how many were indexed.
 
     Stops at the first failing batch with the first failed item's reason, and
     refreshes the index at the end so that the documents are searchable at once.
     """
     indexed = 0
-    results = helpers.streaming_bulk(client, _actions(index, docs, id_field), chunk_size=batch_size,
-                                     raise_on_error=False, raise_on_exception=False)
+    results = helpers.streaming_bulk(
+        client, _actions(index, docs, id_field), chunk_size=batch_size, raise_on_error=False, raise_on_exception=False
+    )
     for ok, item in tqdm(results, desc=f"indexing {index}", unit="doc", disable=not progress):
         if not ok:
             failure = next(iter(item.values()))
             with refused_as(f"indexing into {index}"):
                 if isinstance(failure.get("exception"), TransportError):  # the whole request failed, e.g. a dead node
                     raise failure["exception"]
-            raise OpenSearchError(f"indexing into {index}: document {failure.get('_id')!r} refused: {failure.get('error')}")
+            raise OpenSearchError(
+                f"indexing into {index}: document {failure.get('_id')!r} refused: {failure.get('error')}"
+            )
         indexed += 1
     if refresh:
         with refused_as(f"refreshing {index}"):

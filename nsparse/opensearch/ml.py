@@ -28,34 +28,61 @@ _PREDICT_ACTION = {"SPARSE_ENCODING": "sparse_encoding", "SPARSE_TOKENIZE": "spa
 _UNUSABLE_STATES = {"REGISTERING", "REGISTER_FAILED"}
 
 
-def _request(client: OpenSearch, method: str, path: str, action: str, body: Any = None, **params: Any) -> dict[str, Any]:
+def _request(
+    client: OpenSearch, method: str, path: str, action: str, body: Any = None, **params: Any
+) -> dict[str, Any]:
     with refused_as(action):
         return client.transport.perform_request(method, f"{ML_API}{path}", body=body, params=params or None)
 
 
 def ensure_model_group(client: OpenSearch, name: str, description: str) -> str:
     """Id of the model group called `name`, registering it when it does not exist yet."""
-    found = _request(client, "POST", "/model_groups/_search", f"looking up model group {name}",
-                     body={"query": {"term": {"name.keyword": name}}, "size": 1})
+    found = _request(
+        client,
+        "POST",
+        "/model_groups/_search",
+        f"looking up model group {name}",
+        body={"query": {"term": {"name.keyword": name}}, "size": 1},
+    )
     hits = found["hits"]["hits"]
     if hits:
         return hits[0]["_id"]
-    created = _request(client, "POST", "/model_groups/_register", f"registering model group {name}",
-                       body={"name": name, "description": description})
+    created = _request(
+        client,
+        "POST",
+        "/model_groups/_register",
+        f"registering model group {name}",
+        body={"name": name, "description": description},
+    )
     return created["model_group_id"]
 
 
 def find_models(client: OpenSearch, name: str) -> list[dict[str, Any]]:
     """Registered models called `name` (their metadata, with `model_id` added), newest first."""
     query = {"bool": {"must": [{"term": {"name.keyword": name}}], "must_not": [{"exists": {"field": "chunk_number"}}]}}
-    found = _request(client, "POST", "/models/_search", f"looking up models named {name}",
-                     body={"query": query, "size": 100, "sort": [{"created_time": "desc"}]})
+    found = _request(
+        client,
+        "POST",
+        "/models/_search",
+        f"looking up models named {name}",
+        body={"query": query, "size": 100, "sort": [{"created_time": "desc"}]},
+    )
     return [{**hit["_source"], "model_id": hit["_id"]} for hit in found["hits"]["hits"]]
 
 
-def register_model_zip(client: OpenSearch, zip_path: str | Path, *, name: str, version: str, function_name: str,
-                       model_format: str, model_group_id: str, description: str,
-                       model_config: dict[str, Any] | None = None, chunk_size: int = 10_000_000) -> str:
+def register_model_zip(
+    client: OpenSearch,
+    zip_path: str | Path,
+    *,
+    name: str,
+    version: str,
+    function_name: str,
+    model_format: str,
+    model_group_id: str,
+    description: str,
+    model_config: dict[str, Any] | None = None,
+    chunk_size: int = 10_000_000,
+) -> str:
     """Register a model zip by chunked upload and return its model id.
 
     If a model with this name and the zip's SHA-256 is already fully registered,
@@ -67,24 +94,39 @@ def register_model_zip(client: OpenSearch, zip_path: str | Path, *, name: str, v
     content_hash = sha256_file(zip_path)
     for model in find_models(client, name):
         if model.get("model_content_hash_value") == content_hash:
-            if get_model(client, model["model_id"]).get("model_state") not in _UNUSABLE_STATES:  # search lags; GET does not
+            if (
+                get_model(client, model["model_id"]).get("model_state") not in _UNUSABLE_STATES
+            ):  # search lags; GET does not
                 return model["model_id"]
             delete_model(client, model["model_id"])
     size = zip_path.stat().st_size
     total_chunks = max(1, math.ceil(size / chunk_size))
     meta = {
-        "name": name, "version": version, "description": description, "function_name": function_name,
-        "model_format": model_format, "model_group_id": model_group_id, "model_content_hash_value": content_hash,
-        "model_content_size_in_bytes": size, "total_chunks": total_chunks,
+        "name": name,
+        "version": version,
+        "description": description,
+        "function_name": function_name,
+        "model_format": model_format,
+        "model_group_id": model_group_id,
+        "model_content_hash_value": content_hash,
+        "model_content_size_in_bytes": size,
+        "total_chunks": total_chunks,
     }
     if model_config is not None:
         meta["model_config"] = model_config
-    model_id = _request(client, "POST", "/models/_register_meta", f"registering model {name} ({zip_path})", body=meta)["model_id"]
+    model_id = _request(client, "POST", "/models/_register_meta", f"registering model {name} ({zip_path})", body=meta)[
+        "model_id"
+    ]
     try:
         with zip_path.open("rb") as handle:
             for chunk_number in tqdm(range(total_chunks), desc=f"uploading {zip_path.name}", unit="chunk"):
-                _request(client, "POST", f"/models/{model_id}/upload_chunk/{chunk_number}",
-                         f"uploading chunk {chunk_number + 1}/{total_chunks} of {zip_path}", body=handle.read(chunk_size))
+                _request(
+                    client,
+                    "POST",
+                    f"/models/{model_id}/upload_chunk/{chunk_number}",
+                    f"uploading chunk {chunk_number + 1}/{total_chunks} of {zip_path}",
+                    body=handle.read(chunk_size),
+                )
     except BaseException:
         delete_model(client, model_id)
         raise
@@ -129,7 +171,7 @@ def get_model(client: OpenSearch, model_id: str) -> dict[str, Any]:
 
 
 def delete_model(client: OpenSearch, model_id: str, missing_ok: bool = False) -> None:
-    """Undeploy (when deployed) and delete a model with its uploaded chunks; `missing_ok`: a model already gone is fine."""
+    """Undeploy (if deployed) and delete a model and its uploaded chunks; `missing_ok`: a model already gone is fine."""
     try:
         state = get_model(client, model_id).get("model_state")
     except OpenSearchError as err:
@@ -150,8 +192,13 @@ def delete_model_group(client: OpenSearch, model_group_id: str, timeout_s: float
     action = f"deleting model group {model_group_id}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        remaining = _request(client, "POST", "/models/_search", action,
-                             body={"query": {"term": {"model_group_id": model_group_id}}, "size": 0})
+        remaining = _request(
+            client,
+            "POST",
+            "/models/_search",
+            action,
+            body={"query": {"term": {"model_group_id": model_group_id}}, "size": 0},
+        )
         if remaining["hits"]["total"]["value"] == 0:
             break
         time.sleep(0.5)
@@ -163,6 +210,11 @@ def predict_sparse(client: OpenSearch, model_id: str, texts: list[str]) -> list[
     function_name = get_model(client, model_id)["algorithm"]
     if function_name not in _PREDICT_ACTION:
         raise ValueError(f"model {model_id} is a {function_name} model, not a sparse one")
-    response = _request(client, "POST", f"/_predict/{_PREDICT_ACTION[function_name]}/{model_id}",
-                        f"predicting with model {model_id}", body={"text_docs": texts})
+    response = _request(
+        client,
+        "POST",
+        f"/_predict/{_PREDICT_ACTION[function_name]}/{model_id}",
+        f"predicting with model {model_id}",
+        body={"text_docs": texts},
+    )
     return [result["output"][0]["dataAsMap"]["response"][0] for result in response["inference_results"]]

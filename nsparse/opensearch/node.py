@@ -77,7 +77,9 @@ class NodeSettings:
                 try:
                     values[name] = type(current)(os.environ[variable])
                 except ValueError:
-                    raise ValueError(f"{variable}={os.environ[variable]!r}: expected {type(current).__name__}") from None
+                    raise ValueError(
+                        f"{variable}={os.environ[variable]!r}: expected {type(current).__name__}"
+                    ) from None
         return cls(**values)
 
     @property
@@ -141,8 +143,10 @@ class Node:
             if self.answers():
                 return self.settings.url
             if self.pid() is not None:
-                raise NodeError(f"a node started from {self.layout.distribution} is running but not answering on "
-                                f"{self.settings.url}; see `nsparse node logs`, or `nsparse node down` and retry")
+                raise NodeError(
+                    f"a node started from {self.layout.distribution} is running but not answering on "
+                    f"{self.settings.url}; see `nsparse node logs`, or `nsparse node down` and retry"
+                )
             if not self.installed():
                 self.install()
             self._write_config()
@@ -208,7 +212,9 @@ class Node:
             self._install_module(fetcher, module)
         for plugin in tqdm(components["plugins"], desc="plugins", unit="plugin"):
             self._install_plugin(fetcher, plugin)
-        seed_djl_cache(fetcher, self.ml_plugin_dir, self.layout.data / "ml_cache", components["djl"]["jni_fallback_releases"])
+        seed_djl_cache(
+            fetcher, self.ml_plugin_dir, self.layout.data / "ml_cache", components["djl"]["jni_fallback_releases"]
+        )
         write_text(self.layout.installed_marker, _components_fingerprint())
 
     @property
@@ -222,7 +228,9 @@ class Node:
             if not archive.exists():
                 download(self.settings.distribution_url, archive)
         else:
-            archive = fetcher.fetch(Coordinate("org.opensearch.distribution.integ-test-zip", "opensearch", self.settings.version, "zip"))
+            archive = fetcher.fetch(
+                Coordinate("org.opensearch.distribution.integ-test-zip", "opensearch", self.settings.version, "zip")
+            )
         staging = self.layout.root / ".unpacking"
         shutil.rmtree(staging, ignore_errors=True)
         if archive.suffix == ".zip":
@@ -233,7 +241,9 @@ class Node:
                 bundle.extractall(staging, filter="tar")
         unpacked = staging / self.layout.distribution.name
         if not (unpacked / "bin" / "opensearch").exists():
-            raise NodeError(f"{archive}: did not unpack into {unpacked.name}/ (is it OpenSearch {self.settings.version}?)")
+            raise NodeError(
+                f"{archive}: did not unpack into {unpacked.name}/ (is it OpenSearch {self.settings.version}?)"
+            )
         for script in (unpacked / "bin").iterdir():
             script.chmod(0o755)  # zip extraction drops the executable bit
         shutil.rmtree(self.layout.distribution, ignore_errors=True)
@@ -264,7 +274,9 @@ class Node:
             "extended.plugins": ",".join(module.get("extended_plugins", [])),
             "has.native.controller": "false",
         }
-        write_text(staging / "plugin-descriptor.properties", "".join(f"{key}={value}\n" for key, value in descriptor.items()))
+        write_text(
+            staging / "plugin-descriptor.properties", "".join(f"{key}={value}\n" for key, value in descriptor.items())
+        )
         staging.rename(target)
 
     def _install_plugin(self, fetcher: ArtifactFetcher, plugin: dict[str, Any]) -> None:
@@ -291,20 +303,34 @@ class Node:
         if archive.exists():
             return archive
         lib_jars = sorted((self.layout.distribution / "lib").glob("*.jar"))
-        lucene_version = next(jar for jar in lib_jars if jar.name.startswith("lucene-core-")).stem.removeprefix("lucene-core-")
+        lucene_version = next(jar for jar in lib_jars if jar.name.startswith("lucene-core-")).stem.removeprefix(
+            "lucene-core-"
+        )
         bundled = fetcher.fetch(Coordinate.parse(build["bundle"].format(lucene_version=lucene_version)))
         source_dir = ASSETS / build["source"]
         classes = build_dir / "classes"
         shutil.rmtree(classes, ignore_errors=True)
-        javac = [str(self.java_home() / "bin" / "javac"), "--release", self.plugin_java_release, "-encoding", "UTF-8",
-                 "-d", str(classes), "-cp", ":".join(str(jar) for jar in [*lib_jars, bundled]),
-                 *(str(path) for path in sorted((source_dir / "src").rglob("*.java")))]
+        javac = [
+            str(self.java_home() / "bin" / "javac"),
+            "--release",
+            self.plugin_java_release,
+            "-encoding",
+            "UTF-8",
+            "-d",
+            str(classes),
+            "-cp",
+            ":".join(str(jar) for jar in [*lib_jars, bundled]),
+            *(str(path) for path in sorted((source_dir / "src").rglob("*.java"))),
+        ]
         result = subprocess.run(javac, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise NodeError(f"compiling {source_dir} for OpenSearch {version} failed:\n{result.stdout}{result.stderr}")
         descriptor = string.Template((source_dir / "plugin-descriptor.properties").read_text())
         with atomic_open(archive, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as bundle:
-            bundle.writestr("plugin-descriptor.properties", descriptor.substitute(version=version, java_release=self.plugin_java_release))
+            bundle.writestr(
+                "plugin-descriptor.properties",
+                descriptor.substitute(version=version, java_release=self.plugin_java_release),
+            )
             bundle.write(bundled, bundled.name)
             with zipfile.ZipFile(bundle.open(f"{name}-{version}.jar", "w"), "w", zipfile.ZIP_DEFLATED) as jar:
                 for class_file in sorted(classes.rglob("*.class")):
@@ -322,9 +348,15 @@ class Node:
         """Node settings and heap, rewritten on every start so params.yaml changes take effect."""
         conf = self.layout.distribution / "config"
         template = string.Template((ASSETS / "node" / "opensearch.yml").read_text())
-        write_text(conf / "opensearch.yml", template.substitute(
-            http_port=self.settings.port, transport_port=self.settings.port + 100,
-            data_dir=self.layout.data, logs_dir=self.layout.logs))
+        write_text(
+            conf / "opensearch.yml",
+            template.substitute(
+                http_port=self.settings.port,
+                transport_port=self.settings.port + 100,
+                data_dir=self.layout.data,
+                logs_dir=self.layout.logs,
+            ),
+        )
         write_text(conf / "jvm.options.d" / "nsparse.options", f"-Xms{self.settings.heap}\n-Xmx{self.settings.heap}\n")
 
     def _start(self) -> None:
@@ -337,10 +369,17 @@ class Node:
             subprocess.run(["chown", "-R", f"{SERVICE_USER}:{SERVICE_USER}", str(self.layout.root)], check=True)
             command = ["runuser", "-u", SERVICE_USER, "--", *command]
         with self.layout.stdout_log.open("w") as stdout:
-            result = subprocess.run(command, env={**self._java_env(), **node_environment(self.ml_plugin_dir)},
-                                    stdout=stdout, stderr=subprocess.STDOUT, check=False)
+            result = subprocess.run(
+                command,
+                env={**self._java_env(), **node_environment(self.ml_plugin_dir)},
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
         if result.returncode != 0:
-            raise NodeError(f"OpenSearch {self.settings.version} failed to start (exit {result.returncode}):\n{self.log_tail(40)}")
+            raise NodeError(
+                f"OpenSearch {self.settings.version} failed to start (exit {result.returncode}):\n{self.log_tail(40)}"
+            )
 
     def _wait_for_health(self) -> None:
         deadline = time.monotonic() + self.settings.startup_timeout_s
@@ -348,15 +387,27 @@ class Node:
             if self.layout.pid_file.exists() and self.pid() is None:
                 raise NodeError(f"OpenSearch exited during start-up; last log lines:\n{self.log_tail(40)}")
             with contextlib.suppress(requests.RequestException):
-                health = requests.get(f"{self.settings.url}/_cluster/health", params={"wait_for_status": "yellow", "timeout": "5s"}, timeout=10)
+                health = requests.get(
+                    f"{self.settings.url}/_cluster/health",
+                    params={"wait_for_status": "yellow", "timeout": "5s"},
+                    timeout=10,
+                )
                 if health.ok and not health.json().get("timed_out"):
                     return
             time.sleep(1)
-        raise NodeError(f"{self.settings.url} not healthy after {self.settings.startup_timeout_s}s; last log lines:\n{self.log_tail(40)}")
+        raise NodeError(
+            f"{self.settings.url} not healthy after {self.settings.startup_timeout_s}s; "
+            f"last log lines:\n{self.log_tail(40)}"
+        )
 
     def _run_tool(self, tool: str, *args: str) -> None:
-        result = subprocess.run([str(self.layout.distribution / "bin" / tool), *args], capture_output=True, text=True,
-                                env=self._java_env(), check=False)
+        result = subprocess.run(
+            [str(self.layout.distribution / "bin" / tool), *args],
+            capture_output=True,
+            text=True,
+            env=self._java_env(),
+            check=False,
+        )
         if result.returncode != 0:
             raise NodeError(f"{tool} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
@@ -411,7 +462,9 @@ def _ensure_service_user() -> None:
     try:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True
+        )
 
 
 def _components_fingerprint() -> str:

@@ -11,7 +11,9 @@ from nsparse.opensearch.client import refused_as
 Ranking = list[tuple[str, float]]
 
 
-def search(client: OpenSearch, index: str, query: dict[str, Any], k: int, search_pipeline: str | None = None) -> Ranking:
+def search(
+    client: OpenSearch, index: str, query: dict[str, Any], k: int, search_pipeline: str | None = None
+) -> Ranking:
     """Run one query clause and return the top `k` ids with scores (sources are not fetched)."""
     params = {"search_pipeline": search_pipeline} if search_pipeline else {}
     with refused_as(f"searching {index}"):
@@ -24,14 +26,24 @@ def neural_sparse_tokens(client: OpenSearch, index: str, field: str, query_token
     return search(client, index, {"neural_sparse": {field: {"query_tokens": query_tokens}}}, k)
 
 
+def neural_sparse_clause(field: str, text: str, model_id: str) -> dict[str, Any]:
+    """The neural_sparse clause whose query a deployed SPARSE_TOKENIZE/ENCODING model encodes on the cluster."""
+    return {"neural_sparse": {field: {"query_text": text, "model_id": model_id}}}
+
+
+def match_clause(field: str, text: str) -> dict[str, Any]:
+    """The BM25 clause over `field` with the field's own analyzer (nori for Korean text)."""
+    return {"match": {field: text}}
+
+
 def neural_sparse_model(client: OpenSearch, index: str, field: str, text: str, model_id: str, k: int) -> Ranking:
     """neural_sparse with the query encoded on the cluster by a deployed SPARSE_TOKENIZE/ENCODING model."""
-    return search(client, index, {"neural_sparse": {field: {"query_text": text, "model_id": model_id}}}, k)
+    return search(client, index, neural_sparse_clause(field, text, model_id), k)
 
 
 def match(client: OpenSearch, index: str, field: str, text: str, k: int) -> Ranking:
     """BM25 over `field` with the field's own analyzer (nori for Korean text)."""
-    return search(client, index, {"match": {field: text}}, k)
+    return search(client, index, match_clause(field, text), k)
 
 
 def hybrid(client: OpenSearch, index: str, queries: list[dict[str, Any]], k: int, search_pipeline: str) -> Ranking:

@@ -14,8 +14,8 @@ from nsparse.eval.baselines import Run, System, corpus_fingerprint
 from nsparse.eval.bm25 import BM25Kiwi
 from nsparse.model.vocabulary import load_stop_pieces
 from nsparse.opensearch import index as os_index
-from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 from nsparse.opensearch import search
+from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 
 
 def ensure_bm25_index(client: OpenSearch, index_prefix: str, corpus: dict[str, dict[str, str]]) -> str:
@@ -24,7 +24,9 @@ def ensure_bm25_index(client: OpenSearch, index_prefix: str, corpus: dict[str, d
     index_name = corpus_index_name(index_prefix, "bm25", fingerprint)
     meta = {"corpus_fingerprint": fingerprint, "documents": len(corpus)}
     if not index_is_current(client, index_name, meta):
-        os_index.create_index(client, index_name, with_build_record(os_index.load_body("bm25_nori_index"), meta), replace=True)
+        os_index.create_index(
+            client, index_name, with_build_record(os_index.load_body("bm25_nori_index"), meta), replace=True
+        )
         os_index.bulk_index(client, index_name, ({"_id": i, **doc} for i, doc in corpus.items()))
     return index_name
 

@@ -106,7 +106,8 @@ def parity(live: dict[str, dict[str, float]], exact: dict[str, dict[str, float]]
     """How far the live ranking agrees with the exact one: identical top-k (ties aside) and mean top-k overlap."""
     identical = [_score_tiers(live.get(q, {}), k) == _score_tiers(ranking, k) for q, ranking in exact.items()]
     overlap = [
-        len({d for d, _ in _top(live.get(q, {}), k)} & {d for d, _ in _top(ranking, k)}) / k for q, ranking in exact.items()
+        len({d for d, _ in _top(live.get(q, {}), k)} & {d for d, _ in _top(ranking, k)}) / k
+        for q, ranking in exact.items()
     ]
     return {
         "queries": len(exact),
@@ -131,11 +132,20 @@ def benchmark_one(
     last = list(deployments)[-1]
     searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.match(client, bm25_index, "text", text, k)}
     for variant, dep in deployments.items():
-        searchers[variant] = lambda text, d=dep: search.neural_sparse_model(client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k)
+        searchers[variant] = lambda text, d=dep: search.neural_sparse_model(
+            client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k
+        )
     best = deployments[last]
-    sparse_clause = lambda text: {"neural_sparse": {SPARSE_FIELD: {"query_text": text, "model_id": best.query_model_id}}}  # noqa: E731
+
+    def sparse_clause(text: str) -> dict[str, Any]:
+        return search.neural_sparse_clause(SPARSE_FIELD, text, best.query_model_id)
+
     searchers["hybrid"] = lambda text: search.hybrid(
-        client, best.indices[name], [{"match": {"text": text}}, sparse_clause(text)], k, params["hybrid_pipeline"]
+        client,
+        best.indices[name],
+        [search.match_clause("text", text), sparse_clause(text)],
+        k,
+        params["hybrid_pipeline"],
     )
     if params["two_phase"]:
         searchers[f"{last}_two_phase"] = lambda text: search.search(
@@ -176,7 +186,6 @@ def benchmark_one(
     return results, significance, parity_figures
 
 
-
 def run_all(
     client: OpenSearch,
     benchmarks: dict[str, Benchmark],
@@ -192,7 +201,9 @@ def run_all(
         os_index.load_body("hybrid_search_pipeline", bm25_weight=str(bm25_weight), sparse_weight=str(sparse_weight)),
     )
     if params["two_phase"]:
-        os_index.put_search_pipeline(client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline"))
+        os_index.put_search_pipeline(
+            client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline")
+        )
     report: dict[str, Any] = {"_significance": {}, "_parity": {}}
     for name, bench in benchmarks.items():
         bm25_index = ensure_bm25_index(client, index_prefix, bench.corpus)
@@ -206,7 +217,11 @@ def run_all(
 def quality_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Flat rows (benchmark, system, metrics) for the DVC plot of quality."""
     return [
-        {"benchmark": b, "system": f"{b}/{s}", **{m: v for m, v in scores.items() if m in ("ndcg@10", "mrr@10", "recall@100")}}
+        {
+            "benchmark": b,
+            "system": f"{b}/{s}",
+            **{m: v for m, v in scores.items() if m in ("ndcg@10", "mrr@10", "recall@100")},
+        }
         for b, systems in report.items()
         if not b.startswith("_")
         for s, scores in systems.items()

@@ -29,9 +29,9 @@ from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.io import read_json, sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
-from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 from nsparse.opensearch import ml
 from nsparse.opensearch.client import ClusterUnreachable, OpenSearchError
+from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,10 @@ class Deployment:
     def require_complete(self, path: Path) -> Deployment:
         """This record, if deploy finished; otherwise an error saying how to recover."""
         if not self.complete:
-            raise RuntimeError(f"{path}: deploy of {self.variant} did not finish: rerun it (`dvc repro deploy@{self.variant}`) "
-                               f"or remove what it made with `nsparse cleanup {self.variant}`")
+            raise RuntimeError(
+                f"{path}: deploy of {self.variant} did not finish: rerun it (`dvc repro deploy@{self.variant}`) "
+                f"or remove what it made with `nsparse cleanup {self.variant}`"
+            )
         return self
 
 
@@ -123,12 +125,20 @@ def deploy_variant(
         kept = f"what it created is recorded in {record}" if record else "nothing was recorded"
         raise ClusterUnreachable(
             f"deploy {variant}: {err}; {kept}: rerun deploy once the cluster answers (registered models are reused "
-            f"by content hash), or remove it with `nsparse cleanup {variant}`") from None
+            f"by content hash), or remove it with `nsparse cleanup {variant}`"
+        ) from None
     return deployment
 
 
-def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_dir: Path,
-            benchmarks: dict[str, Path], params: dict[str, Any], record: Path | None) -> None:
+def _deploy(
+    client: OpenSearch,
+    deployment: Deployment,
+    model_dir: Path,
+    export_dir: Path,
+    benchmarks: dict[str, Path],
+    params: dict[str, Any],
+    record: Path | None,
+) -> None:
     def save() -> None:
         if record is not None:
             deployment.save(record)
@@ -148,7 +158,9 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
         description=f"nsparse {variant} query encoder: tokenizer + IDF (inference-free)",
     )
     save()
-    deploy_replacing_older_versions(client, f"{params['index_prefix']}-{variant}-query", deployment.query_model_id, params["deploy_timeout_s"])
+    deploy_replacing_older_versions(
+        client, f"{params['index_prefix']}-{variant}-query", deployment.query_model_id, params["deploy_timeout_s"]
+    )
     doc_zip = export_dir / "sparse_encoding.zip"
     deployment.doc_model_id = ml.register_model_zip(
         client,
@@ -163,7 +175,9 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
     save()
     if params["ingest"] in ("auto", "pipeline"):
         try:
-            deploy_replacing_older_versions(client, f"{params['index_prefix']}-{variant}-doc", deployment.doc_model_id, params["deploy_timeout_s"])
+            deploy_replacing_older_versions(
+                client, f"{params['index_prefix']}-{variant}-doc", deployment.doc_model_id, params["deploy_timeout_s"]
+            )
             deployment.doc_model_deployed = True
         except ClusterUnreachable:
             raise  # a dead or unreachable node is not ML Commons refusing the model
@@ -175,10 +189,17 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
     save()
     if deployment.doc_model_deployed:
         deployment.ingest_pipeline = f"{params['index_prefix']}-{variant}-ingest"
-        os_index.put_ingest_pipeline(client, deployment.ingest_pipeline, os_index.load_body(
-            "sparse_encoding_ingest_pipeline", model_id=deployment.doc_model_id))
+        os_index.put_ingest_pipeline(
+            client,
+            deployment.ingest_pipeline,
+            os_index.load_body("sparse_encoding_ingest_pipeline", model_id=deployment.doc_model_id),
+        )
         save()
-    onnx = None if deployment.doc_model_deployed else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
+    onnx = (
+        None
+        if deployment.doc_model_deployed
+        else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
+    )
     model_hash = sha256_file(doc_zip)
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="benchmark"):
         corpus = read_corpus(folder / "corpus.jsonl")
@@ -187,7 +208,12 @@ def _deploy(client: OpenSearch, deployment: Deployment, model_dir: Path, export_
         index_name = corpus_index_name(params["index_prefix"], variant, fingerprint)
         deployment.indices[name] = index_name
         save()  # before creating it: a half-filled index is still cleaned up
-        meta = {"doc_model_sha256": model_hash, "corpus_fingerprint": fingerprint, "documents": len(corpus), "ingest": deployment.ingest}
+        meta = {
+            "doc_model_sha256": model_hash,
+            "corpus_fingerprint": fingerprint,
+            "documents": len(corpus),
+            "ingest": deployment.ingest,
+        }
         if index_is_current(client, index_name, meta):
             log.info("%s is current; not re-indexed", index_name)
         else:

@@ -61,7 +61,7 @@ def load_model(model: str) -> SparseEncoder:
     hub_logging.set_verbosity_error()  # not a line per retry: one line below says what failed
     try:
         return SparseEncoder.load(model)
-    except Exception as err:  # noqa: BLE001 - any hub failure is one line for the user
+    except Exception as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f"{model}: not a local folder, and the hub could not provide it ({reason})") from err
 
@@ -76,7 +76,9 @@ def load_beir(folder: str | Path, split: str) -> Benchmark:
             raise InputError(f"{folder}: not a BEIR folder (no {name})")
     if not (root / "qrels" / f"{split}.tsv").is_file():
         available = sorted(p.stem for p in (root / "qrels").glob("*.tsv"))
-        raise InputError(f"{folder}: no split {split!r} (qrels/{split}.tsv; available: {', '.join(available) or 'none'})")
+        raise InputError(
+            f"{folder}: no split {split!r} (qrels/{split}.tsv; available: {', '.join(available) or 'none'})"
+        )
     return load_benchmark(root, split)
 
 
@@ -159,8 +161,9 @@ def evaluate_model(
     result = Evaluation(model, benchmark_name, split, len(benchmark.corpus), len(queries), index_precision)
 
     started = time.perf_counter()
-    doc_ids, doc_matrix = encode_corpus(encoder, benchmark.corpus, batch_size, index_precision=index_precision,
-                                        progress=progress)
+    doc_ids, doc_matrix = encode_corpus(
+        encoder, benchmark.corpus, batch_size, index_precision=index_precision, progress=progress
+    )
     encoded = time.perf_counter()
     query_ids = list(queries)
     query_matrix = encoder.encode_queries([queries[query_id] for query_id in query_ids])

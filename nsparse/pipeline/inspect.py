@@ -71,16 +71,21 @@ def terms(encoder: SparseEncoder, text: str, side: Side) -> list[Term]:
     """The side's non-zero weights of `text`, heaviest first, each marked present or expansion."""
     present = text_token_ids(encoder, text)
     token_ids = encoder.tokenizer.get_vocab()
-    return [Term(token, weight, token_ids.get(token) in present)
-            for token, weight in encoder.to_token_weights(_vector(encoder, text, side)[0]).items()]
+    return [
+        Term(token, weight, token_ids.get(token) in present)
+        for token, weight in encoder.to_token_weights(_vector(encoder, text, side)[0]).items()
+    ]
 
 
 def explain(encoder: SparseEncoder, query: str, doc: str) -> Explanation:
     """Both sides' weights and the score q·d broken down into the terms they share."""
     query_terms, doc_terms = terms(encoder, query, "query"), terms(encoder, doc, "document")
     doc_by_token = {term.token: term for term in doc_terms}
-    matches = [Match(q.token, q.weight, doc_by_token[q.token].weight, q.present, doc_by_token[q.token].present)
-               for q in query_terms if q.token in doc_by_token]
+    matches = [
+        Match(q.token, q.weight, doc_by_token[q.token].weight, q.present, doc_by_token[q.token].present)
+        for q in query_terms
+        if q.token in doc_by_token
+    ]
     matches.sort(key=lambda match: -match.contribution)
     return Explanation(query_terms, doc_terms, matches)
 
@@ -103,8 +108,10 @@ def deployed_target(deploy_dir: Path, variant: str, benchmark: str | None = None
     """
     record = deploy_dir / variant / "deployment.json"
     if not record.is_file():
-        raise InputError(f"{record}: not found; deploy {variant!r} first (dvc repro deploy@{variant}) "
-                         "or name the index with --index and --model-id")
+        raise InputError(
+            f"{record}: not found; deploy {variant!r} first (dvc repro deploy@{variant}) "
+            "or name the index with --index and --model-id"
+        )
     deployment = read_json(record)
     indices: dict[str, str] = deployment.get("indices") or {}
     if not deployment.get("complete", True) or not deployment.get("query_model_id") or not indices:
@@ -120,8 +127,12 @@ def sparse_field(client: OpenSearch, index: str) -> str:
     """The index's `rank_features` field (nsparse's is `sparse`; any cluster's index may name it otherwise)."""
     with refused_as(f"reading the mapping of {index}"):
         mappings = client.indices.get_mapping(index=index)
-    fields = [name for mapping in mappings.values()
-              for name, spec in mapping["mappings"].get("properties", {}).items() if spec.get("type") == "rank_features"]
+    fields = [
+        name
+        for mapping in mappings.values()
+        for name, spec in mapping["mappings"].get("properties", {}).items()
+        if spec.get("type") == "rank_features"
+    ]
     if not fields:
         raise InputError(f"{index}: no rank_features field, so no neural sparse search")
     return "sparse" if "sparse" in fields else fields[0]
@@ -166,15 +177,23 @@ def search_index(
         return []
     (query_weights,) = ml.predict_sparse(client, target.model_id, [query])
     with refused_as(f"reading hits from {target.index}"):
-        docs = client.mget(index=target.index, body={"ids": [doc_id for doc_id, _ in ranking]},
-                           _source_includes=["title", "text", field])["docs"]
+        docs = client.mget(
+            index=target.index,
+            body={"ids": [doc_id for doc_id, _ in ranking]},
+            _source_includes=["title", "text", field],
+        )["docs"]
     sources = {doc["_id"]: doc.get("_source", {}) for doc in docs}
     hits = []
     for doc_id, score in ranking:
         source = sources.get(doc_id, {})
         stored = source.get(field) or {}
-        matches = sorted((Match(token, float(weight), float(stored[token]), None, None)
-                          for token, weight in query_weights.items() if token in stored and weight > 0),
-                         key=lambda match: -match.contribution)
+        matches = sorted(
+            (
+                Match(token, float(weight), float(stored[token]), None, None)
+                for token, weight in query_weights.items()
+                if token in stored and weight > 0
+            ),
+            key=lambda match: -match.contribution,
+        )
         hits.append(Hit(doc_id, score, source.get("title", ""), source.get("text", ""), matches))
     return hits

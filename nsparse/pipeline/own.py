@@ -14,9 +14,9 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from nsparse.data import Benchmark, load_benchmark
+from nsparse.data.own import SPLIT, own_benchmark
 from nsparse.opensearch.client import refused_as
 from nsparse.pipeline.deploy import Deployment
-from nsparse.data.own import SPLIT, own_benchmark
 
 
 def own_benchmark_folders(folder: Path) -> dict[str, Path]:
@@ -51,7 +51,9 @@ def point_alias(client: OpenSearch, alias: str, index: str) -> None:
         client.indices.update_aliases(body={"actions": actions})
 
 
-def point_own_aliases(client: OpenSearch, record: Path, own_folder: Path, params: dict[str, Any], variants: list[str]) -> list[str]:
+def point_own_aliases(
+    client: OpenSearch, record: Path, own_folder: Path, params: dict[str, Any], variants: list[str]
+) -> list[str]:
     """After deploy: the aliases you chose, pointed at this variant's index of your documents (none without them)."""
     found = own_benchmark(own_folder)
     if not found:

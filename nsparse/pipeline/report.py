@@ -15,9 +15,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # headless: the report is written by a DVC stage, never shown
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from nsparse.io import atomic_open, write_text  # noqa: E402
+from nsparse.io import atomic_open, write_text
 
 QUALITY_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 COST_METRICS = ("latency_p50_ms", "latency_p99_ms", "throughput_qps", "index_size_mb", "doc_nnz", "query_nnz", "flops")
@@ -155,16 +155,23 @@ def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
 
 def parity_table(parity: dict[str, dict[str, dict[str, Any]]]) -> str:
     """Live index vs in-process exact ranking, one row per benchmark and variant."""
-    rows = [[bench, variant, f.get("queries"), f.get("identical_topk_share"), f.get("mean_topk_overlap")]
-            for bench, variants in parity.items() for variant, f in variants.items()]
-    return markdown_table(["benchmark", "variant", "queries", "identical top-10 (ties aside)", "mean top-10 overlap"], rows)
+    rows = [
+        [bench, variant, f.get("queries"), f.get("identical_topk_share"), f.get("mean_topk_overlap")]
+        for bench, variants in parity.items()
+        for variant, f in variants.items()
+    ]
+    return markdown_table(
+        ["benchmark", "variant", "queries", "identical top-10 (ties aside)", "mean top-10 overlap"], rows
+    )
 
 
 def rows_table(rows_by_name: dict[str, dict[str, Any]], first: str) -> str:
     """One row per name, one column per key any row has (in first-seen order); nested values flattened."""
     flat = {name: _leaves(values) for name, values in rows_by_name.items()}
     columns = list(dict.fromkeys(key for values in flat.values() for key in values))
-    return markdown_table([first, *columns], [[name, *(values.get(c) for c in columns)] for name, values in flat.items()])
+    return markdown_table(
+        [first, *columns], [[name, *(values.get(c) for c in columns)] for name, values in flat.items()]
+    )
 
 
 def encode_bench_section(variant: str, bench: dict[str, Any]) -> list[str]:
@@ -196,10 +203,19 @@ def synthesis_section(data: dict[str, Any], plot: list[str]) -> list[str]:
     lines = ["## Query synthesis", "", *_provenance_line(data)]
     methods = data.get("methods")
     if isinstance(methods, dict) and methods:
-        rows = {method: {"candidates": c.get("candidates"), **{f"rejected: {k}": v for k, v in (c.get("rejected") or {}).items()},
-                         "kept": c.get("kept")} for method, c in methods.items()}
-        rows["all"] = {"candidates": data.get("candidates"), **{f"rejected: {k}": v for k, v in (data.get("rejected") or {}).items()},
-                       "kept": data.get("kept")}
+        rows = {
+            method: {
+                "candidates": c.get("candidates"),
+                **{f"rejected: {k}": v for k, v in (c.get("rejected") or {}).items()},
+                "kept": c.get("kept"),
+            }
+            for method, c in methods.items()
+        }
+        rows["all"] = {
+            "candidates": data.get("candidates"),
+            **{f"rejected: {k}": v for k, v in (data.get("rejected") or {}).items()},
+            "kept": data.get("kept"),
+        }
         lines += [rows_table(rows, "method"), ""]
     rest = {k: v for k, v in data.items() if k not in ("provenance", "methods", "candidates", "rejected", "kept")}
     if rest:
@@ -212,10 +228,22 @@ def synonyms_section(data: dict[str, Any], plot: list[str]) -> list[str]:
     lines = ["## Synonym verification", "", *_provenance_line(data)]
     evaluation = data.get("evaluation")
     if isinstance(evaluation, dict) and evaluation:
-        rows = [[reference, system, *(f.get(m) for m in ("pairs", "evaluated", "correct", "precision", "recall", "reference_pairs"))]
-                for reference, systems in evaluation.items() for system, f in systems.items()]
-        lines += [markdown_table(["reference", "pairs from", "pairs", "evaluated", "correct", "precision", "recall",
-                                  "reference pairs"], rows), ""]
+        rows = [
+            [
+                reference,
+                system,
+                *(f.get(m) for m in ("pairs", "evaluated", "correct", "precision", "recall", "reference_pairs")),
+            ]
+            for reference, systems in evaluation.items()
+            for system, f in systems.items()
+        ]
+        lines += [
+            markdown_table(
+                ["reference", "pairs from", "pairs", "evaluated", "correct", "precision", "recall", "reference pairs"],
+                rows,
+            ),
+            "",
+        ]
     rest = {k: v for k, v in data.items() if k not in ("provenance", "evaluation")}
     if rest:
         lines += [key_value_table(rest), ""]
@@ -251,7 +279,12 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
             for bench, comparisons in significance.items()
             for comparison, r in comparisons.items()
         ]
-        sections += ["## Paired significance tests", "", markdown_table(["benchmark", "comparison", "metric", "mean Δ", "p"], rows), ""]
+        sections += [
+            "## Paired significance tests",
+            "",
+            markdown_table(["benchmark", "comparison", "metric", "mean Δ", "p"], rows),
+            "",
+        ]
     parity = benchmark.get("_parity")
     if parity:
         sections += ["## Live index vs in-process retriever", "", parity_table(parity), ""]
@@ -267,8 +300,10 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
         if bench:
             sections += encode_bench_section(variant, bench)
 
-    for name, data, render, title in (("synthesis", synthesis, synthesis_section, "Query synthesis"),
-                                      ("synonyms", synonyms, synonyms_section, "Synonym verification")):
+    for name, data, render, title in (
+        ("synthesis", synthesis, synthesis_section, "Query synthesis"),
+        ("synonyms", synonyms, synonyms_section, "Synonym verification"),
+    ):
         if not data:
             continue
         counts = {k: v for k, v in _numeric_leaves(data).items() if "time" not in k and "seconds" not in k}

@@ -13,15 +13,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nsparse.data.format import read_parallel, read_verified_dictionary
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
 from nsparse.synonyms.dictionary import (
     evaluate_pairs,
     merge_dictionary,
-    read_verified_dictionary,
     write_dictionary,
     write_solr_synonyms,
 )
-from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates, read_parallel
+from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates
 from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify
 from nsparse.text import analyze_batch, has_hangul
 
@@ -46,7 +46,9 @@ def frequent_terms(texts: Sequence[str], count: int) -> dict[str, str]:
     document_frequency: Counter[str] = Counter()
     for tokens in analyze_batch(texts):
         # Distinct terms in first-seen order (a set's order would vary with PYTHONHASHSEED and break ties).
-        document_frequency.update(list(dict.fromkeys(token for token in tokens if has_hangul(token) and len(token) > 1)))
+        document_frequency.update(
+            list(dict.fromkeys(token for token in tokens if has_hangul(token) and len(token) > 1))
+        )
     contexts = {}
     for term, _ in document_frequency.most_common(count):
         text = next((text for text in texts if term in text), "")

@@ -6,7 +6,6 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from nsparse.data.format import read_verified_dictionary
 from nsparse.io import atomic_open
 from nsparse.synonyms.verification import VerifiedPair
 

@@ -21,7 +21,6 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 from tqdm.auto import tqdm
 
-from nsparse.data.format import read_parallel
 from nsparse.text import analyze_batch, has_hangul
 
 ENGLISH_WORD = re.compile(r"[a-z]+")
@@ -59,7 +58,9 @@ def _incidence(token_lists: Iterable[list[str]], keep: Callable[[str], bool]) ->
     return matrix, list(vocabulary)
 
 
-def _frequent_enough(matrix: sp.csr_matrix, terms: list[str], settings: MiningSettings) -> tuple[sp.csc_matrix, list[str]]:
+def _frequent_enough(
+    matrix: sp.csr_matrix, terms: list[str], settings: MiningSettings
+) -> tuple[sp.csc_matrix, list[str]]:
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     keep = np.flatnonzero((counts >= settings.min_count) & (counts <= settings.max_document_ratio * matrix.shape[0]))
     return matrix.tocsc()[:, keep], [terms[index] for index in keep]
@@ -90,7 +91,9 @@ def _ranks(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 def mine_candidates(paragraphs: Sequence[tuple[str, str]], settings: MiningSettings) -> list[CandidatePair]:
     """Candidates with positive association, the best `candidates_per_term` per Korean term by G²."""
-    korean_tokens = tqdm(analyze_batch(ko for ko, _ in paragraphs), total=len(paragraphs), desc="analyze ko", disable=None)
+    korean_tokens = tqdm(
+        analyze_batch(ko for ko, _ in paragraphs), total=len(paragraphs), desc="analyze ko", disable=None
+    )
     korean, korean_terms = _frequent_enough(*_incidence(korean_tokens, has_hangul), settings)
     english_tokens = (english_words(en) for _, en in paragraphs)
     english, english_terms = _frequent_enough(*_incidence(english_tokens, str.isalpha), settings)
@@ -107,8 +110,15 @@ def mine_candidates(paragraphs: Sequence[tuple[str, str]], settings: MiningSetti
     ko_ranks, en_ranks = _ranks(rows, scores), _ranks(columns, scores)
     return [
         CandidatePair(
-            korean_terms[rows[i]], english_terms[columns[i]], int(both[i]), int(ko_counts[i]), int(en_counts[i]),
-            float(scores[i]), float(ochiai[i]), int(ko_ranks[i]), int(en_ranks[i]),
+            korean_terms[rows[i]],
+            english_terms[columns[i]],
+            int(both[i]),
+            int(ko_counts[i]),
+            int(en_counts[i]),
+            float(scores[i]),
+            float(ochiai[i]),
+            int(ko_ranks[i]),
+            int(en_ranks[i]),
         )
         for i in np.flatnonzero(ko_ranks <= settings.candidates_per_term)
     ]

@@ -25,7 +25,9 @@ OFFLINE_METHODS = ("ict", "keywords")
 __all__ = ["OFFLINE_METHODS", "sample_documents", "synthesize", "synthesize_with_sources"]
 
 
-def sample_documents(corpora: Mapping[str, Mapping[str, Mapping[str, str]]], per_corpus: int, seed: int) -> dict[str, str]:
+def sample_documents(
+    corpora: Mapping[str, Mapping[str, Mapping[str, str]]], per_corpus: int, seed: int
+) -> dict[str, str]:
     """Up to `per_corpus` documents of each corpus, as {"<corpus>/<doc id>": text}, reproducibly.
 
     A text already sampled (corpora share passages, e.g. distractors) is skipped: a twin
@@ -85,10 +87,7 @@ def synthesize_with_sources(
     report["methods"] = outcome.counts
     report["candidates"] = len(candidates)
     report["kept"] = len(outcome.pairs)
-    report["rejected"] = {
-        name: sum(counts["rejected"][name] for counts in outcome.counts.values())
-        for name in FILTERS
-    }
+    report["rejected"] = {name: sum(counts["rejected"][name] for counts in outcome.counts.values()) for name in FILTERS}
     report["timings_s"] = {
         "generation": round(generated - started, 2),
         "filtering": round(time.perf_counter() - generated, 2),

@@ -95,7 +95,9 @@ class DuplicateFilter:
 class FilterOutcome:
     pairs: list[dict[str, Any]]
     counts: dict[str, dict[str, Any]]  # method -> {"candidates", "rejected": {filter: n}, "kept"}
-    doc_keys: list[str] = field(default_factory=list)  # each pair's document ("<corpus>/<doc id>"), kept out of the pairs
+    doc_keys: list[str] = field(
+        default_factory=list
+    )  # each pair's document ("<corpus>/<doc id>"), kept out of the pairs
 
 
 def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings) -> FilterOutcome:

@@ -66,7 +66,9 @@ class LLMSynthesis:
                 stats.cache_hits += 1
             else:
                 missing.append(doc_key)
-        for start in tqdm(range(0, len(missing), self.chunk_size), desc="LLM synthesis", unit="chunk", disable=not missing):
+        for start in tqdm(
+            range(0, len(missing), self.chunk_size), desc="LLM synthesis", unit="chunk", disable=not missing
+        ):
             chunk = missing[start : start + self.chunk_size]
             for doc_key, entry in zip(chunk, self._generate(chunk, documents)):
                 write_json(_cache_path(folder, doc_key, documents[doc_key]), entry)

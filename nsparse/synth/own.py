@@ -107,18 +107,28 @@ def write_own_benchmark(
         return about
     if own.qrels:
         queries, qrels = own.queries or {}, own.qrels
-        about = {"name": OWN, "queries": "judged", "split": own.split,
-                 "label": f"your judged queries ({own.source}, split {own.split})"}
+        about = {
+            "name": OWN,
+            "queries": "judged",
+            "split": own.split,
+            "label": f"your judged queries ({own.source}, split {own.split})",
+        }
     else:
         queries, qrels, methods = synthetic_queries(held)
         if not qrels:
-            raise OwnCorpusError(f"synthesize.own_corpus {own.source}: no synthetic query of the {heldout_documents} held-out "
-                             "documents passed the filters; raise synthesize.own_heldout_share or documents_per_corpus")
+            raise OwnCorpusError(
+                f"synthesize.own_corpus {own.source}: no synthetic query of the {heldout_documents} held-out "
+                "documents passed the filters; raise synthesize.own_heldout_share or documents_per_corpus"
+            )
         names = ", ".join(method.split(":", 1)[1] for method in methods)
-        about = {"name": f"{OWN}-synthetic", "queries": "synthetic", "methods": methods,
-                 "heldout_documents": heldout_documents,
-                 "label": f"synthetic queries ({names}) of {heldout_documents} held-out documents of {own.source}, "
-                          "never trained on; not judged by people"}
+        about = {
+            "name": f"{OWN}-synthetic",
+            "queries": "synthetic",
+            "methods": methods,
+            "heldout_documents": heldout_documents,
+            "label": f"synthetic queries ({names}) of {heldout_documents} held-out documents of {own.source}, "
+            "never trained on; not judged by people",
+        }
     write_benchmark(folder, own.corpus, queries, {SPLIT: qrels})
     about.update(source=own.source, documents=len(own.corpus), query_count=len(queries))
     write_json(folder / ABOUT, about)

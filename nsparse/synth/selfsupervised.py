@@ -66,5 +66,7 @@ def keyword_candidates(
         for _ in range(per_document):
             size = min(rng.randint(*term_range), len(salient))
             if size:
-                candidates.append(Candidate(doc_key, "keywords", " ".join(rng.sample(salient, size)), documents[doc_key]))
+                candidates.append(
+                    Candidate(doc_key, "keywords", " ".join(rng.sample(salient, size)), documents[doc_key])
+                )
     return candidates

@@ -42,8 +42,13 @@ def quadratic_warmup(step: int, peak: float, warmup_steps: int) -> float:
     return peak * min(1.0, (step / warmup_steps) ** 2)
 
 
-def distillation(student_scores: torch.Tensor, teacher_scores: torch.Tensor, valid: torch.Tensor,
-                 kind: DistillKind, temperature: float = 1.0) -> torch.Tensor:
+def distillation(
+    student_scores: torch.Tensor,
+    teacher_scores: torch.Tensor,
+    valid: torch.Tensor,
+    kind: DistillKind,
+    temperature: float = 1.0,
+) -> torch.Tensor:
     """Match a teacher's scores over each query's own candidates [batch, 1 + negatives], positive first.
 
     `valid` marks real candidates (queries may have fewer negatives than the widest one).

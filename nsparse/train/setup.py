@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from dvclive import Live
 
+from dvclive import Live
 from nsparse.data.format import read_corpus, read_parallel, read_verified_dictionary
 from nsparse.io import atomic_open
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
@@ -54,15 +54,17 @@ def corpus_documents(folders: list[str]) -> list[str]:
     return [documents[doc_id] for doc_id in sorted(documents)]
 
 
-def build_encoder(base: str, train: dict[str, Any], pairs: list[dict], parallel: list[str],
-                  heldout_dictionary: str | None = None) -> tuple[SparseEncoder, dict[str, Any]]:
+def build_encoder(
+    base: str, train: dict[str, Any], pairs: list[dict], parallel: list[str], heldout_dictionary: str | None = None
+) -> tuple[SparseEncoder, dict[str, Any]]:
     """The base masked LM as a sparse encoder: lexical floor, translation table and IDF from the corpora.
 
     Without the floor (bi-encoder, hub models) the IDF comes from the training documents, as before.
     Returns the encoder and figures about what was fitted (table size and held-out quality).
     """
-    encoder = SparseEncoder.load(base, train_idf=train["train_idf"],
-                                 **{name: train[name] for name in ENCODER_FIELDS if name in train})
+    encoder = SparseEncoder.load(
+        base, train_idf=train["train_idf"], **{name: train[name] for name in ENCODER_FIELDS if name in train}
+    )
     if not encoder.settings.lexical_floor:
         documents = {text for pair in pairs for text in (pair["positive"], *pair["negatives"])}
         encoder.set_idf(compute_idf(encoder.tokenizer, sorted(documents), encoder.settings.max_length))
@@ -70,14 +72,16 @@ def build_encoder(base: str, train: dict[str, Any], pairs: list[dict], parallel:
     figures: dict[str, Any] = {}
     if parallel:
         silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
-        table = learn_translation_table(encoder.tokenizer, read_parallel_texts(parallel), silent,
-                                        TranslationSettings(**train["translation"]))
+        table = learn_translation_table(
+            encoder.tokenizer, read_parallel_texts(parallel), silent, TranslationSettings(**train["translation"])
+        )
         encoder.set_translations(table)
         figures["translation"] = {"sources": len(table), "entries": sum(map(len, table.values()))}
         if heldout_dictionary:
             held = read_dictionary(heldout_dictionary)
             figures["translation"]["heldout"] = table_quality(
-                table, [(korean, english) for korean, words in held.items() for english in words], encoder.tokenizer)
+                table, [(korean, english) for korean, words in held.items() for english in words], encoder.tokenizer
+            )
     figures["corpus"] = encoder.fit_lexical_statistics(corpus_documents(train["idf_corpora"]))
     return encoder, figures
 

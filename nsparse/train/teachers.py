@@ -52,11 +52,15 @@ class EncoderTeacher:
         texts, positions = _unique_texts(candidates)
         documents = self.encoder.encode_documents(texts, batch_size=self.batch_size, progress=True)
         query_matrix = self.encoder.encode_queries(queries)
-        return [np.asarray((query_matrix[row] @ documents[columns].T).todense()).ravel().tolist()
-                for row, columns in enumerate(positions)]
+        return [
+            np.asarray((query_matrix[row] @ documents[columns].T).todense()).ravel().tolist()
+            for row, columns in enumerate(positions)
+        ]
 
 
 def attach_teacher_scores(pairs: list[dict], teacher: Teacher) -> list[dict]:
     """Copies of `pairs` with `teacher_scores` = the teacher's scores of [positive, *negatives]."""
-    scores = teacher.score([pair["query"] for pair in pairs], [[pair["positive"], *pair["negatives"]] for pair in pairs])
+    scores = teacher.score(
+        [pair["query"] for pair in pairs], [[pair["positive"], *pair["negatives"]] for pair in pairs]
+    )
     return [{**pair, "teacher_scores": row} for pair, row in zip(pairs, scores)]

@@ -85,20 +85,29 @@ def micro_batch(pairs: list[dict], settings: TrainSettings, index: int) -> Batch
     negatives: list[str] = []
     for row, pair in enumerate(chosen):
         candidates[row, 0], valid[row, 0] = row, True
-        picked = sorted(picker.sample(range(len(pair["negatives"])), min(settings.negatives_per_query, len(pair["negatives"]))))
+        picked = sorted(
+            picker.sample(range(len(pair["negatives"])), min(settings.negatives_per_query, len(pair["negatives"])))
+        )
         for column, negative in enumerate(picked, start=1):
             candidates[row, column] = len(chosen) + len(negatives)
             valid[row, column] = True
             negatives.append(pair["negatives"][negative])
         if teacher is not None:
             if "teacher_scores" not in pair:
-                raise ValueError("distillation is on but a training pair has no 'teacher_scores' (see attach_teacher_scores)")
+                raise ValueError(
+                    "distillation is on but a training pair has no 'teacher_scores' (see attach_teacher_scores)"
+                )
             scores = pair["teacher_scores"]
             teacher[row, 0] = scores[0]
             for column, negative in enumerate(picked, start=1):
                 teacher[row, column] = scores[1 + negative]
-    return Batch([pair["query"] for pair in chosen], [pair["positive"] for pair in chosen] + negatives,
-                 candidates, valid, teacher)
+    return Batch(
+        [pair["query"] for pair in chosen],
+        [pair["positive"] for pair in chosen] + negatives,
+        candidates,
+        valid,
+        teacher,
+    )
 
 
 @dataclass(frozen=True)
@@ -144,9 +153,17 @@ def save_encoder_atomically(encoder: SparseEncoder, folder: Path) -> None:
 class Trainer:
     """Trains one encoder on inline training pairs; see `run`."""
 
-    def __init__(self, encoder: SparseEncoder, pairs: list[dict], settings: TrainSettings, paths: RunPaths,
-                 validation: ValidationSet | None = None, logger: Callable[[dict[str, float], int], None] | None = None,
-                 device: str | None = None, fingerprint: str = "") -> None:
+    def __init__(
+        self,
+        encoder: SparseEncoder,
+        pairs: list[dict],
+        settings: TrainSettings,
+        paths: RunPaths,
+        validation: ValidationSet | None = None,
+        logger: Callable[[dict[str, float], int], None] | None = None,
+        device: str | None = None,
+        fingerprint: str = "",
+    ) -> None:
         """`fingerprint` identifies the configuration: a checkpoint of another one is not resumed."""
         self.encoder = encoder
         self.fingerprint = fingerprint
@@ -160,8 +177,11 @@ class Trainer:
         if not settings.learned_part:
             encoder.mlm.requires_grad_(False)
             encoder.gate.requires_grad_(False)  # a floor model stays one: forward skips the transformer
-        model_parameters = [parameter for name, parameter in encoder.named_parameters()
-                            if parameter.requires_grad and name != "idf_log_scale"]
+        model_parameters = [
+            parameter
+            for name, parameter in encoder.named_parameters()
+            if parameter.requires_grad and name != "idf_log_scale"
+        ]
         groups = [{"params": model_parameters, "weight_decay": settings.weight_decay}] if model_parameters else []
         if encoder.idf_log_scale.requires_grad:
             groups.append({"params": [encoder.idf_log_scale], "lr": settings.idf_learning_rate, "weight_decay": 0.0})
@@ -169,14 +189,22 @@ class Trainer:
             raise ValueError("nothing to train: train.learned_part is false and train.train_idf is off")
         self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
         self.scheduler = get_linear_schedule_with_warmup(
-            self.optimizer, int(settings.warmup_ratio * settings.steps), settings.steps)
+            self.optimizer, int(settings.warmup_ratio * settings.steps), settings.steps
+        )
         self.step = 0
         self.best: dict[str, float] | None = None
 
     # --- checkpoints -------------------------------------------------------------------
     def save_checkpoint(self) -> None:
-        state = {"fingerprint": self.fingerprint, "step": self.step, "model": self.encoder.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "rng": capture_rng(), "best": self.best}
+        state = {
+            "fingerprint": self.fingerprint,
+            "step": self.step,
+            "model": self.encoder.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": capture_rng(),
+            "best": self.best,
+        }
         with atomic_open(self.paths.checkpoint_dir / CHECKPOINT_FILE, "wb") as handle:
             torch.save(state, handle)
 
@@ -216,8 +244,12 @@ class Trainer:
             scores = query_vectors @ doc_vectors.T
             own = scores.gather(1, batch.candidates.to(self.device))
             terms["distill"] = settings.distill_weight * distillation(
-                own, batch.teacher_scores.to(self.device), batch.valid.to(self.device), settings.distill,
-                settings.distill_temperature)
+                own,
+                batch.teacher_scores.to(self.device),
+                batch.valid.to(self.device),
+                settings.distill,
+                settings.distill_temperature,
+            )
         if encoder.idf_log_scale.requires_grad:
             terms["idf_prior"] = settings.idf_prior_weight * encoder.idf_log_scale.square().sum()
         terms["doc_nnz"] = (doc_vectors > 0).sum(dim=1).float().mean().detach()

@@ -30,8 +30,9 @@ class ValidationSet:
     qrels: dict[str, dict[str, int]]
 
 
-def capped_validation_set(benchmark: Benchmark, max_docs: int | None, max_queries: int | None,
-                          seed: int) -> ValidationSet:
+def capped_validation_set(
+    benchmark: Benchmark, max_docs: int | None, max_queries: int | None, seed: int
+) -> ValidationSet:
     """Up to `max_queries` judged queries, all their judged documents, distractors up to `max_docs` (None: all)."""
     max_docs = len(benchmark.corpus) if max_docs is None else max_docs
     max_queries = len(benchmark.qrels) if max_queries is None else max_queries
@@ -67,5 +68,8 @@ def validate(encoder: SparseEncoder, validation: ValidationSet, batch_size: int 
     query_matrix = encoder.encode_queries(validation.query_texts)
     run = SparseRetriever(doc_matrix, validation.doc_ids).search(query_matrix, validation.query_ids, 100)
     summary = evaluate(validation.qrels, run).summary
-    return {"ndcg@10": float(summary["ndcg@10"]), "mrr@10": float(summary["mrr@10"]),
-            "doc_nnz": float(doc_matrix.getnnz(axis=1).mean())}
+    return {
+        "ndcg@10": float(summary["ndcg@10"]),
+        "mrr@10": float(summary["mrr@10"]),
+        "doc_nnz": float(doc_matrix.getnnz(axis=1).mean()),
+    }
