@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from nsparse.config import load_params
-from nsparse.io import write_json
+from nsparse.io import write_json, write_timings
 from nsparse.model.base import BaseModelSettings, build_base_model
 from nsparse.model.threads import configure_threads
 
@@ -31,6 +31,7 @@ def main() -> None:
     )
     figures = build_base_model(base["text"], output, settings)
     figures["threads"] = torch.get_num_threads()
+    write_timings("base", figures.pop("timings_s"))
     write_json(f"{output}/training.json", figures)
     write_json(f"{output}/source.json", {"model": output, "trained_here": True})
 

@@ -17,7 +17,7 @@ from nsparse.data.sources import (
     read_msmarco,
     read_muse,
 )
-from nsparse.io import atomic_open, write_json, write_jsonl
+from nsparse.io import atomic_open, write_json, write_jsonl, write_timings
 from nsparse.text import write_dictionary
 
 DATA = Path("data")
@@ -47,9 +47,8 @@ def main() -> None:
     write_json(DATA / "parallel" / "libreoffice_packages.json", fetched_packages(help_root))
     with atomic_open(DATA / "pretrain" / "text.txt") as handle:
         handle.writelines(f"{line}\n" for line in prepared.pretrain_lines)
-    write_json(
-        DATA / "benchmarks" / "stats.json", {**prepared.stats, "seconds": round(time.perf_counter() - started, 1)}
-    )
+    write_json(DATA / "benchmarks" / "stats.json", prepared.stats)
+    write_timings("prepare", {"total": time.perf_counter() - started})
 
 
 if __name__ == "__main__":

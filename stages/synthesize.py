@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import read_corpus, write_pairs
-from nsparse.io import write_json
+from nsparse.io import write_json, write_timings
 from nsparse.llm import make_generator
 from nsparse.synth.own import own_corpora, synthesize_corpora
 
@@ -34,6 +34,7 @@ def main() -> None:
         corpora, own_corpora(settings), settings, make_generator(params["llm"], seed=seed), seed, CACHE, OWN_DIR
     )
     write_pairs(PAIRS, pairs)
+    write_timings("synthesize", report.pop("timings_s"))
     write_json(REPORT, report)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import load_benchmark, read_pairs
-from nsparse.io import read_json
+from nsparse.io import read_json, write_timings
 from nsparse.model.base import seed_everything
 from nsparse.model.threads import configure_threads
 from nsparse.train.setup import (
@@ -58,7 +58,9 @@ def main(variant: str) -> None:
         logger.record("lexical", fitted)
         if trainer.resume():
             truncate_live_history(live_dir, trainer.step)
-        logger.summarize(trainer.run())
+        summary = trainer.run()
+        logger.summarize(summary)
+    write_timings(f"train-{variant}", summary["timings_s"])
 
 
 if __name__ == "__main__":

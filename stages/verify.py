@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import read_corpus
-from nsparse.io import write_json
+from nsparse.io import write_json, write_timings
 from nsparse.llm import make_generator
 from nsparse.synonyms import build_synonyms, read_parallel, write_dictionary, write_solr_synonyms
 from nsparse.text import read_dictionary
@@ -50,6 +50,7 @@ def main() -> None:
     )
     write_dictionary(DICTIONARY, entries)
     report["dictionary"]["solr_lines"] = write_solr_synonyms(SOLR_SYNONYMS, entries)
+    write_timings("verify", report.pop("timings_s"))
     write_json(REPORT, report)
 
 

@@ -47,6 +47,7 @@ def test_build_base_model_saves_a_loadable_masked_lm(tmp_path) -> None:
     )
     figures = build_base_model(text, tmp_path / "base", settings)
     assert figures["steps"] == 3 and figures["vocab_size"] <= 300
+    assert set(figures["timings_s"]) == {"tokenizer", "total"}  # the stage writes these apart from training.json
     encoder = SparseEncoder.load(tmp_path / "base")  # a plain MLM: no idf.json, so a bi-encoder
     assert encoder.settings.mode == "bi-encoder" and encoder.encode_documents(TEXTS[:2]).shape[0] == 2
 

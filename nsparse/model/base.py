@@ -158,6 +158,5 @@ def build_base_model(
         "steps": settings.steps,
         "epochs": settings.steps * settings.batch_size / blocks.shape[0],
         "final_loss": float(np.mean(losses[-20:])),
-        "tokenizer_seconds": tokenizer_seconds,
-        "seconds": time.perf_counter() - started,
+        "timings_s": {"tokenizer": tokenizer_seconds, "total": time.perf_counter() - started},
     }

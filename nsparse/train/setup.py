@@ -118,9 +118,8 @@ class LiveLogger:
         self.live.make_summary()
 
     def summarize(self, summary: dict[str, Any]) -> None:
-        """Add the run's best validation figures and its duration to metrics.json."""
+        """Add the run's best validation figures to metrics.json."""
         self.live.summary["best"] = summary["best"] or {}
-        self.live.summary.setdefault("train", {})["seconds"] = summary["seconds"]
         self.live.make_summary()
 
 

@@ -299,10 +299,10 @@ class Trainer:
             if self.step % settings.checkpoint_every == 0 or self.step == last:
                 self.save_checkpoint()
         progress.close()
-        summary = {"steps": self.step, "seconds": time.perf_counter() - started, "best": self.best}
+        summary = {"steps": self.step, "best": self.best}
         if self.step == settings.steps:
             self.finish(summary)
-        return summary
+        return {**summary, "timings_s": {"train": time.perf_counter() - started}}
 
     def report(self, figures: dict[str, float], final: bool) -> None:
         """Log training figures and, when due, validate."""
