@@ -16,6 +16,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from nsparse.faults import UserFault
+
+
+class DataFormatError(UserFault, ValueError):
+    """A record that breaks the format, reported as `file:line: fault` (`file: fault` when no line can be named).
+
+    It lives here, beside the file helpers, so that any module reading an input file can
+    raise it without importing `nsparse.data`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], line: int | str | None, fault: str) -> None:
+        super().__init__(f"{path}: {fault}" if line is None else f"{path}:{line}: {fault}")
+
 
 def _current_umask() -> int:
     mask = os.umask(0)

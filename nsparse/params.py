@@ -216,6 +216,7 @@ class Deploy(Section):
 
 
 class BenchmarkSection(Section):
+    variant: str = Field(min_length=1)  # the variant hybrid, two-phase and the paired tests use
     benchmarks: list[str] = Field(min_length=1)
     split: Split
     max_queries: PositiveInt
@@ -446,6 +447,14 @@ class Params(Section):
     variants: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Variant] = Field(min_length=1)
     deploy: Deploy
     benchmark: BenchmarkSection
+
+    @model_validator(mode="after")
+    def _benchmark_variant_exists(self) -> Params:
+        if self.benchmark.variant not in self.variants:
+            raise ValueError(
+                f"benchmark.variant {self.benchmark.variant!r} is not one of variants {list(self.variants)}"
+            )
+        return self
 
 
 def validate_params(params: dict[str, Any], source: str = "params.yaml") -> Params:

@@ -23,7 +23,8 @@ from pathlib import Path
 import requests
 
 from nsparse.io import write_json
-from nsparse.opensearch.node import Node, NodeSettings
+from nsparse.opensearch.node import Node
+from nsparse.opensearch.settings import NodeSettings
 
 REPORT = Path("reports/opensearch/node_bench.json")
 
@@ -58,7 +59,7 @@ def bench(version: str, port: int, home: Path) -> dict:
     node.down()
     return {
         "opensearch_version": version,
-        "java_home": str(node.java_home()),
+        "java_home": str(node.installer.java_home()),
         "download_bytes": directory_bytes(home / "downloads"),
         "installed_bytes": directory_bytes(node.layout.distribution) + directory_bytes(node.layout.data / "ml_cache"),
         "first_start_s": round(first_start_s, 1),

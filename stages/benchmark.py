@@ -29,9 +29,8 @@ def main() -> None:
     records = {v: Path("deploy") / v / "deployment.json" for v in params["variants"]}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
     report = run_all(connect(), benchmarks, deployments, settings, params["deploy"]["index_prefix"])
-    if labels:
-        report["_queries"] = labels  # judged or synthetic: the report says which
-    write_json("reports/benchmark.json", report)
+    report.queries = labels  # your benchmarks: judged or synthetic, the report says which
+    write_json("reports/benchmark.json", report.to_json())
     rows = quality_rows(report)
     with atomic_open("reports/benchmark_quality.csv") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import load_benchmark
+from nsparse.eval.bm25 import document_text
 from nsparse.export.bench import BenchSettings
 from nsparse.export.package import ExportSettings, export_variant
 from nsparse.io import write_json
 from nsparse.model.threads import configure_threads
-from nsparse.train.validation import capped_validation_set, document_text
+from nsparse.train.validation import capped_validation_set
 
 
 def main(variant: str) -> None:

@@ -17,8 +17,8 @@ from nsparse.data.sources import (
     read_msmarco,
     read_muse,
 )
+from nsparse.dictionary import write_dictionary
 from nsparse.io import atomic_open, write_json, write_jsonl, write_timings
-from nsparse.text import write_dictionary
 
 DATA = Path("data")
 

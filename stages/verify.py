@@ -13,10 +13,10 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import read_corpus
+from nsparse.dictionary import read_dictionary
 from nsparse.io import write_json, write_timings
 from nsparse.llm import make_generator
-from nsparse.synonyms import build_synonyms, read_parallel, write_dictionary, write_solr_synonyms
-from nsparse.text import read_dictionary
+from nsparse.synonyms import build_synonyms, read_parallel, write_solr_synonyms, write_verified_dictionary
 
 PARALLEL = Path("data/parallel/libreoffice.jsonl")
 DICTIONARIES = Path("data/dict")
@@ -48,7 +48,7 @@ def main() -> None:
         withheld_korean=set(read_dictionary(DICTIONARIES / "codeswitch.tsv")),
         proposal_texts=proposal_texts,
     )
-    write_dictionary(DICTIONARY, entries)
+    write_verified_dictionary(DICTIONARY, entries)
     report["dictionary"]["solr_lines"] = write_solr_synonyms(SOLR_SYNONYMS, entries)
     write_timings("verify", report.pop("timings_s"))
     write_json(REPORT, report)

@@ -174,11 +174,12 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
         "clients": 1,
         "two_phase": False,
         "hybrid_pipeline": "nsparse-test-hybrid",
+        "variant": VARIANT,
     }
     report = run_all(opensearch, benchmarks, {VARIANT: deployment}, bench_params, "nsparse-test")
-    report["_queries"] = labels  # as stages/benchmark.py records it
+    report.queries = labels  # as stages/benchmark.py records it
     reports = tmp_path / "reports"
     reports.mkdir()
-    (reports / "benchmark.json").write_text(json.dumps(report))
+    (reports / "benchmark.json").write_text(json.dumps(report.to_json()))
     markdown = write_report(reports, tmp_path / "dvclive", [VARIANT]).read_text()
     assert f"| {name} | {VARIANT} |" in markdown and f"- `{name}`: synthetic queries" in markdown

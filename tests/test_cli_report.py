@@ -8,10 +8,12 @@ from pathlib import Path
 from nsparse.pipeline.report import write_report
 
 BENCHMARK = {
-    "korquad": {"v2": {"ndcg@10": 0.6, "mrr@10": 0.5, "recall@100": 0.9, "latency_p50_ms": 5.0}},
-    "own-synthetic": {"v2": {"ndcg@10": 0.7, "mrr@10": 0.6, "recall@100": 0.95, "latency_p50_ms": 4.0}},
-    "_parity": {"korquad": {"v2": {"queries": 100, "identical_topk_share": 1.0, "mean_topk_overlap": 0.98}}},
-    "_queries": {"own-synthetic": "synthetic queries (held-out documents, never trained on), not judged by people"},
+    "systems": {
+        "korquad": {"v2": {"ndcg@10": 0.6, "mrr@10": 0.5, "recall@100": 0.9, "latency_p50_ms": 5.0}},
+        "own-synthetic": {"v2": {"ndcg@10": 0.7, "mrr@10": 0.6, "recall@100": 0.95, "latency_p50_ms": 4.0}},
+    },
+    "parity": {"korquad": {"v2": {"queries": 100, "identical_topk_share": 1.0, "mean_topk_overlap": 0.98}}},
+    "queries": {"own-synthetic": "synthetic queries (held-out documents, never trained on), not judged by people"},
 }
 ENCODE_BENCH = {
     "documents": 300,

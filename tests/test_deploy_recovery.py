@@ -1,15 +1,20 @@
 """Deploy after a failure: the record is written as deploy goes, a dead node is reported as dead, reruns recover.
 
-The node "dies" for the client only: the client talks to the live node through a
-local TCP proxy that the test shuts at a chosen moment, so the shared node keeps
-running for everyone else.
+Two kinds of death. In most tests the node "dies" for the client only: the client
+talks to the live node through a local TCP proxy that the test shuts at a chosen
+moment, so the shared node keeps running for everyone else. One test kills the real
+local node (SIGKILL to its JVM) while ingest runs, starts it again and reruns deploy.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import threading
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +27,7 @@ from nsparse.data import write_benchmark
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml
 from nsparse.opensearch.client import ClusterSettings, ClusterUnreachable, connect
+from nsparse.opensearch.node import Node
 from nsparse.pipeline import deploy
 from nsparse.pipeline.deploy import Deployment, cleanup, deploy_variant
 
@@ -117,10 +123,10 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     record = tmp_path / "deploy" / "tiny" / "deployment.json"
     real_deploy = deploy.deploy_replacing_older_versions
 
-    def dies_before_the_document_model(client, name, model_id, timeout_s):
-        if name.endswith("-doc"):
+    def dies_before_the_document_model(client, package, variant, model_id, params):
+        if package is deploy.DOC_MODEL:
             proxy.kill()
-        return real_deploy(client, name, model_id, timeout_s)
+        return real_deploy(client, package, variant, model_id, params)
 
     monkeypatch.setattr(deploy, "deploy_replacing_older_versions", dies_before_the_document_model)
     caplog.set_level(logging.WARNING)
@@ -168,3 +174,48 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
         and ml.find_models(opensearch, "nsparse-test-tiny-query") == []
     )
     cleanup(opensearch, half)  # a second cleanup finds nothing left, and that is fine
+
+
+@pytest.mark.opensearch
+@pytest.mark.slow
+def test_the_real_node_killed_during_ingest_then_restarted_converges_without_orphans(
+    opensearch, exported_variant, tmp_path, monkeypatch
+):
+    if os.environ.get("NSPARSE_OPENSEARCH_URL"):
+        pytest.skip("kills and restarts the local node; never a cluster named by NSPARSE_OPENSEARCH_URL")
+    node = Node()
+    model_dir, export_dir = exported_variant
+    corpus = {f"d{i}": {"title": "", "text": TEXTS[i % len(TEXTS)] + f" {i}"} for i in range(40)}
+    write_benchmark(tmp_path / "ko", corpus, {"q0": "대한민국의 수도"}, {"test": {"q0": {"d0": 1}}})
+    benchmarks = {"ko": tmp_path / "ko"}
+    params = {**PARAMS, "bulk_batch_size": 5}
+    record = tmp_path / "deploy" / "tiny" / "deployment.json"
+    real_bulk = os_index.bulk_index
+
+    def killed_after_a_few_documents(docs: Iterable[dict]) -> Iterator[dict]:
+        for count, doc in enumerate(docs):
+            if count == 12:  # two batches are in, the third is being sent
+                os.kill(node.pid(), signal.SIGKILL)
+                while node.answers():
+                    time.sleep(0.2)
+            yield doc
+
+    def ingest_that_kills_the_node(client, index, docs, **kwargs):
+        return real_bulk(client, index, killed_after_a_few_documents(docs), **kwargs)
+
+    monkeypatch.setattr(os_index, "bulk_index", ingest_that_kills_the_node)
+    try:
+        with pytest.raises(ClusterUnreachable, match=r"deploy tiny: indexing into nsparse-test-tiny-\w+"):
+            deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, record=record)
+        half = Deployment.load(record)
+        assert not half.complete and half.indices and half.doc_model_id and half.query_model_id
+    finally:
+        node.up()  # the rest of the session needs the node
+
+    monkeypatch.setattr(os_index, "bulk_index", real_bulk)
+    done = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, record=record)
+    assert done.complete and (done.doc_model_id, done.query_model_id) == (half.doc_model_id, half.query_model_id)
+    assert opensearch.count(index=done.indices["ko"])["count"] == len(corpus)  # the half-built index was rebuilt
+    for side in ("doc", "query"):  # no orphan: one registered model per side, the one the record names
+        assert len(ml.find_models(opensearch, f"nsparse-test-tiny-{side}")) == 1
+    cleanup(opensearch, done)

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from nsparse.cli import main
-from nsparse.opensearch.artifacts import MAVEN_CENTRAL, ArtifactFetcher, ArtifactNotFound, Coordinate
-from nsparse.opensearch.node import NodeSettings
+from nsparse.opensearch.artifacts import ArtifactFetcher, ArtifactNotFound, Coordinate
+from nsparse.opensearch.settings import MAVEN_CENTRAL, NodeSettings
 
 
 def test_settings_come_from_params_and_the_environment_overrides_them(monkeypatch):

@@ -72,6 +72,7 @@ BAD = [
     ("sources.libreoffice_help.libreoffice-help-ko.sha256", "abc", "libreoffice-help-ko.sha256: string should match"),
     ("prepare.pairs.mining_depth", 3, "prepare.pairs: mining_depth (3) is smaller than negatives (7)"),
     ("bogus", {}, "bogus: unknown key (valid keys: seed, sources,"),
+    ("benchmark.variant", "v3", "(top level): benchmark.variant 'v3' is not one of variants ['v1', 'v2']"),
 ]
 
 

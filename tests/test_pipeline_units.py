@@ -46,11 +46,13 @@ def test_report_renders_tables_plots_and_training_curves(tmp_path: Path) -> None
     reports = tmp_path / "reports"
     reports.mkdir()
     benchmark = {
-        "korquad": {
-            "bm25_nori": {"ndcg@10": 0.5, "mrr@10": 0.4, "recall@100": 0.9, "latency_p50_ms": 4.0},
-            "v2": {"ndcg@10": 0.6, "mrr@10": 0.5, "recall@100": 0.95, "latency_p50_ms": 5.0, "flops": 1.5},
+        "systems": {
+            "korquad": {
+                "bm25_nori": {"ndcg@10": 0.5, "mrr@10": 0.4, "recall@100": 0.9, "latency_p50_ms": 4.0},
+                "v2": {"ndcg@10": 0.6, "mrr@10": 0.5, "recall@100": 0.95, "latency_p50_ms": 5.0, "flops": 1.5},
+            }
         },
-        "_significance": {
+        "significance": {
             "korquad": {"v2_vs_bm25_nori": {"metric": "ndcg@10", "mean_difference": 0.1, "p_value": 0.01}}
         },
     }

@@ -12,7 +12,7 @@ from llm_fixtures import running_chat_server
 from nsparse.data import DataFormatError
 from nsparse.llm import PromptTemplate, make_generator
 from nsparse.synonyms import frequent_terms, read_verified_dictionary
-from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_dictionary, write_solr_synonyms
+from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_solr_synonyms, write_verified_dictionary
 from nsparse.synonyms.mining import CandidatePair
 from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify, parse_judgement
 
@@ -92,7 +92,7 @@ def test_dictionary_merges_seed_withholds_codeswitch_terms_and_writes_both_forma
         ("표", "a,b", "muse-seed"),
         ("표", "table", "muse-seed"),
     ]
-    write_dictionary(tmp_path / "dictionary.tsv", entries)
+    write_verified_dictionary(tmp_path / "dictionary.tsv", entries)
     assert (tmp_path / "dictionary.tsv").read_text(encoding="utf-8").splitlines()[
         0
     ] == "셀\tcell\t0.7000\tmined:offline"

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from nsparse.korean import analyze
 from nsparse.synth.filters import (
     Candidate,
     DuplicateFilter,
@@ -15,7 +16,6 @@ from nsparse.synth.filters import (
     hangul_ratio,
 )
 from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
-from nsparse.text import analyze
 
 SEOUL = "서울은 대한민국의 수도이다. 한강이 도시를 가로지른다. 인구는 약 천만 명이다."
 BUSAN = "부산은 대한민국 제2의 도시이다. 해운대 해수욕장이 유명하다. 부산항은 큰 항구이다."

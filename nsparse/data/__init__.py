@@ -2,7 +2,6 @@
 
 from nsparse.data.format import (
     Benchmark,
-    DataFormatError,
     load_benchmark,
     read_corpus,
     read_pairs,
@@ -14,6 +13,7 @@ from nsparse.data.format import (
     write_qrels,
     write_queries,
 )
+from nsparse.io import DataFormatError
 
 __all__ = [
     "Benchmark",

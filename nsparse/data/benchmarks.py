@@ -15,10 +15,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from nsparse.codeswitch import code_switch, korean_to_english
 from nsparse.data.format import Corpus, Qrels, Queries
 from nsparse.data.sources import KorquadQuestion, MsmarcoRecord, text_id
+from nsparse.dictionary import group_translations
 from nsparse.eval.bm25 import BM25Kiwi
-from nsparse.text import code_switch, group_translations, korean_to_english
 
 
 @dataclass

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nsparse.faults import UserFault
-from nsparse.io import atomic_open, write_jsonl
+from nsparse.io import DataFormatError, atomic_open, write_jsonl
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 
@@ -33,13 +32,6 @@ Qrels = dict[str, dict[str, int]]  # query id -> {doc id: relevance}
 PathLike = str | os.PathLike[str]
 
 log = logging.getLogger(__name__)
-
-
-class DataFormatError(UserFault, ValueError):
-    """A record that breaks the format, reported as `file:line: fault` (`file: fault` when no line can be named)."""
-
-    def __init__(self, path: PathLike, line: int | str | None, fault: str) -> None:
-        super().__init__(f"{path}: {fault}" if line is None else f"{path}:{line}: {fault}")
 
 
 @dataclass(frozen=True)
@@ -324,9 +316,9 @@ def read_parallel(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
 
 
 def read_verified_dictionary(path: str | os.PathLike[str]) -> dict[str, list[str]]:
-    """{korean: [english, ...]} from a `write_dictionary` file, best score first (the file's order).
+    """{korean: [english, ...]} from a `write_verified_dictionary` file, best score first (the file's order).
 
-    This is the form `nsparse.text.code_switch` takes; a row that is not
+    This is the form `nsparse.codeswitch.code_switch` takes; a row that is not
     `ko\ten\tscore\tsource` with a finite numeric score is an error naming the file and
     line, as are bytes that are not UTF-8. A `nan`/`inf` score is an error too: the
     verifier that wrote it failed, and the file's best-first order means nothing.

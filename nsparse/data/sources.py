@@ -22,9 +22,9 @@ from typing import Any
 from tqdm import tqdm
 
 from nsparse import config
-from nsparse.data.format import DataFormatError, PathLike, parse_json, text_lines, write_benchmark
-from nsparse.io import read_json, sha256_file, write_json
-from nsparse.text import has_hangul
+from nsparse.data.format import PathLike, parse_json, text_lines, write_benchmark
+from nsparse.io import DataFormatError, read_json, sha256_file, write_json
+from nsparse.korean import has_hangul
 
 LIBREOFFICE_PACKAGES = {"ko": "libreoffice-help-ko", "en": "libreoffice-help-en-us"}
 LIBREOFFICE_HELP_DIRS = {"ko": "ko", "en": "en-US"}

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 import bm25s
 from tqdm import tqdm
 
-from nsparse.text import analyze_batch
+from nsparse.korean import analyze_batch
 
 
 def document_text(document: str | Mapping[str, str]) -> str:
@@ -21,7 +21,7 @@ Analyzer = Callable[[Iterable[str]], Iterator[list[str]]]
 
 
 class BM25Kiwi:
-    """BM25 (Lucene variant) over `{doc id: text or {"title","text"}}`, by default on `nsparse.text.analyze` tokens.
+    """BM25 (Lucene variant) over `{doc id: text or {"title","text"}}`, by default on `nsparse.korean.analyze` tokens.
 
     Another `analyzer` (texts -> token lists) gives BM25 over other tokens, e.g. a model's own
     vocabulary; `distinct_query_terms` counts each query token once, as inference-free

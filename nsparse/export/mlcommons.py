@@ -73,9 +73,7 @@ def reproducible_torchscript(archive: bytes) -> bytes:
             data = source.read(info)
             if info.filename.endswith(SERIALIZATION_ID):
                 data = str(int.from_bytes(content[:16], "big")).zfill(40).encode()
-            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP)
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, data)
+            target.writestr(_fixed_entry(info.filename, zipfile.ZIP_STORED), data)
     return result.getvalue()
 
 
@@ -83,10 +81,15 @@ def write_zip(path: str | os.PathLike[str], members: dict[str, str | os.PathLike
     """A reproducible zip of {name at the root: source file}."""
     with atomic_open(path, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, source in sorted(members.items()):
-            info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, Path(source).read_bytes())
+            archive.writestr(_fixed_entry(name, zipfile.ZIP_DEFLATED), Path(source).read_bytes())
+
+
+def _fixed_entry(name: str, compress_type: int) -> zipfile.ZipInfo:
+    """A member header without the machine's clock or umask in it: the same content gives the same bytes."""
+    entry = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+    entry.compress_type = compress_type
+    entry.external_attr = 0o644 << 16
+    return entry
 
 
 def write_ml_commons_tokenizer(encoder: SparseEncoder, path: str | os.PathLike[str]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from nsparse.text import has_hangul
+from nsparse.korean import has_hangul
 
 
 @dataclass(frozen=True)

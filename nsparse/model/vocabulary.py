@@ -11,7 +11,7 @@ ordinary WordPiece vocabulary learned on them alone. The result is a plain WordP
 query time.
 
 Pieces that are mostly particles, endings, suffixes or punctuation (kiwi tags outside
-`nsparse.text.CONTENT_TAG_PREFIXES`) are listed as *stop pieces*, the way nori's stop
+`nsparse.korean.CONTENT_TAG_PREFIXES`) are listed as *stop pieces*, the way nori's stop
 tags drop them: the encoder gives them no weight.
 """
 
@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast
 
 from nsparse.io import read_json, write_json
-from nsparse.text import CONTENT_TAG_PREFIXES, HANGUL, kiwi
+from nsparse.korean import CONTENT_TAG_PREFIXES, HANGUL, kiwi
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CONTINUATION = "##"

@@ -21,7 +21,6 @@ from tqdm import tqdm
 
 from nsparse.io import atomic_open
 
-MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2"
 _POM_NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from nsparse.opensearch.artifacts import ArtifactNotFound
 from nsparse.opensearch.client import ClusterSettings, ClusterUnreachable, OpenSearchError, connect
-from nsparse.opensearch.node import Node, NodeError
+from nsparse.opensearch.install import NodeError
+from nsparse.opensearch.node import Node
 from nsparse.params import ParamsError
 
 Command = Callable[[argparse.Namespace], int]

@@ -18,7 +18,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import AuthenticationException, ConnectionError, SSLError, TransportError
 
 from nsparse.faults import UserFault
-from nsparse.opensearch.node import NodeSettings
+from nsparse.opensearch.settings import NodeSettings
 
 CA_HINT = (
     "set NSPARSE_OPENSEARCH_CA_CERTS to the CA bundle (PEM) that signed the cluster's certificate "

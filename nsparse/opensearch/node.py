@@ -1,130 +1,30 @@
-"""The local OpenSearch node: install from Maven artifacts, start, stop, inspect.
+"""The local OpenSearch node's process: start, stop, inspect.
 
-`nsparse node up` assembles a node from OpenSearch's integ-test distribution plus
-the modules and plugins listed in `opensearch/node/components.yaml`, under a cache
-directory outside the repository, and runs it on 127.0.0.1 as a dedicated
-unprivileged user (OpenSearch refuses to run as root). Installing is done once per
-version; a running node is reused.
+`nsparse node up` has `nsparse.opensearch.install` assemble the node once per
+version, then runs it on 127.0.0.1 as a dedicated unprivileged user (OpenSearch
+refuses to run as root) and waits until it is healthy; a running node is reused.
+This module owns the process: the pid file, the lock that serialises up/down
+between processes, health waiting, stopping and the logs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import pwd
-import shutil
 import signal
-import string
 import subprocess
-import tarfile
 import time
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import requests
-import yaml
-from tqdm import tqdm
 
-from nsparse import config
-from nsparse.io import atomic_open, write_text
-from nsparse.opensearch.artifacts import MAVEN_CENTRAL, ArtifactFetcher, ArtifactNotFound, Coordinate, download
-from nsparse.opensearch.djl import node_environment, seed_djl_cache
+from nsparse.opensearch.install import Installer, NodeError, nsparse_home
+from nsparse.opensearch.settings import NodeSettings
 
-ASSETS = Path(__file__).resolve().parents[2] / "opensearch"
-COMPONENTS_FILE = ASSETS / "node" / "components.yaml"
 SERVICE_USER = "nsparse-opensearch"
-
-
-class NodeError(RuntimeError):
-    """The node could not be installed, started or stopped; the message says why and what to do."""
-
-
-def nsparse_home() -> Path:
-    """Cache root for installed nodes: $NSPARSE_HOME, else a directory the service user can traverse."""
-    if "NSPARSE_HOME" in os.environ:
-        return Path(os.environ["NSPARSE_HOME"])
-    return Path("/var/cache/nsparse") if os.geteuid() == 0 else Path.home() / ".cache" / "nsparse"
-
-
-@dataclass(frozen=True)
-class NodeSettings:
-    """The `opensearch:` section of params.yaml, each key overridable by an NSPARSE_OPENSEARCH_<KEY> variable."""
-
-    version: str = "2.19.1"
-    heap: str = "1g"
-    port: int = 9200
-    java_home: str = "auto"
-    fetch: str = "auto"
-    maven_repository: str = MAVEN_CENTRAL
-    distribution_url: str = ""
-    startup_timeout_s: int = 240
-
-    @classmethod
-    def load(cls, params: dict[str, Any] | None = None) -> NodeSettings:
-        """Settings from params (default: params.yaml's `opensearch` section, if there is one) and the environment."""
-        if params is None:
-            with contextlib.suppress(FileNotFoundError):
-                params = config.section("opensearch")
-        values = {f.name: (params or {}).get(f.name, f.default) for f in fields(cls)}
-        for name, current in values.items():
-            variable = f"NSPARSE_OPENSEARCH_{name.upper()}"
-            if variable in os.environ:
-                try:
-                    values[name] = type(current)(os.environ[variable])
-                except ValueError:
-                    raise ValueError(
-                        f"{variable}={os.environ[variable]!r}: expected {type(current).__name__}"
-                    ) from None
-        return cls(**values)
-
-    @property
-    def major_version(self) -> int:
-        return int(self.version.split(".")[0])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@dataclass(frozen=True)
-class NodeLayout:
-    """Where one version's node lives on disk."""
-
-    root: Path
-    version: str
-
-    @property
-    def distribution(self) -> Path:
-        return self.root / f"opensearch-{self.version}"
-
-    @property
-    def installed_marker(self) -> Path:
-        return self.distribution / ".nsparse-installed"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.root / "opensearch.pid"
-
-    @property
-    def server_log(self) -> Path:
-        return self.logs / "nsparse.log"
-
-    @property
-    def stdout_log(self) -> Path:
-        return self.logs / "stdout.log"
 
 
 class Node:
@@ -133,9 +33,8 @@ class Node:
     def __init__(self, settings: NodeSettings | None = None, home: Path | None = None) -> None:
         self.settings = settings or NodeSettings.load()
         self.home = home or nsparse_home()
-        self.layout = NodeLayout(self.home / "opensearch" / self.settings.version, self.settings.version)
-
-    # --- life cycle -------------------------------------------------------------
+        self.installer = Installer(self.settings, self.home)
+        self.layout = self.installer.layout
 
     def up(self) -> str:
         """Install if needed, start unless already answering, wait for health; return the URL."""
@@ -147,9 +46,9 @@ class Node:
                     f"a node started from {self.layout.distribution} is running but not answering on "
                     f"{self.settings.url}; see `nsparse node logs`, or `nsparse node down` and retry"
                 )
-            if not self.installed():
-                self.install()
-            self._write_config()
+            if not self.installer.installed():
+                self.installer.install()
+            self.installer.write_config()
             self._start()
             self._wait_for_health()
         return self.settings.url
@@ -191,174 +90,6 @@ class Node:
                 return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
         return f"(no log yet under {self.layout.logs})"
 
-    # --- installation -----------------------------------------------------------
-
-    def installed(self) -> bool:
-        """True when the install is complete and was made from the current components.yaml."""
-        marker = self.layout.installed_marker
-        return marker.exists() and marker.read_text() == _components_fingerprint()
-
-    def install(self) -> None:
-        """Add whatever is missing: distribution, modules, plugins; mark the install complete last.
-
-        Each step skips what is already there, so an interrupted install or an edited
-        components.yaml only fetches and installs the difference.
-        """
-        fetcher = ArtifactFetcher.create(self.settings.fetch, self.settings.maven_repository, self.home / "downloads")
-        components = yaml.safe_load(COMPONENTS_FILE.read_text())
-        if not (self.layout.distribution / "bin" / "opensearch").exists():
-            self._unpack_distribution(fetcher)
-        for module in tqdm(components["modules"], desc="modules", unit="module"):
-            self._install_module(fetcher, module)
-        for plugin in tqdm(components["plugins"], desc="plugins", unit="plugin"):
-            self._install_plugin(fetcher, plugin)
-        seed_djl_cache(
-            fetcher, self.ml_plugin_dir, self.layout.data / "ml_cache", components["djl"]["jni_fallback_releases"]
-        )
-        write_text(self.layout.installed_marker, _components_fingerprint())
-
-    @property
-    def ml_plugin_dir(self) -> Path:
-        return self.layout.distribution / "plugins" / "opensearch-ml"
-
-    def _unpack_distribution(self, fetcher: ArtifactFetcher) -> None:
-        self.layout.root.mkdir(parents=True, exist_ok=True)
-        if self.settings.distribution_url:
-            archive = self.home / "downloads" / Path(self.settings.distribution_url).name
-            if not archive.exists():
-                download(self.settings.distribution_url, archive)
-        else:
-            archive = fetcher.fetch(
-                Coordinate("org.opensearch.distribution.integ-test-zip", "opensearch", self.settings.version, "zip")
-            )
-        staging = self.layout.root / ".unpacking"
-        shutil.rmtree(staging, ignore_errors=True)
-        if archive.suffix == ".zip":
-            with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(staging)
-        else:
-            with tarfile.open(archive) as bundle:
-                bundle.extractall(staging, filter="tar")
-        unpacked = staging / self.layout.distribution.name
-        if not (unpacked / "bin" / "opensearch").exists():
-            raise NodeError(
-                f"{archive}: did not unpack into {unpacked.name}/ (is it OpenSearch {self.settings.version}?)"
-            )
-        for script in (unpacked / "bin").iterdir():
-            script.chmod(0o755)  # zip extraction drops the executable bit
-        shutil.rmtree(self.layout.distribution, ignore_errors=True)
-        unpacked.rename(self.layout.distribution)
-        staging.rmdir()
-
-    def _install_module(self, fetcher: ArtifactFetcher, module: dict[str, Any]) -> None:
-        target = self.layout.distribution / "modules" / module["name"]
-        if target.exists():
-            return
-        coordinate = Coordinate.parse(module["artifact"].format(version=self.settings.version))
-        staging = target.with_name(f".{target.name}.partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        provided = {jar.name for jar in (self.layout.distribution / "lib").glob("*.jar")}
-        for jar in fetcher.runtime_jars(coordinate, provided):
-            shutil.copy2(fetcher.fetch(jar), staging / jar.file_name)
-        extra_files = ASSETS / "node" / "modules" / module["name"]
-        if extra_files.is_dir():
-            shutil.copytree(extra_files, staging, dirs_exist_ok=True)
-        descriptor = {
-            "description": f"{module['name']} module, added by nsparse from {coordinate}",
-            "version": self.settings.version,
-            "name": module["name"],
-            "classname": module["classname"],
-            "java.version": self.plugin_java_release,
-            "opensearch.version": self.settings.version,
-            "extended.plugins": ",".join(module.get("extended_plugins", [])),
-            "has.native.controller": "false",
-        }
-        write_text(
-            staging / "plugin-descriptor.properties", "".join(f"{key}={value}\n" for key, value in descriptor.items())
-        )
-        staging.rename(target)
-
-    def _install_plugin(self, fetcher: ArtifactFetcher, plugin: dict[str, Any]) -> None:
-        if (self.layout.distribution / "plugins" / plugin["name"]).exists():
-            return
-        coordinate = Coordinate.parse(plugin["artifact"].format(version=self.settings.version))
-        try:
-            archive = fetcher.fetch(coordinate)
-        except ArtifactNotFound:
-            if "build" not in plugin:
-                raise
-            archive = self._build_plugin(fetcher, plugin["name"], plugin["build"])
-        self._run_tool("opensearch-plugin", "install", "--batch", archive.resolve().as_uri())
-
-    def _build_plugin(self, fetcher: ArtifactFetcher, name: str, build: dict[str, str]) -> Path:
-        """Compile a plugin's Java sources (opensearch/<source>/src) against this node and zip it (cached).
-
-        Only the node's JDK is needed, no Maven: the class path is the distribution's
-        lib/ plus the bundled jar, which is fetched like any other artifact.
-        """
-        version = self.settings.version
-        build_dir = self.home / "build" / f"{build['source']}-{version}"
-        archive = build_dir / f"{name}-{version}.zip"
-        if archive.exists():
-            return archive
-        lib_jars = sorted((self.layout.distribution / "lib").glob("*.jar"))
-        lucene_version = next(jar for jar in lib_jars if jar.name.startswith("lucene-core-")).stem.removeprefix(
-            "lucene-core-"
-        )
-        bundled = fetcher.fetch(Coordinate.parse(build["bundle"].format(lucene_version=lucene_version)))
-        source_dir = ASSETS / build["source"]
-        classes = build_dir / "classes"
-        shutil.rmtree(classes, ignore_errors=True)
-        javac = [
-            str(self.java_home() / "bin" / "javac"),
-            "--release",
-            self.plugin_java_release,
-            "-encoding",
-            "UTF-8",
-            "-d",
-            str(classes),
-            "-cp",
-            ":".join(str(jar) for jar in [*lib_jars, bundled]),
-            *(str(path) for path in sorted((source_dir / "src").rglob("*.java"))),
-        ]
-        result = subprocess.run(javac, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise NodeError(f"compiling {source_dir} for OpenSearch {version} failed:\n{result.stdout}{result.stderr}")
-        descriptor = string.Template((source_dir / "plugin-descriptor.properties").read_text())
-        with atomic_open(archive, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as bundle:
-            bundle.writestr(
-                "plugin-descriptor.properties",
-                descriptor.substitute(version=version, java_release=self.plugin_java_release),
-            )
-            bundle.write(bundled, bundled.name)
-            with zipfile.ZipFile(bundle.open(f"{name}-{version}.jar", "w"), "w", zipfile.ZIP_DEFLATED) as jar:
-                for class_file in sorted(classes.rglob("*.class")):
-                    jar.write(class_file, class_file.relative_to(classes).as_posix())
-        return archive
-
-    @property
-    def plugin_java_release(self) -> str:
-        """Java level of the node's plugin API: 11 for OpenSearch 2.x, 21 for 3.x."""
-        return "11" if self.settings.major_version < 3 else "21"
-
-    # --- running ----------------------------------------------------------------
-
-    def _write_config(self) -> None:
-        """Node settings and heap, rewritten on every start so params.yaml changes take effect."""
-        conf = self.layout.distribution / "config"
-        template = string.Template((ASSETS / "node" / "opensearch.yml").read_text())
-        write_text(
-            conf / "opensearch.yml",
-            template.substitute(
-                http_port=self.settings.port,
-                transport_port=self.settings.port + 100,
-                data_dir=self.layout.data,
-                logs_dir=self.layout.logs,
-            ),
-        )
-        write_text(conf / "jvm.options.d" / "nsparse.options", f"-Xms{self.settings.heap}\n-Xmx{self.settings.heap}\n")
-
     def _start(self) -> None:
         self.layout.data.mkdir(parents=True, exist_ok=True)
         self.layout.logs.mkdir(parents=True, exist_ok=True)
@@ -371,7 +102,7 @@ class Node:
         with self.layout.stdout_log.open("w") as stdout:
             result = subprocess.run(
                 command,
-                env={**self._java_env(), **node_environment(self.ml_plugin_dir)},
+                env=self.installer.node_environment(),
                 stdout=stdout,
                 stderr=subprocess.STDOUT,
                 check=False,
@@ -400,36 +131,6 @@ class Node:
             f"last log lines:\n{self.log_tail(40)}"
         )
 
-    def _run_tool(self, tool: str, *args: str) -> None:
-        result = subprocess.run(
-            [str(self.layout.distribution / "bin" / tool), *args],
-            capture_output=True,
-            text=True,
-            env=self._java_env(),
-            check=False,
-        )
-        if result.returncode != 0:
-            raise NodeError(f"{tool} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-
-    def _java_env(self) -> dict[str, str]:
-        java_home = str(self.java_home())
-        return {**os.environ, "JAVA_HOME": java_home, "OPENSEARCH_JAVA_HOME": java_home}
-
-    def java_home(self) -> Path:
-        """The configured JDK, else the default `java` for 2.x and the newest JDK 21+ under /usr/lib/jvm for 3.x."""
-        if self.settings.java_home != "auto":
-            return Path(self.settings.java_home)
-        if self.settings.major_version >= 3:
-            candidates = sorted(Path("/usr/lib/jvm").glob("*"), key=_jdk_feature_version, reverse=True)
-            newest = next((jdk for jdk in candidates if _jdk_feature_version(jdk) >= 21), None)
-            if newest is None:
-                raise NodeError(f"OpenSearch {self.settings.version} needs JDK 21+; set opensearch.java_home")
-            return newest
-        java = shutil.which("java")
-        if java is None:
-            raise NodeError("no `java` on PATH; install JDK 17 or set opensearch.java_home")
-        return Path(java).resolve().parents[1]
-
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         """Serialise up/down between processes (parallel test sessions share one node)."""
@@ -447,17 +148,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _jdk_feature_version(jdk: Path) -> int:
-    """17 for /usr/lib/jvm/java-17-openjdk-amd64, 25 for temurin-25-jdk-amd64, 0 when unknown."""
-    release = jdk / "release"
-    if not release.exists():
-        return 0
-    for line in release.read_text().splitlines():
-        if line.startswith("JAVA_VERSION="):
-            return int(line.split("=", 1)[1].strip('"').split(".")[0])
-    return 0
-
-
 def _ensure_service_user() -> None:
     try:
         pwd.getpwnam(SERVICE_USER)
@@ -465,7 +155,3 @@ def _ensure_service_user() -> None:
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True
         )
-
-
-def _components_fingerprint() -> str:
-    return hashlib.sha256(COMPONENTS_FILE.read_bytes()).hexdigest()

@@ -26,6 +26,7 @@ from nsparse.eval import EvalResult, SparseRetriever, evaluate, paired_test, spa
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml, search
 from nsparse.pipeline.baselines import ensure_bm25_index
+from nsparse.pipeline.benchmark_report import BenchmarkReport
 from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
 
 log = logging.getLogger(__name__)
@@ -129,13 +130,13 @@ def benchmark_one(
     queries = dict(list(bench.queries.items())[: params["max_queries"]])
     qrels = {q: bench.qrels[q] for q in queries}
     latency_texts = list(queries.values())[: params["throughput_queries"]]
-    last = list(deployments)[-1]
+    chosen = params["variant"]  # the variant hybrid, two-phase and the paired tests use
     searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.match(client, bm25_index, "text", text, k)}
     for variant, dep in deployments.items():
         searchers[variant] = lambda text, d=dep: search.neural_sparse_model(
             client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k
         )
-    best = deployments[last]
+    best = deployments[chosen]
 
     def sparse_clause(text: str) -> dict[str, Any]:
         return search.neural_sparse_clause(SPARSE_FIELD, text, best.query_model_id)
@@ -148,7 +149,7 @@ def benchmark_one(
         params["hybrid_pipeline"],
     )
     if params["two_phase"]:
-        searchers[f"{last}_two_phase"] = lambda text: search.search(
+        searchers[f"{chosen}_two_phase"] = lambda text: search.search(
             client, best.indices[name], sparse_clause(text), k, search_pipeline=params["two_phase_pipeline"]
         )
 
@@ -180,8 +181,8 @@ def benchmark_one(
         exact = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, query_ids, k)
         parity_figures[variant] = parity(live_runs[variant], exact)
     significance = {
-        f"{last}_vs_{other}": paired_test(evaluations[last], evaluations[other], "ndcg@10")
-        for other in [*(v for v in deployments if v != last), "bm25_nori"]
+        f"{chosen}_vs_{other}": paired_test(evaluations[chosen], evaluations[other], "ndcg@10")
+        for other in [*(v for v in deployments if v != chosen), "bm25_nori"]
     }
     return results, significance, parity_figures
 
@@ -192,8 +193,8 @@ def run_all(
     deployments: dict[str, Deployment],
     params: dict[str, Any],
     index_prefix: str,
-) -> dict[str, Any]:
-    """Every benchmark × system: `{benchmark: {system: {metric: value}}}` plus `_significance` and `_parity`."""
+) -> BenchmarkReport:
+    """Every benchmark × system, with the paired tests and live-vs-exact parity of each benchmark."""
     bm25_weight, sparse_weight = params["hybrid_weights"]
     os_index.put_search_pipeline(
         client,
@@ -204,17 +205,17 @@ def run_all(
         os_index.put_search_pipeline(
             client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline")
         )
-    report: dict[str, Any] = {"_significance": {}, "_parity": {}}
+    report = BenchmarkReport()
     for name, bench in benchmarks.items():
         bm25_index = ensure_bm25_index(client, index_prefix, bench.corpus)
         results, significance, parity_figures = benchmark_one(client, name, bench, deployments, bm25_index, params)
-        report[name] = results
-        report["_significance"][name] = significance
-        report["_parity"][name] = parity_figures
+        report.systems[name] = results
+        report.significance[name] = significance
+        report.parity[name] = parity_figures
     return report
 
 
-def quality_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+def quality_rows(report: BenchmarkReport) -> list[dict[str, Any]]:
     """Flat rows (benchmark, system, metrics) for the DVC plot of quality."""
     return [
         {
@@ -222,7 +223,6 @@ def quality_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             "system": f"{b}/{s}",
             **{m: v for m, v in scores.items() if m in ("ndcg@10", "mrr@10", "recall@100")},
         }
-        for b, systems in report.items()
-        if not b.startswith("_")
+        for b, systems in report.systems.items()
         for s, scores in systems.items()
     ]

@@ -96,12 +96,52 @@ def _client_encoded(
             yield {"_id": doc_id, **corpus[doc_id], SPARSE_FIELD: onnx.encoder.to_token_weights(vectors[row])}
 
 
-def deploy_replacing_older_versions(client: OpenSearch, name: str, model_id: str, timeout_s: float) -> None:
-    """Deploy `model_id` and undeploy any other version of the model called `name` (it stays registered)."""
-    for model in ml.find_models(client, name):
+@dataclass(frozen=True)
+class ModelPackage:
+    """One of the two ML Commons models a variant deploys, as export packaged it."""
+
+    side: str  # "query" or "doc": the model's name is <index_prefix>-<variant>-<side>
+    zip_name: str  # in the export folder
+    function_name: str
+    model_format: str
+    description: str
+
+
+QUERY_MODEL = ModelPackage(
+    "query", "sparse_tokenize.zip", "SPARSE_TOKENIZE", "TORCH_SCRIPT", "query encoder: tokenizer + IDF (inference-free)"
+)
+DOC_MODEL = ModelPackage("doc", "sparse_encoding.zip", "SPARSE_ENCODING", "ONNX", "document encoder (ONNX)")
+
+
+def model_name(params: dict[str, Any], variant: str, package: ModelPackage) -> str:
+    """`<index_prefix>-<variant>-query|doc`: two projects on one cluster use two prefixes."""
+    return f"{params['index_prefix']}-{variant}-{package.side}"
+
+
+def register(
+    client: OpenSearch, package: ModelPackage, export_dir: Path, variant: str, group_id: str, params: dict[str, Any]
+) -> str:
+    """Register the package (reused when the same zip bytes are registered already); return its model id."""
+    return ml.register_model_zip(
+        client,
+        export_dir / package.zip_name,
+        name=model_name(params, variant, package),
+        version=params["model_version"],
+        function_name=package.function_name,
+        model_format=package.model_format,
+        model_group_id=group_id,
+        description=f"nsparse {variant} {package.description}",
+    )
+
+
+def deploy_replacing_older_versions(
+    client: OpenSearch, package: ModelPackage, variant: str, model_id: str, params: dict[str, Any]
+) -> None:
+    """Deploy `model_id` and undeploy any other version of the same model (they stay registered)."""
+    for model in ml.find_models(client, model_name(params, variant, package)):
         if model["model_id"] != model_id and model.get("model_state") in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
             ml.undeploy_model(client, model["model_id"])
-    ml.deploy_model(client, model_id, timeout_s=timeout_s)
+    ml.deploy_model(client, model_id, timeout_s=params["deploy_timeout_s"])
 
 
 def deploy_variant(
@@ -143,41 +183,18 @@ def _deploy(
         if record is not None:
             deployment.save(record)
 
-    variant, version = deployment.variant, params["model_version"]
+    variant = deployment.variant
     save()
     deployment.model_group_id = ml.ensure_model_group(client, params["model_group"], "nsparse sparse retrieval models")
     save()
-    deployment.query_model_id = ml.register_model_zip(
-        client,
-        export_dir / "sparse_tokenize.zip",
-        name=f"{params['index_prefix']}-{variant}-query",
-        version=version,
-        function_name="SPARSE_TOKENIZE",
-        model_format="TORCH_SCRIPT",
-        model_group_id=deployment.model_group_id,
-        description=f"nsparse {variant} query encoder: tokenizer + IDF (inference-free)",
-    )
-    save()
-    deploy_replacing_older_versions(
-        client, f"{params['index_prefix']}-{variant}-query", deployment.query_model_id, params["deploy_timeout_s"]
-    )
-    doc_zip = export_dir / "sparse_encoding.zip"
-    deployment.doc_model_id = ml.register_model_zip(
-        client,
-        doc_zip,
-        name=f"{params['index_prefix']}-{variant}-doc",
-        version=version,
-        function_name="SPARSE_ENCODING",
-        model_format="ONNX",
-        model_group_id=deployment.model_group_id,
-        description=f"nsparse {variant} document encoder (ONNX)",
-    )
+    deployment.query_model_id = register(client, QUERY_MODEL, export_dir, variant, deployment.model_group_id, params)
+    save()  # recorded before deploying: a failed deploy is still cleaned up
+    deploy_replacing_older_versions(client, QUERY_MODEL, variant, deployment.query_model_id, params)
+    deployment.doc_model_id = register(client, DOC_MODEL, export_dir, variant, deployment.model_group_id, params)
     save()
     if params["ingest"] in ("auto", "pipeline"):
         try:
-            deploy_replacing_older_versions(
-                client, f"{params['index_prefix']}-{variant}-doc", deployment.doc_model_id, params["deploy_timeout_s"]
-            )
+            deploy_replacing_older_versions(client, DOC_MODEL, variant, deployment.doc_model_id, params)
             deployment.doc_model_deployed = True
         except ClusterUnreachable:
             raise  # a dead or unreachable node is not ML Commons refusing the model
@@ -200,7 +217,7 @@ def _deploy(
         if deployment.doc_model_deployed
         else OnnxDocumentEncoder(export_dir / "model.onnx", SparseEncoder.load(model_dir))
     )
-    model_hash = sha256_file(doc_zip)
+    model_hash = sha256_file(export_dir / DOC_MODEL.zip_name)
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="benchmark"):
         corpus = read_corpus(folder / "corpus.jsonl")
         fingerprint = corpus_fingerprint(corpus)

@@ -13,7 +13,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from nsparse.text import code_switch, has_hangul
+from nsparse.codeswitch import code_switch
+from nsparse.korean import has_hangul
 
 
 def code_switched_copies(

@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # headless: the report is written by a DVC stage, never s
 import matplotlib.pyplot as plt
 
 from nsparse.io import atomic_open, write_text
+from nsparse.pipeline.benchmark_report import BenchmarkReport
 
 QUALITY_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 COST_METRICS = ("latency_p50_ms", "latency_p99_ms", "throughput_qps", "index_size_mb", "doc_nnz", "query_nnz", "flops")
@@ -254,26 +255,23 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
     """Write `reports/report.md` and `reports/plots/*.png`; return the report's path."""
     plots = reports_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    benchmark = _load(reports_dir / "benchmark.json") or {}
+    benchmark = BenchmarkReport.from_json(_load(reports_dir / "benchmark.json") or {})
     baselines = _load(reports_dir / "baselines.json") or {}
     synthesis = _load(reports_dir / "synthesis.json")
     synonyms = _load(reports_dir / "synonyms.json")
 
     sections = ["# nsparse benchmark report", ""]
-    quality = {b: {s: m for s, m in systems.items() if isinstance(m, dict)} for b, systems in benchmark.items()}
-    quality = {b: s for b, s in quality.items() if s and not b.startswith("_")}
+    quality = {b: systems for b, systems in benchmark.systems.items() if systems}
     if quality:
         plot_grouped_bars(quality, "ndcg@10", plots / "quality_ndcg10.png", "nDCG@10 on the live index")
         plot_grouped_bars(quality, "latency_p50_ms", plots / "latency_p50.png", "p50 latency (ms)")
         sections += ["## Quality (live OpenSearch index, test splits)", "", metric_table(quality, QUALITY_METRICS), ""]
-        labels = benchmark.get("_queries") or {}
-        if labels:
-            sections += [f"- `{name}`: {label}" for name, label in labels.items()] + [""]
+        if benchmark.queries:
+            sections += [f"- `{name}`: {label}" for name, label in benchmark.queries.items()] + [""]
         sections += _image(plots / "quality_ndcg10.png", "nDCG@10", True)
         sections += ["## Cost", "", metric_table(quality, COST_METRICS), ""]
         sections += _image(plots / "latency_p50.png", "p50 latency", True)
-    significance = benchmark.get("_significance")
-    if significance:
+    if significance := benchmark.significance:
         rows = [
             [bench, comparison, r.get("metric"), r.get("mean_difference"), r.get("p_value")]
             for bench, comparisons in significance.items()
@@ -285,9 +283,8 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
             markdown_table(["benchmark", "comparison", "metric", "mean Δ", "p"], rows),
             "",
         ]
-    parity = benchmark.get("_parity")
-    if parity:
-        sections += ["## Live index vs in-process retriever", "", parity_table(parity), ""]
+    if benchmark.parity:
+        sections += ["## Live index vs in-process retriever", "", parity_table(benchmark.parity), ""]
     if baselines:
         sections += ["## In-process and OpenSearch BM25 baselines", "", metric_table(baselines, QUALITY_METRICS), ""]
 

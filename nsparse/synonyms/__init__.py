@@ -14,24 +14,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nsparse.data.format import read_parallel, read_verified_dictionary
+from nsparse.korean import analyze_batch, has_hangul
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
 from nsparse.synonyms.dictionary import (
     evaluate_pairs,
     merge_dictionary,
-    write_dictionary,
     write_solr_synonyms,
+    write_verified_dictionary,
 )
 from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates
 from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify
-from nsparse.text import analyze_batch, has_hangul
 
 __all__ = [
     "build_synonyms",
     "frequent_terms",
     "read_parallel",
     "read_verified_dictionary",
-    "write_dictionary",
     "write_solr_synonyms",
+    "write_verified_dictionary",
 ]
 
 CONTEXT_CHARS = 80  # characters either side of a term shown to the LLM as its context

@@ -30,7 +30,7 @@ def merge_dictionary(
     return kept, len(entries) - len(kept)
 
 
-def write_dictionary(path: str | os.PathLike[str], entries: Iterable[VerifiedPair]) -> None:
+def write_verified_dictionary(path: str | os.PathLike[str], entries: Iterable[VerifiedPair]) -> None:
     """`ko\\ten\\tscore\\tsource` per line."""
     with atomic_open(path) as handle:
         for pair in entries:

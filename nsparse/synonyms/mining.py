@@ -1,6 +1,6 @@
 """Korean↔English candidate pairs from an aligned corpus by association statistics.
 
-Each aligned paragraph is a bag of Korean content morphemes (`nsparse.text.analyze`,
+Each aligned paragraph is a bag of Korean content morphemes (`nsparse.korean.analyze`,
 Hangul only) and a bag of English words (runs of ASCII letters, lower-cased: Kiwi
 glues a sentence-final period to an English word, "cell." for "cell"). A
 Korean term and an English word that translate each other occur in the same aligned
@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 from tqdm.auto import tqdm
 
-from nsparse.text import analyze_batch, has_hangul
+from nsparse.korean import analyze_batch, has_hangul
 
 ENGLISH_WORD = re.compile(r"[a-z]+")
 

@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from nsparse.eval.bm25 import BM25Kiwi
-from nsparse.text import HANGUL, analyze_batch
+from nsparse.korean import HANGUL, analyze_batch
 
 FILTERS = ("length", "script", "copy", "duplicate", "round_trip")
 

@@ -25,8 +25,8 @@ import random
 from collections import Counter
 from collections.abc import Mapping
 
+from nsparse.korean import analyze_batch, kiwi
 from nsparse.synth.filters import Candidate
-from nsparse.text import analyze_batch, kiwi
 
 
 def ict_candidates(documents: Mapping[str, str], per_document: int, rng: random.Random) -> list[Candidate]:

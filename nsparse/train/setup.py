@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from dvclive import Live
+
 from nsparse.data.format import read_corpus, read_parallel, read_verified_dictionary
+from nsparse.dictionary import read_dictionary
+from nsparse.eval.bm25 import document_text
 from nsparse.io import atomic_open
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
 from nsparse.model.translation import TranslationSettings, learn_translation_table, table_quality
-from nsparse.text import read_dictionary
 from nsparse.train.teachers import BM25Teacher, EncoderTeacher, Teacher
 from nsparse.train.trainer import TrainSettings
 
@@ -50,7 +51,7 @@ def corpus_documents(folders: list[str]) -> list[str]:
     documents: dict[str, str] = {}
     for folder in folders:
         for doc_id, document in read_corpus(Path(folder) / "corpus.jsonl").items():
-            documents[doc_id] = f"{document.get('title', '')} {document['text']}".strip()
+            documents[doc_id] = document_text(document)
     return [documents[doc_id] for doc_id in sorted(documents)]
 
 

@@ -26,7 +26,7 @@ def _unique_texts(candidates: list[list[str]]) -> tuple[list[str], list[list[int
 
 
 class BM25Teacher:
-    """BM25 over kiwi morphemes (nsparse.text.analyze), indexed on every candidate text."""
+    """BM25 over kiwi morphemes (nsparse.korean.analyze), indexed on every candidate text."""
 
     def __init__(self, k1: float = 0.9, b: float = 0.4) -> None:
         self.k1, self.b = k1, b
@@ -34,7 +34,7 @@ class BM25Teacher:
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[list[float]]:
         import bm25s
 
-        from nsparse.text import analyze
+        from nsparse.korean import analyze
 
         texts, positions = _unique_texts(candidates)
         retriever = bm25s.BM25(k1=self.k1, b=self.b)

@@ -225,7 +225,8 @@ class Trainer:
         return True
 
     # --- one optimizer step --------------------------------------------------------------
-    def loss_terms(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def loss_terms(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The loss terms of one micro-batch, and its documents' mean non-zero terms (a diagnostic, not a loss)."""
         encoder, settings = self.encoder, self.settings
         encoder_settings = encoder.settings
         queries = encoder.tokenize(batch.queries, encoder_settings.query_max_length)
@@ -252,17 +253,16 @@ class Trainer:
             )
         if encoder.idf_log_scale.requires_grad:
             terms["idf_prior"] = settings.idf_prior_weight * encoder.idf_log_scale.square().sum()
-        terms["doc_nnz"] = (doc_vectors > 0).sum(dim=1).float().mean().detach()
-        return terms
+        return terms, (doc_vectors > 0).sum(dim=1).float().mean().detach()
 
     def train_step(self) -> dict[str, float]:
         accumulated: dict[str, float] = {}
         for micro in range(self.settings.accumulation_steps):
             batch = micro_batch(self.pairs, self.settings, self.step * self.settings.accumulation_steps + micro)
-            terms = self.loss_terms(batch)
-            loss = sum(value for name, value in terms.items() if name != "doc_nnz")
+            terms, doc_nnz = self.loss_terms(batch)
+            loss = sum(terms.values())
             (loss / self.settings.accumulation_steps).backward()
-            for name, value in {**terms, "loss": loss}.items():
+            for name, value in {**terms, "doc_nnz": doc_nnz, "loss": loss}.items():
                 accumulated[name] = accumulated.get(name, 0.0) + value.item() / self.settings.accumulation_steps
         torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.settings.max_grad_norm)
         self.optimizer.step()

@@ -13,12 +13,8 @@ from dataclasses import dataclass
 
 from nsparse.data import Benchmark
 from nsparse.eval import SparseRetriever, evaluate
+from nsparse.eval.bm25 import document_text
 from nsparse.model.encoder import SparseEncoder
-
-
-def document_text(document: dict) -> str:
-    """The text a document is encoded from: title and body, as they are indexed."""
-    return f"{document.get('title', '')} {document['text']}".strip()
 
 
 @dataclass(frozen=True)
