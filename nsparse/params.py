@@ -224,7 +224,8 @@ class BenchmarkSection(Section):
     clients: PositiveInt
     throughput_queries: PositiveInt
     hybrid_pipeline: str
-    hybrid_weights: Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)]
+    hybrid_bm25_weights: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(min_length=1)]
+    hybrid_dev: list[str] = Field(min_length=1)
     two_phase: bool
     two_phase_pipeline: str
 
@@ -240,6 +241,7 @@ class BenchmarkSection(Section):
 
 class PrepareMsmarco(Section):
     heldout_queries: PositiveInt
+    dev_queries: NonNegativeInt
 
 
 class PrepareKorquad(Section):
@@ -320,7 +322,7 @@ class Teacher(Section):
 
 
 class Validation(Section):
-    benchmark: str
+    benchmarks: list[str] = Field(min_length=1)
     split: Split
     max_queries: PositiveInt | None  # None: every judged query of the split
     max_docs: PositiveInt | None  # None: the whole corpus
@@ -454,6 +456,8 @@ class Params(Section):
             raise ValueError(
                 f"benchmark.variant {self.benchmark.variant!r} is not one of variants {list(self.variants)}"
             )
+        if unknown := set(self.benchmark.hybrid_dev) - set(self.benchmark.benchmarks):
+            raise ValueError(f"benchmark.hybrid_dev {sorted(unknown)} are not in benchmark.benchmarks (deployed)")
         return self
 
 

@@ -24,11 +24,12 @@ def main() -> None:
     settings = params["benchmark"]
     folders = {name: Path("data/benchmarks") / name for name in settings["benchmarks"]}
     benchmarks = {name: load_benchmark(folder, settings["split"]) for name, folder in folders.items()}
+    dev = {name: load_benchmark(folders[name], "dev") for name in settings["hybrid_dev"]}
     own, labels = own_benchmarks(OWN_DIR)
     benchmarks.update(own)
     records = {v: Path("deploy") / v / "deployment.json" for v in params["variants"]}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
-    report = run_all(connect(), benchmarks, deployments, settings, params["deploy"]["index_prefix"])
+    report = run_all(connect(), benchmarks, dev, deployments, settings, params["deploy"]["index_prefix"])
     report.queries = labels  # your benchmarks: judged or synthetic, the report says which
     write_json("reports/benchmark.json", report.to_json())
     rows = quality_rows(report)

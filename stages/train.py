@@ -39,10 +39,13 @@ def main(variant: str) -> None:
     )
     if settings.distill:
         pairs = attach_teacher_scores(pairs, build_teacher(train["teacher"]))
-    korquad = load_benchmark(train["validation"]["benchmark"], train["validation"]["split"])
-    validation = capped_validation_set(
-        korquad, train["validation"]["max_docs"], train["validation"]["max_queries"], params["seed"]
-    )
+    checks = train["validation"]
+    validation = {
+        Path(folder).name: capped_validation_set(
+            load_benchmark(folder, checks["split"]), checks["max_docs"], checks["max_queries"], params["seed"]
+        )
+        for folder in checks["benchmarks"]
+    }
     live_dir = Path(train["live_dir"]) / variant
     paths = RunPaths(model_dir=Path(train["output"]) / variant, checkpoint_dir=live_dir / "checkpoints")
     with live_logger(live_dir, resume=(paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:

@@ -175,8 +175,11 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
         "two_phase": False,
         "hybrid_pipeline": "nsparse-test-hybrid",
         "variant": VARIANT,
+        "hybrid_bm25_weights": [0.2, 0.5],
     }
-    report = run_all(opensearch, benchmarks, {VARIANT: deployment}, bench_params, "nsparse-test")
+    # the held-out synthetic queries stand in for a dev split here: the weight is chosen on them, then reported
+    report = run_all(opensearch, benchmarks, benchmarks, {VARIANT: deployment}, bench_params, "nsparse-test")
+    assert report.hybrid["bm25_weight"] in (0.2, 0.5) and set(report.hybrid["dev_ndcg@10"]) == {"0.2", "0.5"}
     report.queries = labels  # as stages/benchmark.py records it
     reports = tmp_path / "reports"
     reports.mkdir()

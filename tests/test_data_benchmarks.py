@@ -46,14 +46,15 @@ QUESTIONS = [
 def test_split_msmarco_holds_out_records_and_drops_training_ones_sharing_their_passages():
     twins = [_record(100 + index, shared_passage=record.positives_ko[0]) for index, record in enumerate(RECORDS)]
     records = RECORDS + twins
-    heldout, training = split_msmarco(records, 5, random.Random(1))
-    assert len(heldout) == 5
-    heldout_passages = {text for record in heldout for text in record.positives_ko}
-    assert all(heldout_passages.isdisjoint(record.positives_ko) for record in training)
-    assert len(training) < len(records) - 5  # 5 held-out records have at most 2 twins among themselves
-    assert split_msmarco(records, 5, random.Random(1)) == (heldout, training)
+    split = split_msmarco(records, 5, 3, random.Random(1))
+    assert (len(split.test), len(split.dev)) == (5, 3)
+    held_passages = {text for record in split.test + split.dev for text in record.positives_ko}
+    assert all(held_passages.isdisjoint(record.positives_ko) for record in split.training)
+    assert len(split.training) < len(records) - 8  # 8 held-out records have at most 4 twins among themselves
+    assert split_msmarco(records, 5, 3, random.Random(1)) == split
+    assert split_msmarco(records, 5, 0, random.Random(1)).test == split.test  # a dev split leaves test as it was
     with pytest.raises(ValueError, match="leaves no msmarco record"):
-        split_msmarco(records, len(records), random.Random(1))
+        split_msmarco(records, len(records) - 2, 2, random.Random(1))
 
 
 def test_korquad_benchmark_splits_by_article_merges_repeated_paragraphs_and_adds_distractors():
@@ -131,7 +132,7 @@ def test_build_prepared_data_is_deterministic_and_keeps_heldout_queries_out_of_t
         "muse_test": [("시장", "market")],
     }
     settings = {
-        "msmarco": {"heldout_queries": 6},
+        "msmarco": {"heldout_queries": 6, "dev_queries": 2},
         "korquad": {"dev_questions": 8, "test_max_questions": 12, "min_corpus_docs": 30},
         "distractors": {"libreoffice": 5, "min_chars": 10},
         "codeswitch": {"dictionary_fraction": 0.5, "rate": 1.0},
@@ -145,7 +146,8 @@ def test_build_prepared_data_is_deterministic_and_keeps_heldout_queries_out_of_t
         prepared.benchmarks["msmarco-en2ko"].queries.values()
     )
     assert heldout_queries.isdisjoint(pair["query"] for pair in prepared.pairs)
-    assert len(prepared.pairs) == 2 * (len(RECORDS) - 6)
+    assert len(prepared.pairs) == 2 * (len(RECORDS) - 6 - 2)
+    assert len(prepared.benchmarks["msmarco-ko"].qrels["dev"]) == 2
     assert prepared.benchmarks["codeswitch"].queries and all(
         any(word in text for word in ("school", "hospital", "information", "question"))
         for text in prepared.benchmarks["codeswitch"].queries.values()

@@ -90,9 +90,7 @@ def test_hybrid_search_pipeline_combines_bm25_and_sparse(opensearch):
     docs[1]["sparse"]["학교"] = 1.0  # the library doc is sparse-relevant to 학교 but has no BM25 match
     index.bulk_index(opensearch, SPARSE_INDEX, docs, progress=False)
     pipeline = "nsparse-test-hybrid"
-    index.put_search_pipeline(
-        opensearch, pipeline, index.load_body("hybrid_search_pipeline", bm25_weight="0.5", sparse_weight="0.5")
-    )
+    index.put_hybrid_pipeline(opensearch, pipeline, bm25_weight=0.5)
 
     ranking = search.hybrid(
         opensearch,

@@ -14,7 +14,7 @@ from nsparse.model.vocabulary import train_tokenizer
 from nsparse.train.losses import distillation, flops, info_nce, quadratic_warmup
 from nsparse.train.setup import truncate_live_history
 from nsparse.train.trainer import CHECKPOINT_FILE, COMPLETED_FILE, RunPaths, Trainer, TrainSettings
-from nsparse.train.validation import capped_validation_set
+from nsparse.train.validation import capped_validation_set, validate
 
 DOCS = [
     "서울은 대한민국의 수도이다.",
@@ -109,7 +109,7 @@ def run_paths(root) -> RunPaths:
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path) -> None:
-    validation = capped_validation_set(benchmark(), max_docs=8, max_queries=8, seed=0)
+    validation = {"toy": capped_validation_set(benchmark(), max_docs=8, max_queries=8, seed=0)}
     straight = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path / "a"), validation)
     straight.run()
 
@@ -154,6 +154,21 @@ def test_bi_encoder_with_distillation_trains(tmp_path) -> None:
     trainer.run()
     assert {"train/distill", "train/flops_query", "train/ranking"} <= set(logged[-1])
     assert (tmp_path / "model" / "nsparse.json").exists()
+
+
+def test_validation_averages_benchmarks_and_encodes_a_shared_corpus_once(monkeypatch) -> None:
+    encoder = tiny_encoder()
+    subset = capped_validation_set(benchmark(), max_docs=8, max_queries=8, seed=0)
+    single = validate(encoder, {"one": subset})
+    calls = []
+    real_encode = encoder.encode_documents
+    monkeypatch.setattr(
+        encoder, "encode_documents", lambda *args, **kwargs: calls.append(1) or real_encode(*args, **kwargs)
+    )
+    double = validate(encoder, {"ko": subset, "en2ko": subset})
+    assert len(calls) == 1  # one corpus, two query sets
+    assert double["ndcg@10"] == pytest.approx(single["ndcg@10"]) == pytest.approx(double["en2ko/ndcg@10"])
+    assert set(double) >= {"ko/ndcg@10", "en2ko/mrr@10", "doc_nnz"}
 
 
 def test_validation_subset_keeps_judged_documents() -> None:

@@ -53,30 +53,47 @@ def msmarco_corpus(records: Iterable[MsmarcoRecord]) -> Corpus:
     return {msmarco_passage_id(text): {"title": "", "text": text} for record in records for text in record.positives_ko}
 
 
+@dataclass(frozen=True)
+class MsmarcoSplit:
+    """msmarco records by use: test (scored once, at the end), dev (model selection) and training."""
+
+    test: list[MsmarcoRecord]
+    dev: list[MsmarcoRecord]
+    training: list[MsmarcoRecord]
+
+
 def split_msmarco(
-    records: Sequence[MsmarcoRecord], heldout_queries: int, rng: random.Random
-) -> tuple[list[MsmarcoRecord], list[MsmarcoRecord]]:
-    """(held-out, training) records; training drops records sharing a positive passage with a held-out one."""
-    if heldout_queries >= len(records):
+    records: Sequence[MsmarcoRecord], heldout_queries: int, dev_queries: int, rng: random.Random
+) -> MsmarcoSplit:
+    """Test and dev records held out; training drops every record sharing a positive passage with one of them.
+
+    Test takes the first `heldout_queries` of one seeded shuffle and dev the next
+    `dev_queries`, so adding a dev split leaves the test split as it was.
+    """
+    held = heldout_queries + dev_queries
+    if held >= len(records):
         raise ValueError(
-            f"heldout_queries={heldout_queries} leaves no msmarco record for training ({len(records)} in all)"
+            f"heldout_queries + dev_queries = {held} leaves no msmarco record for training ({len(records)} in all)"
         )
     shuffled = list(records)
     rng.shuffle(shuffled)
-    heldout = shuffled[:heldout_queries]
-    heldout_passages = {text for record in heldout for text in record.positives_ko}
-    training = [record for record in shuffled[heldout_queries:] if heldout_passages.isdisjoint(record.positives_ko)]
-    return heldout, training
+    test, dev = shuffled[:heldout_queries], shuffled[heldout_queries:held]
+    held_passages = {text for record in test + dev for text in record.positives_ko}
+    training = [record for record in shuffled[held:] if held_passages.isdisjoint(record.positives_ko)]
+    return MsmarcoSplit(test, dev, training)
 
 
-def msmarco_benchmarks(heldout: Sequence[MsmarcoRecord], corpus: Corpus) -> dict[str, BenchmarkData]:
+def msmarco_benchmarks(split: MsmarcoSplit, corpus: Corpus) -> dict[str, BenchmarkData]:
     """`msmarco-ko` (Korean queries) and `msmarco-en2ko` (the same queries in English), Korean passages."""
-    qrels = {
-        f"msm-q{record.record_id}": {msmarco_passage_id(text): 1 for text in record.positives_ko} for record in heldout
-    }
+
+    def qrels(records: Sequence[MsmarcoRecord]) -> Qrels:
+        return {f"msm-q{r.record_id}": {msmarco_passage_id(text): 1 for text in r.positives_ko} for r in records}
+
+    splits = {"test": qrels(split.test), **({"dev": qrels(split.dev)} if split.dev else {})}
+    held = split.test + split.dev
     return {
-        "msmarco-ko": BenchmarkData(corpus, {f"msm-q{r.record_id}": r.query_ko for r in heldout}, {"test": qrels}),
-        "msmarco-en2ko": BenchmarkData(corpus, {f"msm-q{r.record_id}": r.query_en for r in heldout}, {"test": qrels}),
+        "msmarco-ko": BenchmarkData(corpus, {f"msm-q{r.record_id}": r.query_ko for r in held}, splits),
+        "msmarco-en2ko": BenchmarkData(corpus, {f"msm-q{r.record_id}": r.query_en for r in held}, splits),
     }
 
 
@@ -247,8 +264,10 @@ def build_prepared_data(
 
     records: list[MsmarcoRecord] = sources["msmarco"]
     passages = msmarco_corpus(records)
-    heldout, training = split_msmarco(records, settings["msmarco"]["heldout_queries"], rng("msmarco"))
-    benchmarks = msmarco_benchmarks(heldout, passages)
+    msmarco = settings["msmarco"]
+    split = split_msmarco(records, msmarco["heldout_queries"], msmarco["dev_queries"], rng("msmarco"))
+    training = split.training
+    benchmarks = msmarco_benchmarks(split, passages)
 
     korquad_settings, distractor_settings = settings["korquad"], settings["distractors"]
     distractors = dict(passages)
@@ -298,7 +317,12 @@ def build_prepared_data(
             }
             for name, data in benchmarks.items()
         },
-        "msmarco": {"records": len(records), "heldout": len(heldout), "training": len(training)},
+        "msmarco": {
+            "records": len(records),
+            "heldout": len(split.test),
+            "dev": len(split.dev),
+            "training": len(training),
+        },
         "dictionaries": {"seed": len(seed_pairs), "codeswitch": len(codeswitch_pairs), "heldout": len(heldout_pairs)},
         "pairs": len(pairs),
         "parallel": len(parallel),

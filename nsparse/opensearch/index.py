@@ -130,6 +130,14 @@ def put_search_pipeline(client: OpenSearch, name: str, body: dict[str, Any]) -> 
         client.transport.perform_request("PUT", f"/_search/pipeline/{name}", body=body)
 
 
+def put_hybrid_pipeline(client: OpenSearch, name: str, bm25_weight: float) -> None:
+    """The hybrid search pipeline: each sub-query min-max normalised, then BM25 x w + sparse x (1 - w)."""
+    body = load_body(
+        "hybrid_search_pipeline", bm25_weight=str(bm25_weight), sparse_weight=str(round(1 - bm25_weight, 6))
+    )
+    put_search_pipeline(client, name, body)
+
+
 def delete_ingest_pipeline(client: OpenSearch, name: str) -> None:
     """Delete an ingest pipeline (or a wildcard pattern); a missing one is fine."""
     with refused_as(f"deleting ingest pipeline {name}"):

@@ -137,20 +137,16 @@ def benchmark_one(
             client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k
         )
     best = deployments[chosen]
-
-    def sparse_clause(text: str) -> dict[str, Any]:
-        return search.neural_sparse_clause(SPARSE_FIELD, text, best.query_model_id)
-
     searchers["hybrid"] = lambda text: search.hybrid(
-        client,
-        best.indices[name],
-        [search.match_clause("text", text), sparse_clause(text)],
-        k,
-        params["hybrid_pipeline"],
+        client, best.indices[name], hybrid_clauses(text, best), k, params["hybrid_pipeline"]
     )
     if params["two_phase"]:
         searchers[f"{chosen}_two_phase"] = lambda text: search.search(
-            client, best.indices[name], sparse_clause(text), k, search_pipeline=params["two_phase_pipeline"]
+            client,
+            best.indices[name],
+            search.neural_sparse_clause(SPARSE_FIELD, text, best.query_model_id),
+            k,
+            search_pipeline=params["two_phase_pipeline"],
         )
 
     results: dict[str, dict[str, Any]] = {}
@@ -187,25 +183,63 @@ def benchmark_one(
     return results, significance, parity_figures
 
 
+def hybrid_clauses(text: str, deployment: Deployment) -> list[dict[str, Any]]:
+    """BM25 over the index's nori-analysed text, and the deployment's neural sparse query."""
+    return [
+        search.match_clause("text", text),
+        search.neural_sparse_clause(SPARSE_FIELD, text, deployment.query_model_id),
+    ]
+
+
+def choose_hybrid_weight(
+    client: OpenSearch, dev: dict[str, Benchmark], deployment: Deployment, params: dict[str, Any]
+) -> dict[str, Any]:
+    """BM25's weight in the hybrid: the candidate with the best mean nDCG@10 over the dev splits (never test).
+
+    One weight serves every kind of query, as a deployed search pipeline does; the chosen
+    one is left in the pipeline that the test runs (and `nsparse search --hybrid`) use.
+    """
+    pipeline, k = params["hybrid_pipeline"], params["top_k"]
+    by_weight: dict[float, float] = {}
+    for weight in params["hybrid_bm25_weights"]:
+        os_index.put_hybrid_pipeline(client, pipeline, weight)
+        scores = []
+        for name, bench in dev.items():
+            queries = dict(list(bench.queries.items())[: params["max_queries"]])
+            index = deployment.indices[name]
+            run = run_queries(
+                lambda text, index=index: search.hybrid(client, index, hybrid_clauses(text, deployment), k, pipeline),
+                queries,
+                f"{name}/dev/hybrid@{weight}",
+            ).run
+            scores.append(evaluate({q: bench.qrels[q] for q in queries}, run).summary["ndcg@10"])
+        by_weight[weight] = float(np.mean(scores))
+    chosen = max(by_weight, key=lambda weight: (by_weight[weight], -weight))  # ties: the smaller BM25 share
+    os_index.put_hybrid_pipeline(client, pipeline, chosen)
+    return {
+        "bm25_weight": chosen,
+        "dev_benchmarks": list(dev),
+        "dev_ndcg@10": {str(w): s for w, s in by_weight.items()},
+    }
+
+
 def run_all(
     client: OpenSearch,
     benchmarks: dict[str, Benchmark],
+    dev: dict[str, Benchmark],
     deployments: dict[str, Deployment],
     params: dict[str, Any],
     index_prefix: str,
 ) -> BenchmarkReport:
-    """Every benchmark × system, with the paired tests and live-vs-exact parity of each benchmark."""
-    bm25_weight, sparse_weight = params["hybrid_weights"]
-    os_index.put_search_pipeline(
-        client,
-        params["hybrid_pipeline"],
-        os_index.load_body("hybrid_search_pipeline", bm25_weight=str(bm25_weight), sparse_weight=str(sparse_weight)),
-    )
+    """Every benchmark × system, with the paired tests and live-vs-exact parity of each benchmark.
+
+    `dev` holds the dev splits the hybrid's BM25 weight is chosen on, before any test query runs.
+    """
+    report = BenchmarkReport(hybrid=choose_hybrid_weight(client, dev, deployments[params["variant"]], params))
     if params["two_phase"]:
         os_index.put_search_pipeline(
             client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline")
         )
-    report = BenchmarkReport()
     for name, bench in benchmarks.items():
         bm25_index = ensure_bm25_index(client, index_prefix, bench.corpus)
         results, significance, parity_figures = benchmark_one(client, name, bench, deployments, bm25_index, params)

@@ -147,14 +147,16 @@ class Hit:
     matches: list[Match]  # query terms the document's stored vector shares, largest contribution first
 
 
-def ensure_hybrid_pipeline(client: OpenSearch, name: str, weights: tuple[float, float] = (0.5, 0.5)) -> bool:
-    """Create the hybrid search pipeline (min-max normalisation, weighted mean) unless it exists; True if created."""
+def ensure_hybrid_pipeline(client: OpenSearch, name: str, bm25_weight: float = 0.5) -> bool:
+    """Create the hybrid search pipeline (min-max normalisation, weighted mean) unless it exists; True if created.
+
+    The benchmark stage writes it with the BM25 weight it chose on the dev splits; without one, equal weights.
+    """
     with refused_as(f"reading search pipeline {name}"):
         existing = client.transport.perform_request("GET", "/_search/pipeline", params={"ignore": 404}) or {}
     if name in existing:
         return False
-    body = os_index.load_body("hybrid_search_pipeline", bm25_weight=str(weights[0]), sparse_weight=str(weights[1]))
-    os_index.put_search_pipeline(client, name, body)
+    os_index.put_hybrid_pipeline(client, name, bm25_weight)
     return True
 
 
@@ -168,9 +170,9 @@ def search_index(
     precision (`rank_features` keeps 9 significant bits of a weight: within 0.4%).
     """
     field = sparse_field(client, target.index)
-    sparse_clause = {"neural_sparse": {field: {"query_text": query, "model_id": target.model_id}}}
     if hybrid_pipeline:
-        ranking = search.hybrid(client, target.index, [{"match": {"text": query}}, sparse_clause], k, hybrid_pipeline)
+        clauses = [search.match_clause("text", query), search.neural_sparse_clause(field, query, target.model_id)]
+        ranking = search.hybrid(client, target.index, clauses, k, hybrid_pipeline)
     else:
         ranking = search.neural_sparse_model(client, target.index, field, query, target.model_id, k)
     if not ranking:

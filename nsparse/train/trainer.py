@@ -159,7 +159,7 @@ class Trainer:
         pairs: list[dict],
         settings: TrainSettings,
         paths: RunPaths,
-        validation: ValidationSet | None = None,
+        validation: dict[str, ValidationSet] | None = None,
         logger: Callable[[dict[str, float], int], None] | None = None,
         device: str | None = None,
         fingerprint: str = "",
