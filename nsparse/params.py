@@ -182,7 +182,8 @@ class Synthesize(Section):
     keyword_terms: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     prompts: SynthPrompts
     filters: SynthFilters
-    # The team's own documents (nsparse.synth.own); defaults equal params.yaml's, for params files written before them.
+    # The team's own documents (nsparse.pipeline.synthesize); defaults equal params.yaml's, for params files
+    # written before them.
     own_corpus: Annotated[str, Field(min_length=1)] | None = None  # a JSONL of {_id, title, text} or a BEIR folder
     own_split: Annotated[str, Field(min_length=1)] = "test"
     own_heldout_share: Annotated[float, Field(gt=0, lt=1)] = 0.2

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import read_pairs, write_pairs
+from nsparse.data.format import read_verified_dictionary
 from nsparse.io import write_json
 from nsparse.pipeline.mix import build_mixture
-from nsparse.synonyms import read_verified_dictionary
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from nsparse.config import load_params
 from nsparse.data import read_corpus, write_pairs
 from nsparse.io import write_json, write_timings
 from nsparse.llm import make_generator
-from nsparse.synth.own import own_corpora, synthesize_corpora
+from nsparse.pipeline.synthesize import own_corpora, synthesize_corpora
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Stage `verify`: the verified Korean↔English dictionary (see nsparse.synonyms).
+"""Stage `verify`: the verified Korean↔English dictionary (see nsparse.pipeline.synonyms).
 
 Mines candidates from the aligned LibreOffice help corpus, verifies them with the LLM
 chosen in `llm` (or offline by statistics), merges the MUSE seed split, and writes
@@ -13,10 +13,12 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import read_corpus
+from nsparse.data.format import read_parallel
 from nsparse.dictionary import read_dictionary
 from nsparse.io import write_json, write_timings
 from nsparse.llm import make_generator
-from nsparse.synonyms import build_synonyms, read_parallel, write_solr_synonyms, write_verified_dictionary
+from nsparse.pipeline.synonyms import build_synonyms
+from nsparse.synonyms import write_solr_synonyms, write_verified_dictionary
 
 
 def main() -> None:
