@@ -70,13 +70,11 @@ def write_json(path: str | os.PathLike[str], obj: Any, indent: int = 2) -> None:
         handle.write("\n")
 
 
-TIMINGS_DIR = Path("reports/timings")
-
-
-def write_timings(stage: str, seconds: dict[str, float]) -> None:
-    """Wall-clock seconds of a stage's steps, in reports/timings/<stage>.json rather than in its outputs:
+def write_timings(reports: str | os.PathLike[str], stage: str, seconds: dict[str, float]) -> None:
+    """Wall-clock seconds of a stage's steps, in <reports>/timings/<stage>.json rather than in its outputs:
     outputs then hold only what inputs and params decide, so their DVC hashes reproduce run to run."""
-    write_json(TIMINGS_DIR / f"{stage}.json", {name: round(float(value), 2) for name, value in seconds.items()})
+    path = Path(reports) / "timings" / f"{stage}.json"
+    write_json(path, {name: round(float(value), 2) for name, value in seconds.items()})
 
 
 def write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:

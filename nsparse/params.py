@@ -80,8 +80,28 @@ class OpenSearchSection(Section):
     startup_timeout_s: PositiveInt
 
 
+class Paths(Section):
+    """Every folder the pipeline reads or writes; dvc.yaml interpolates the same values."""
+
+    benchmarks: str
+    train: str
+    dictionaries: str
+    parallel: str
+    pretrain: str
+    synth: str
+    own: str
+    synonyms: str
+    mix: str
+    base: str
+    models: str
+    live: str
+    exports: str
+    deploy: str
+    reports: str
+
+
 class Bm25Params(Section):
-    k1: NonNegativeFloat
+    k1: PositiveFloat
     b: Fraction
 
 
@@ -94,19 +114,16 @@ def _not_dev(split: str) -> str:
     return split
 
 
-class Bm25Vocab(Bm25Params):
-    model: str  # folder whose tokenizer (and stop pieces) BM25 runs over
+class Evaluation(Section):
+    benchmarks: list[str] = Field(min_length=1)
+    split: Split
+
+    check_split = field_validator("split")(_not_dev)
 
 
 class Baselines(Section):
-    benchmarks: list[str] = Field(min_length=1)
-    split: Split
     systems: list[Literal["bm25_kiwi", "bm25_nori", "bm25_vocab"]] = Field(min_length=1)
     depth: PositiveInt
-    bm25_kiwi: Bm25Params
-    bm25_vocab: Bm25Vocab
-
-    check_split = field_validator("split")(_not_dev)
 
 
 # --- LLM, synthesize, verify, mix ---------------------------------------------------
@@ -165,7 +182,8 @@ class Synthesize(Section):
     keyword_terms: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     prompts: SynthPrompts
     filters: SynthFilters
-    # The team's own documents (nsparse.synth.own); defaults equal params.yaml's, for params files written before them.
+    # The team's own documents (nsparse.pipeline.synthesize); defaults equal params.yaml's, for params files
+    # written before them.
     own_corpus: Annotated[str, Field(min_length=1)] | None = None  # a JSONL of {_id, title, text} or a BEIR folder
     own_split: Annotated[str, Field(min_length=1)] = "test"
     own_heldout_share: Annotated[float, Field(gt=0, lt=1)] = 0.2
@@ -217,8 +235,6 @@ class Deploy(Section):
 
 class BenchmarkSection(Section):
     variant: str = Field(min_length=1)  # the variant hybrid, two-phase and the paired tests use
-    benchmarks: list[str] = Field(min_length=1)
-    split: Split
     max_queries: PositiveInt
     top_k: PositiveInt
     clients: PositiveInt
@@ -229,14 +245,8 @@ class BenchmarkSection(Section):
     two_phase: bool
     two_phase_pipeline: str
 
-    check_split = field_validator("split")(_not_dev)
 
-
-# =====================================================================================
-# LEAD-OWNED SECTIONS: prepare, base, train, export, variants.
-# Written against today's keys; whoever adds a key to one of these sections of
-# params.yaml adds its field (with its type and range) here in the same commit.
-# =====================================================================================
+# --- prepare, base, train, export, variants --------------------------------------------
 
 
 class PrepareMsmarco(Section):
@@ -277,13 +287,10 @@ class Prepare(Section):
     distractors: PrepareDistractors
     codeswitch: PrepareCodeswitch
     pairs: PreparePairs
-    bm25: Bm25Params
 
 
 class Base(Section):
     pretrained: str | None
-    text: str
-    output: str
     threads: Threads
     vocab_size: PositiveInt
     min_frequency: PositiveInt
@@ -308,21 +315,8 @@ class Base(Section):
         return self
 
 
-class Teacher(Section):
-    kind: Literal["bm25", "model"]
-    model: str | None
-    k1: NonNegativeFloat
-    b: Fraction
-
-    @model_validator(mode="after")
-    def _model_named(self) -> Teacher:
-        if self.kind == "model" and not self.model:
-            raise ValueError("kind 'model' needs teacher.model (a path or hub id)")
-        return self
-
-
 class Validation(Section):
-    benchmarks: list[str] = Field(min_length=1)
+    benchmarks: list[str] = Field(min_length=1)  # names under paths.benchmarks
     split: Split
     max_queries: PositiveInt | None  # None: every judged query of the split
     max_docs: PositiveInt | None  # None: the whole corpus
@@ -344,54 +338,72 @@ class Translation(Section):
     max_document_ratio: Annotated[float, Field(gt=0, le=1)]
 
 
-class Train(Section):
-    base: str
-    output: str
-    live_dir: str
-    threads: Threads
+class TrainEncoder(Section):
     mode: Literal["inference-free", "bi-encoder"]
-    train_idf: bool
     lexical_floor: bool
-    k1: PositiveFloat
-    b: Fraction
-    idf_corpora: list[str] = Field(min_length=1)
-    translation: Translation
-    translation_heldout: str | None
     prune_ratio: Annotated[float, Field(ge=0, lt=1)]
     max_length: PositiveInt
     window: PositiveInt | None
     query_max_length: PositiveInt
+
+
+class TrainLexical(Section):
+    idf_corpora: list[str] = Field(min_length=1)  # names under paths.benchmarks
+    translation: Translation
+
+
+class TrainObjective(Section):
+    train_idf: bool
+    learned_part: bool
+    temperature: PositiveFloat
+    idf_prior_weight: NonNegativeFloat
+    flops_weight: NonNegativeFloat
+    query_flops_weight: NonNegativeFloat
+    flops_warmup_steps: NonNegativeInt
+    l0_threshold: NonNegativeFloat | None
+
+
+class TrainOptimizer(Section):
     steps: PositiveInt
     batch_size: PositiveInt
     negatives_per_query: NonNegativeInt
     accumulation_steps: PositiveInt
     learning_rate: PositiveFloat
     idf_learning_rate: PositiveFloat
-    idf_prior_weight: NonNegativeFloat
-    learned_part: bool
     weight_decay: NonNegativeFloat
     warmup_ratio: Fraction
     max_grad_norm: PositiveFloat
+
+
+class TrainDistillation(Section):
+    method: Literal["kl", "margin_mse"] | None
+    weight: NonNegativeFloat
     temperature: PositiveFloat
-    flops_weight: NonNegativeFloat
-    query_flops_weight: NonNegativeFloat
-    flops_warmup_steps: NonNegativeInt
-    l0_threshold: NonNegativeFloat | None
-    distill: Literal["kl", "margin_mse"] | None
-    distill_weight: NonNegativeFloat
-    distill_temperature: PositiveFloat
-    teacher: Teacher
+    teacher: str = Field(min_length=1)  # "bm25", or a previous nsparse model's path or hub id
+
+
+class TrainSchedule(Section):
     checkpoint_every: PositiveInt
     validate_every: PositiveInt
     log_every: PositiveInt
+
+
+class Train(Section):
+    threads: Threads
+    encoder: TrainEncoder
+    lexical: TrainLexical
+    objective: TrainObjective
+    optimizer: TrainOptimizer
+    distillation: TrainDistillation
+    schedule: TrainSchedule
     validation: Validation
 
     @model_validator(mode="after")
     def _something_trains(self) -> Train:
-        if not self.learned_part and not self.train_idf:
-            raise ValueError("learned_part false and train_idf false: nothing would train (turn one on)")
-        if self.train_idf and self.mode != "inference-free":
-            raise ValueError("train_idf needs mode inference-free (the IDF weighs inference-free queries)")
+        if not self.objective.learned_part and not self.objective.train_idf:
+            raise ValueError("objective: learned_part false and train_idf false: nothing would train (turn one on)")
+        if self.objective.train_idf and self.encoder.mode != "inference-free":
+            raise ValueError("train_idf needs encoder.mode inference-free (the IDF weighs inference-free queries)")
         return self
 
 
@@ -412,9 +424,6 @@ class ExportBench(Section):
 
 
 class Export(Section):
-    models: str
-    output: str
-    reports: str
     threads: Threads
     opset: Annotated[int, Field(ge=7, le=19)]  # ML Commons 2.19.1 bundles ONNX Runtime 1.16.3: opset <= 19
     quantize: bool
@@ -435,6 +444,9 @@ class Params(Section):
     """The whole of params.yaml."""
 
     seed: NonNegativeInt
+    paths: Paths
+    bm25: Bm25Params
+    evaluation: Evaluation
     sources: Sources
     prepare: Prepare
     baselines: Baselines
@@ -456,8 +468,8 @@ class Params(Section):
             raise ValueError(
                 f"benchmark.variant {self.benchmark.variant!r} is not one of variants {list(self.variants)}"
             )
-        if unknown := set(self.benchmark.hybrid_dev) - set(self.benchmark.benchmarks):
-            raise ValueError(f"benchmark.hybrid_dev {sorted(unknown)} are not in benchmark.benchmarks (deployed)")
+        if unknown := set(self.benchmark.hybrid_dev) - set(self.evaluation.benchmarks):
+            raise ValueError(f"benchmark.hybrid_dev {sorted(unknown)} are not in evaluation.benchmarks (deployed)")
         return self
 
 
@@ -469,10 +481,20 @@ def validate_params(params: dict[str, Any], source: str = "params.yaml") -> Para
         raise ParamsError(f"{source}: {describe(err, Params)}") from None
     for name, variant in model.variants.items():
         try:
-            Train.model_validate({**params["train"], **variant.train})
+            Train.model_validate(merged_train(params["train"], variant.train))
         except ValidationError as err:
             raise ParamsError(f"{source}: {describe(err, Train, prefix=('variants', name, 'train'))}") from None
     return model
+
+
+def merged_train(train: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`train:` with a variant's `train:` overrides laid over it, section by section (nested mappings merge)."""
+    merged = dict(train)
+    for key, value in overrides.items():
+        merged[key] = (
+            merged_train(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
 
 
 def describe(err: ValidationError, root: type[BaseModel], prefix: tuple[str | int, ...] = ()) -> str:

@@ -24,16 +24,15 @@ from nsparse.opensearch.load import run_load
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
 
-REPORT = Path("reports/load.json")
-
 
 def main(argv: list[str] | None = None) -> int:
     params = load_params()
+    paths = params["paths"]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument(
-        "--benchmark", default="korquad", help="folder under data/benchmarks whose test queries are sent"
+        "--benchmark", default="korquad", help="benchmark (folder under paths.benchmarks) whose test queries are sent"
     )
     parser.add_argument(
         "--systems",
@@ -41,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[*params["variants"], "bm25_nori"],
         help="variants (their deployed indices) and/or bm25_nori",
     )
-    parser.add_argument("--output", type=Path, default=REPORT)
+    parser.add_argument("--output", type=Path, default=Path(paths["reports"]) / "load.json")
     args = parser.parse_args(argv)
     logging.getLogger("opensearch").setLevel(logging.ERROR)  # one line per failed request would drown the report
 
-    benchmark = load_benchmark(Path("data/benchmarks") / args.benchmark, params["benchmark"]["split"])
+    benchmark = load_benchmark(Path(paths["benchmarks"]) / args.benchmark, params["evaluation"]["split"])
     texts = [benchmark.queries[query_id] for query_id in sorted(benchmark.queries)]
     client = connect()
     top_k = params["benchmark"]["top_k"]
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             index = ensure_bm25_index(client, params["deploy"]["index_prefix"], benchmark.corpus)
             run = functools.partial(search.match, client, index, "text", k=top_k)
         elif system in params["variants"]:
-            record = Path("deploy") / system / "deployment.json"
+            record = Path(paths["deploy"]) / system / "deployment.json"
             deployment = Deployment.load(record).require_complete(record)
             index = deployment.indices[args.benchmark]
             run = functools.partial(

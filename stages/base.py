@@ -8,6 +8,8 @@ records it; otherwise it trains the offline base model (tokenizer + MLM) on
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from nsparse.config import load_params
@@ -15,13 +17,13 @@ from nsparse.io import write_json, write_timings
 from nsparse.model.base import BaseModelSettings, build_base_model
 from nsparse.model.threads import configure_threads
 
-STAGE_KEYS = ("pretrained", "text", "output", "threads")
+STAGE_KEYS = ("pretrained", "threads")
 
 
 def main() -> None:
     params = load_params()
-    base = params["base"]
-    output = base["output"]
+    base, paths = params["base"], params["paths"]
+    output = paths["base"]
     if base.get("pretrained"):
         write_json(f"{output}/source.json", {"model": base["pretrained"], "trained_here": False})
         return
@@ -29,9 +31,9 @@ def main() -> None:
     settings = BaseModelSettings(
         seed=params["seed"], **{key: value for key, value in base.items() if key not in STAGE_KEYS}
     )
-    figures = build_base_model(base["text"], output, settings)
+    figures = build_base_model(Path(paths["pretrain"]) / "text.txt", output, settings)
     figures["threads"] = torch.get_num_threads()
-    write_timings("base", figures.pop("timings_s"))
+    write_timings(paths["reports"], "base", figures.pop("timings_s"))
     write_json(f"{output}/training.json", figures)
     write_json(f"{output}/source.json", {"model": output, "trained_here": True})
 

@@ -14,26 +14,25 @@ from nsparse.pipeline.benchmark import quality_rows, run_all
 from nsparse.pipeline.deploy import Deployment
 from nsparse.pipeline.own import own_benchmarks
 
-OWN_DIR = Path("data/own")  # your documents (synthesize.own_corpus) with judged or held-out synthetic queries
-
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
-    settings = params["benchmark"]
-    folders = {name: Path("data/benchmarks") / name for name in settings["benchmarks"]}
-    benchmarks = {name: load_benchmark(folder, settings["split"]) for name, folder in folders.items()}
+    settings, evaluation, paths = params["benchmark"], params["evaluation"], params["paths"]
+    folders = {name: Path(paths["benchmarks"]) / name for name in evaluation["benchmarks"]}
+    benchmarks = {name: load_benchmark(folder, evaluation["split"]) for name, folder in folders.items()}
     dev = {name: load_benchmark(folders[name], "dev") for name in settings["hybrid_dev"]}
-    own, labels = own_benchmarks(OWN_DIR)
+    own, labels = own_benchmarks(Path(paths["own"]))
     benchmarks.update(own)
-    records = {v: Path("deploy") / v / "deployment.json" for v in params["variants"]}
+    records = {v: Path(paths["deploy"]) / v / "deployment.json" for v in params["variants"]}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
     report = run_all(connect(), benchmarks, dev, deployments, settings, params["deploy"]["index_prefix"])
     report.queries = labels  # your benchmarks: judged or synthetic, the report says which
-    write_json("reports/benchmark.json", report.to_json())
+    reports = Path(paths["reports"])
+    write_json(reports / "benchmark.json", report.to_json())
     rows = quality_rows(report)
-    with atomic_open("reports/benchmark_quality.csv") as handle:
+    with atomic_open(reports / "benchmark_quality.csv") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)

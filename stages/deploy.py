@@ -14,8 +14,6 @@ from nsparse.opensearch.client import connect
 from nsparse.pipeline.deploy import deploy_variant
 from nsparse.pipeline.own import own_benchmark_folders, point_own_aliases
 
-OWN_DIR = Path("data/own")  # your documents (synthesize.own_corpus), written by synthesize
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -24,24 +22,20 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
-    benchmarks = {name: Path("data/benchmarks") / name for name in params["benchmark"]["benchmarks"]}
-    benchmarks.update(own_benchmark_folders(OWN_DIR))
+    paths, own = params["paths"], Path(params["paths"]["own"])
+    benchmarks = {name: Path(paths["benchmarks"]) / name for name in params["evaluation"]["benchmarks"]}
+    benchmarks.update(own_benchmark_folders(own))
+    record = Path(paths["deploy"]) / args.variant / "deployment.json"
     deploy_variant(
         connect(),
         args.variant,
-        Path("models") / args.variant,
-        Path("exports") / args.variant,
+        Path(paths["models"]) / args.variant,
+        Path(paths["exports"]) / args.variant,
         benchmarks,
         params["deploy"],
-        record=Path("deploy") / args.variant / "deployment.json",
+        record=record,
     )
-    for alias in point_own_aliases(
-        connect(),
-        Path("deploy") / args.variant / "deployment.json",
-        OWN_DIR,
-        params["deploy"],
-        list(params["variants"]),
-    ):
+    for alias in point_own_aliases(connect(), record, own, params["deploy"], list(params["variants"])):
         print(f"your documents are searchable as {alias}")
 
 

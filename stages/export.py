@@ -20,13 +20,17 @@ from nsparse.train.validation import capped_validation_set
 
 def main(variant: str) -> None:
     params = load_params()
-    export = params["export"]
+    export, paths = params["export"], params["paths"]
     configure_threads(export.get("threads"))
-    parity_source = load_benchmark(export["parity"]["benchmark"], export["parity"]["split"])
+    benchmarks = Path(paths["benchmarks"])
+    parity_source = load_benchmark(benchmarks / export["parity"]["benchmark"], export["parity"]["split"])
     parity_texts = [document_text(parity_source.corpus[doc_id]) for doc_id in sorted(parity_source.corpus)]
     bench = export["bench"]
     subset = capped_validation_set(
-        load_benchmark(bench["benchmark"], bench["split"]), bench["max_docs"], bench["max_queries"], params["seed"]
+        load_benchmark(benchmarks / bench["benchmark"], bench["split"]),
+        bench["max_docs"],
+        bench["max_queries"],
+        params["seed"],
     )
     settings = ExportSettings(
         opset=export["opset"],
@@ -36,13 +40,13 @@ def main(variant: str) -> None:
         bench=BenchSettings(batch_size=bench["batch_size"], top_k=export["parity"]["top_k"]),
     )
     figures = export_variant(
-        Path(export["models"]) / variant,
-        Path(export["output"]) / variant,
+        Path(paths["models"]) / variant,
+        Path(paths["exports"]) / variant,
         parity_texts[: export["parity"]["texts"]],
         subset,
         settings,
     )
-    write_json(Path(export["reports"]) / variant / "encode_bench.json", figures)
+    write_json(Path(paths["reports"]) / variant / "encode_bench.json", figures)
 
 
 if __name__ == "__main__":

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nsparse.config import load_params
 from nsparse.data import read_pairs, write_pairs
+from nsparse.data.format import read_verified_dictionary
 from nsparse.io import write_json
 from nsparse.pipeline.mix import build_mixture
-from nsparse.synonyms import read_verified_dictionary
 
 
 def main() -> None:
     params = load_params()
-    settings = params["mix"]
+    settings, paths = params["mix"], params["paths"]
     mixture, composition = build_mixture(
-        read_pairs("data/train/pairs.jsonl"),
-        read_pairs("data/synth/pairs.jsonl"),
-        read_verified_dictionary("data/synonyms/dictionary.tsv"),
+        read_pairs(Path(paths["train"]) / "pairs.jsonl"),
+        read_pairs(Path(paths["synth"]) / "pairs.jsonl"),
+        read_verified_dictionary(Path(paths["synonyms"]) / "dictionary.tsv"),
         settings,
         params["seed"],
     )
-    write_pairs("data/mix/v2/pairs.jsonl", mixture)
-    write_json("data/mix/v2/composition.json", composition)
+    output = Path(paths["mix"]) / "v2"
+    write_pairs(output / "pairs.jsonl", mixture)
+    write_json(output / "composition.json", composition)
     print(composition)
 
 

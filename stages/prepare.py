@@ -7,7 +7,6 @@ from pathlib import Path
 
 from nsparse.config import load_params
 from nsparse.data import write_benchmark, write_pairs
-from nsparse.data.benchmarks import build_prepared_data
 from nsparse.data.sources import (
     default_apt_cache,
     fetch_libreoffice_help,
@@ -19,14 +18,13 @@ from nsparse.data.sources import (
 )
 from nsparse.dictionary import write_dictionary
 from nsparse.io import atomic_open, write_json, write_jsonl, write_timings
-
-DATA = Path("data")
+from nsparse.pipeline.prepare import build_prepared_data
 
 
 def main() -> None:
     started = time.perf_counter()
     params = load_params()
-    sources, settings = params["sources"], params["prepare"]
+    sources, settings, paths = params["sources"], params["prepare"], params["paths"]
     shared = Path(sources["shared_data"])
     raw = {
         "korquad": read_korquad(shared / sources["korquad"]),
@@ -35,20 +33,21 @@ def main() -> None:
         "muse_test": read_muse(shared / sources["muse_test"]),
     }
     help_root = fetch_libreoffice_help(sources["apt_cache"] or default_apt_cache(), sources["libreoffice_help"])
-    prepared = build_prepared_data(raw, read_libreoffice_parallel(help_root), settings, params["seed"])
+    prepared = build_prepared_data(raw, read_libreoffice_parallel(help_root), settings, params["bm25"], params["seed"])
 
+    benchmarks, parallel = Path(paths["benchmarks"]), Path(paths["parallel"])
     for name, benchmark in prepared.benchmarks.items():
-        write_benchmark(DATA / "benchmarks" / name, benchmark.corpus, benchmark.queries, benchmark.qrels)
+        write_benchmark(benchmarks / name, benchmark.corpus, benchmark.queries, benchmark.qrels)
     for name, pairs in prepared.dictionaries.items():
-        write_dictionary(DATA / "dict" / f"{name}.tsv", pairs)
-    write_pairs(DATA / "train" / "pairs.jsonl", prepared.pairs)
-    write_jsonl(DATA / "parallel" / "libreoffice.jsonl", prepared.parallel)
-    write_jsonl(DATA / "parallel" / "msmarco.jsonl", prepared.parallel_msmarco)
-    write_json(DATA / "parallel" / "libreoffice_packages.json", fetched_packages(help_root))
-    with atomic_open(DATA / "pretrain" / "text.txt") as handle:
+        write_dictionary(Path(paths["dictionaries"]) / f"{name}.tsv", pairs)
+    write_pairs(Path(paths["train"]) / "pairs.jsonl", prepared.pairs)
+    write_jsonl(parallel / "libreoffice.jsonl", prepared.parallel)
+    write_jsonl(parallel / "msmarco.jsonl", prepared.parallel_msmarco)
+    write_json(parallel / "libreoffice_packages.json", fetched_packages(help_root))
+    with atomic_open(Path(paths["pretrain"]) / "text.txt") as handle:
         handle.writelines(f"{line}\n" for line in prepared.pretrain_lines)
-    write_json(DATA / "benchmarks" / "stats.json", prepared.stats)
-    write_timings("prepare", {"total": time.perf_counter() - started})
+    write_json(benchmarks / "stats.json", prepared.stats)
+    write_timings(paths["reports"], "prepare", {"total": time.perf_counter() - started})
 
 
 if __name__ == "__main__":

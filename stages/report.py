@@ -9,8 +9,9 @@ from nsparse.pipeline.report import write_report
 
 
 def main() -> None:
-    variants = list(load_params()["variants"])
-    print(write_report(Path("reports"), Path("dvclive"), variants))
+    params = load_params()
+    paths = params["paths"]
+    print(write_report(Path(paths["reports"]), Path(paths["live"]), list(params["variants"])))
 
 
 if __name__ == "__main__":

@@ -16,26 +16,28 @@ from nsparse.config import load_params
 from nsparse.data import read_corpus, write_pairs
 from nsparse.io import write_json, write_timings
 from nsparse.llm import make_generator
-from nsparse.synth.own import own_corpora, synthesize_corpora
-
-BENCHMARKS = Path("data/benchmarks")
-PAIRS = Path("data/synth/pairs.jsonl")
-CACHE = Path("data/synth/cache")
-REPORT = Path("reports/synthesis.json")
-OWN_DIR = Path("data/own")
+from nsparse.pipeline.synthesize import own_corpora, synthesize_corpora
 
 
 def main() -> None:
     params = load_params()
-    settings, seed = params["synthesize"], params["seed"]
-    corpora = {name: read_corpus(BENCHMARKS / name / "corpus.jsonl") for name in settings["corpora"]}
-    CACHE.mkdir(parents=True, exist_ok=True)  # a DVC output even when the offline back end caches nothing
+    settings, seed, paths = params["synthesize"], params["seed"], params["paths"]
+    corpora = {name: read_corpus(Path(paths["benchmarks"]) / name / "corpus.jsonl") for name in settings["corpora"]}
+    synth = Path(paths["synth"])
+    cache = synth / "cache"
+    cache.mkdir(parents=True, exist_ok=True)  # a DVC output even when the offline back end caches nothing
     pairs, report = synthesize_corpora(
-        corpora, own_corpora(settings), settings, make_generator(params["llm"], seed=seed), seed, CACHE, OWN_DIR
+        corpora,
+        own_corpora(settings),
+        settings,
+        make_generator(params["llm"], seed=seed),
+        seed,
+        cache,
+        Path(paths["own"]),
     )
-    write_pairs(PAIRS, pairs)
-    write_timings("synthesize", report.pop("timings_s"))
-    write_json(REPORT, report)
+    write_pairs(synth / "pairs.jsonl", pairs)
+    write_timings(paths["reports"], "synthesize", report.pop("timings_s"))
+    write_json(Path(paths["reports"]) / "synthesis.json", report)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from nsparse.data import load_benchmark, read_pairs
 from nsparse.io import read_json, write_timings
 from nsparse.model.base import seed_everything
 from nsparse.model.threads import configure_threads
+from nsparse.params import merged_train
 from nsparse.train.setup import (
     build_encoder,
     build_teacher,
@@ -28,42 +29,53 @@ from nsparse.train.validation import capped_validation_set
 
 def main(variant: str) -> None:
     params = load_params()
-    train, variant_params = params["train"], params["variants"][variant]
+    paths, variant_params, bm25 = params["paths"], params["variants"][variant], params["bm25"]
+    train = merged_train(params["train"], variant_params.get("train", {}))
     configure_threads(train.get("threads"))
     seed_everything(params["seed"])
-    settings = train_settings(train, variant_params, params["seed"])
+    settings = train_settings(train, params["seed"])
     pairs = read_pairs(Path(variant_params["pairs"]) / "pairs.jsonl")
-    base = read_json(Path(train["base"]) / "source.json")["model"]
+    base = read_json(Path(paths["base"]) / "source.json")["model"]
+    benchmarks = Path(paths["benchmarks"])
     encoder, fitted = build_encoder(
-        base, train, pairs, variant_params.get("parallel", []), train.get("translation_heldout")
+        base,
+        train,
+        bm25,
+        pairs,
+        variant_params.get("parallel", []),
+        [benchmarks / name for name in train["lexical"]["idf_corpora"]],
+        Path(paths["dictionaries"]) / "heldout.tsv",  # the MUSE test split: the table's held-out quality
     )
     if settings.distill:
-        pairs = attach_teacher_scores(pairs, build_teacher(train["teacher"]))
+        pairs = attach_teacher_scores(pairs, build_teacher(train["distillation"]["teacher"], bm25))
     checks = train["validation"]
     validation = {
-        Path(folder).name: capped_validation_set(
-            load_benchmark(folder, checks["split"]), checks["max_docs"], checks["max_queries"], params["seed"]
+        name: capped_validation_set(
+            load_benchmark(benchmarks / name, checks["split"]),
+            checks["max_docs"],
+            checks["max_queries"],
+            params["seed"],
         )
-        for folder in checks["benchmarks"]
+        for name in checks["benchmarks"]
     }
-    live_dir = Path(train["live_dir"]) / variant
-    paths = RunPaths(model_dir=Path(train["output"]) / variant, checkpoint_dir=live_dir / "checkpoints")
-    with live_logger(live_dir, resume=(paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:
+    live_dir = Path(paths["live"]) / variant
+    run_paths = RunPaths(model_dir=Path(paths["models"]) / variant, checkpoint_dir=live_dir / "checkpoints")
+    with live_logger(live_dir, resume=(run_paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:
         trainer = Trainer(
             encoder,
             pairs,
             settings,
-            paths,
+            run_paths,
             validation,
             logger=logger,
-            fingerprint=fingerprint(base, train, variant_params, params["seed"], len(pairs)),
+            fingerprint=fingerprint(base, train, bm25, variant_params, params["seed"], len(pairs)),
         )
         logger.record("lexical", fitted)
         if trainer.resume():
             truncate_live_history(live_dir, trainer.step)
         summary = trainer.run()
         logger.summarize(summary)
-    write_timings(f"train-{variant}", summary["timings_s"])
+    write_timings(paths["reports"], f"train-{variant}", summary["timings_s"])
 
 
 if __name__ == "__main__":

@@ -17,8 +17,13 @@ from nsparse.data.own import ABOUT, SPLIT
 from nsparse.io import write_jsonl
 from nsparse.model import base
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
-from nsparse.synth import sample_documents, synthesize
-from nsparse.synth.own import OwnCorpusError, read_own_corpus, synthesize_corpora
+from nsparse.pipeline.synthesize import (
+    OwnCorpusError,
+    read_own_corpus,
+    sample_documents,
+    synthesize,
+    synthesize_corpora,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = [

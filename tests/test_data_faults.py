@@ -17,10 +17,10 @@ from nsparse.data import (
     read_queries,
     write_benchmark,
 )
+from nsparse.data.format import read_parallel, read_verified_dictionary
 from nsparse.data.sources import read_korquad, read_libreoffice_parallel, read_muse
 from nsparse.dictionary import read_dictionary
 from nsparse.eval import evaluate
-from nsparse.synonyms import read_parallel, read_verified_dictionary
 
 GOOD_DOC = '{"_id": "d1", "title": "", "text": "학교"}'
 PAIR = {"query": "학교", "positive": "학교에서 공부한다", "negatives": ["집에서 쉰다"], "source": "test"}

@@ -4,7 +4,7 @@ from nsparse.config import load_params
 from nsparse.data import Benchmark
 from nsparse.eval.baselines import bm25_kiwi_system, corpus_fingerprint, score_systems
 from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
-from stages.baselines import make_systems
+from nsparse.pipeline.baselines import make_systems
 
 CORPUS = {
     "d1": {"title": "", "text": "학교에서 공부하는 학생"},
@@ -32,8 +32,8 @@ def test_make_systems_builds_the_configured_systems_and_rejects_unknown_names(op
     tokenizer, stops = train_tokenizer([document["text"] for document in CORPUS.values()] * 3, 300, 1)
     tokenizer.save_pretrained(tmp_path)
     save_stop_pieces(tmp_path, stops)
-    settings = load_params()["baselines"]
-    settings["bm25_vocab"] = {**settings["bm25_vocab"], "model": str(tmp_path)}  # no trained base needed
-    assert set(make_systems(settings, "nsparse-test")) == set(settings["systems"])
+    params = load_params()
+    systems, bm25 = params["baselines"]["systems"], params["bm25"]
+    assert set(make_systems(systems, bm25, str(tmp_path), "nsparse-test")) == set(systems)  # no trained base needed
     with pytest.raises(KeyError, match="unknown systems \\['nope'\\]"):
-        make_systems({**settings, "systems": ["nope"]}, "nsparse-test")
+        make_systems(["nope"], bm25, str(tmp_path), "nsparse-test")

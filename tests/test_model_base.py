@@ -55,7 +55,8 @@ def test_build_base_model_saves_a_loadable_masked_lm(tmp_path) -> None:
 def test_base_stage_only_records_a_pretrained_model(tmp_path, monkeypatch) -> None:
     hub_id = "opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1"
     params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text(encoding="utf-8"))
-    params["base"].update(pretrained=hub_id, output=str(tmp_path / "base"), text="missing.txt")
+    params["base"]["pretrained"] = hub_id
+    params["paths"].update(base=str(tmp_path / "base"), pretrain=str(tmp_path / "missing"))
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), encoding="utf-8")
     monkeypatch.setattr("nsparse.config.PARAMS_FILE", tmp_path / "params.yaml")
     base_stage.main()

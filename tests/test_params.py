@@ -47,31 +47,47 @@ def test_the_ci_overlay_validates(tmp_path):
         [sys.executable, str(ROOT / ".ci/apply_params.py"), str(ROOT / ".ci/params-small.yaml"), str(params)],
         check=True,
     )
-    assert load_params(params)["train"]["steps"] == 12
+    assert load_params(params)["train"]["optimizer"]["steps"] == 12
 
 
 BAD = [
-    ("train.flops_wieght", 0.02, "train.flops_wieght: unknown key; did you mean 'flops_weight'?"),
-    ("train.steps", "4", "train.steps: input should be a valid integer, got '4'"),
-    ("train.steps", -5, "train.steps: input should be greater than 0, got -5"),
-    ("train.warmup_ratio", 5, "train.warmup_ratio: input should be less than or equal to 1, got 5"),
-    ("train.negatives_per_query", -1, "train.negatives_per_query: input should be greater than or equal to 0, got -1"),
-    ("train.distill", "bogus", "train.distill: input should be 'kl' or 'margin_mse', got 'bogus'"),
-    ("train.train_idf", 1, "train.train_idf: input should be a valid boolean, got 1"),
-    ("train.train_idf", False, "train: learned_part false and train_idf false: nothing would train"),
+    ("train.objective.flops_wieght", 0.02, "train.objective.flops_wieght: unknown key; did you mean 'flops_weight'?"),
+    ("train.optimizer.steps", "4", "train.optimizer.steps: input should be a valid integer, got '4'"),
+    ("train.optimizer.steps", -5, "train.optimizer.steps: input should be greater than 0, got -5"),
+    ("train.optimizer.warmup_ratio", 5, "train.optimizer.warmup_ratio: input should be less than or equal to 1, got 5"),
+    (
+        "train.optimizer.negatives_per_query",
+        -1,
+        "train.optimizer.negatives_per_query: input should be greater than or equal to 0, got -1",
+    ),
+    (
+        "train.distillation.method",
+        "bogus",
+        "train.distillation.method: input should be 'kl' or 'margin_mse', got 'bogus'",
+    ),
+    ("train.objective.train_idf", 1, "train.objective.train_idf: input should be a valid boolean, got 1"),
+    ("train.objective.train_idf", False, "train: objective: learned_part false and train_idf false: nothing would"),
     ("train.validation.split", "test", "train.validation.split: 'test' is for the final benchmark only"),
     ("deploy.ingest", "pipline", "deploy.ingest: input should be 'auto', 'pipeline' or 'client', got 'pipline'"),
-    ("benchmark.split", "dev", "benchmark.split: 'dev' is model-selection data"),
-    ("baselines.split", "dev", "baselines.split: 'dev' is model-selection data"),
+    ("evaluation.split", "dev", "evaluation.split: 'dev' is model-selection data"),
+    ("bm25.k1", 0, "bm25.k1: input should be greater than 0, got 0"),
     ("llm.backnd", "openai", "llm.backnd: unknown key; did you mean 'backend'?"),
-    ("variants.v1.train", {"stepz": 3}, "variants.v1.train.stepz: unknown key; did you mean 'steps'?"),
-    ("variants.v1.train", {"steps": "3"}, "variants.v1.train.steps: input should be a valid integer, got '3'"),
+    (
+        "variants.v1.train",
+        {"optimizer": {"stepz": 3}},
+        "variants.v1.train.optimizer.stepz: unknown key; did you mean 'steps'?",
+    ),
+    (
+        "variants.v1.train",
+        {"optimizer": {"steps": "3"}},
+        "variants.v1.train.optimizer.steps: input should be a valid integer, got '3'",
+    ),
     ("opensearch.port", 70000, "opensearch.port: input should be less than or equal to 65535, got 70000"),
     ("base.num_heads", 3, "base: hidden_size (256) must be a multiple of num_heads (3)"),
-    ("train.teacher", None, "train.teacher: expected a mapping, got None"),
+    ("train.distillation", None, "train.distillation: expected a mapping, got None"),
     ("sources.libreoffice_help.libreoffice-help-ko.sha256", "abc", "libreoffice-help-ko.sha256: string should match"),
     ("prepare.pairs.mining_depth", 3, "prepare.pairs: mining_depth (3) is smaller than negatives (7)"),
-    ("bogus", {}, "bogus: unknown key (valid keys: seed, sources,"),
+    ("bogus", {}, "bogus: unknown key (valid keys: seed, paths, bm25, evaluation, sources,"),
     ("benchmark.variant", "v3", "(top level): benchmark.variant 'v3' is not one of variants ['v1', 'v2']"),
 ]
 
@@ -88,10 +104,11 @@ def test_a_bad_value_is_one_line_naming_the_key(tmp_path, path, value, expected)
 
 def test_a_misspelt_key_is_reported_once_not_also_as_missing(tmp_path):
     params = copy.deepcopy(PARAMS)
-    params["train"]["flops_wieght"] = params["train"].pop("flops_weight")
+    objective = params["train"]["objective"]
+    objective["flops_wieght"] = objective.pop("flops_weight")
     with pytest.raises(ParamsError) as raised:
         load_params(_write(tmp_path, params))
-    assert str(raised.value).endswith("train.flops_wieght: unknown key; did you mean 'flops_weight'?")
+    assert str(raised.value).endswith("train.objective.flops_wieght: unknown key; did you mean 'flops_weight'?")
 
 
 def test_broken_yaml_is_a_params_error(tmp_path):
@@ -106,14 +123,14 @@ def test_broken_yaml_is_a_params_error(tmp_path):
     "stage", ["mix", pytest.param("deploy", marks=pytest.mark.slow), pytest.param("train", marks=pytest.mark.slow)]
 )
 def test_a_stage_stops_in_seconds_with_the_one_line_message(tmp_path, stage):
-    params_file = _write(tmp_path, _with("train.flops_wieght", 0.02))
+    params_file = _write(tmp_path, _with("train.objective.flops_wieght", 0.02))
     env = {**os.environ, "NSPARSE_PARAMS": str(params_file)}
     command = [sys.executable, "-m", f"stages.{stage}", *(["v1"] if stage in ("deploy", "train") else [])]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"error: {params_file}: train.flops_wieght: unknown key; did you mean 'flops_weight'?"
+        f"error: {params_file}: train.objective.flops_wieght: unknown key; did you mean 'flops_weight'?"
     ]
 
 

@@ -10,11 +10,11 @@ import pytest
 from helpers import CONCEPTS, run_verify_stage
 from llm_fixtures import running_chat_server
 from nsparse.data import DataFormatError
+from nsparse.data.format import read_verified_dictionary
 from nsparse.llm import PromptTemplate, make_generator
-from nsparse.synonyms import frequent_terms, read_verified_dictionary
 from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_solr_synonyms, write_verified_dictionary
 from nsparse.synonyms.mining import CandidatePair
-from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify, parse_judgement
+from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, frequent_terms, offline_verify, parse_judgement
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ from llm_fixtures import running_chat_server, server_log
 from nsparse.data import read_pairs
 from nsparse.io import write_jsonl
 from nsparse.llm import make_generator
-from nsparse.synth import sample_documents, synthesize
+from nsparse.pipeline.synthesize import sample_documents, synthesize
 
 
 def documents() -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The `data/own` folder: your documents (`synthesize.own_corpus`) as a benchmark, and what its queries are.
 
-`synthesize` writes it (`nsparse.synth.own`); deploy and benchmark read it through
+`synthesize` writes it (`nsparse.pipeline.synthesize`); deploy and benchmark read it through
 here, so they depend on this small contract and not on the synthesis code. It is a
 BEIR folder (split `test`) plus `about.json`: `{"name": benchmark name or null, "queries":
 "judged" | "synthetic", "label": what the reports print, ...}`; without an own corpus it

@@ -10,11 +10,12 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 
 from nsparse.data import Benchmark
-from nsparse.eval.baselines import Run, System, corpus_fingerprint
+from nsparse.eval.baselines import Run, System, bm25_kiwi_system, corpus_fingerprint
 from nsparse.eval.bm25 import BM25Kiwi
 from nsparse.model.vocabulary import load_stop_pieces
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
+from nsparse.opensearch.client import connect
 from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
 
 
@@ -66,3 +67,16 @@ def bm25_vocab_system(model: str, k1: float, b: float) -> System:
         return indexes[fingerprint].search(benchmark.queries, k=depth)
 
     return search_run
+
+
+def make_systems(names: list[str], bm25: dict[str, float], base_model: str, index_prefix: str) -> dict[str, System]:
+    """The run function of every system named in `baselines.systems`, all with the pipeline's one BM25 (`bm25`)."""
+    factories = {
+        "bm25_kiwi": lambda: bm25_kiwi_system(**bm25),
+        "bm25_nori": lambda: bm25_nori_system(connect(), index_prefix),
+        "bm25_vocab": lambda: bm25_vocab_system(base_model, **bm25),
+    }
+    unknown = set(names) - factories.keys()
+    if unknown:
+        raise KeyError(f"params.yaml baselines.systems: unknown systems {sorted(unknown)} (known: {sorted(factories)})")
+    return {name: factories[name]() for name in names}

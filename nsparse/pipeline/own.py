@@ -1,6 +1,6 @@
 """Your own documents in deploy and benchmark: the `data/own` benchmark and the index name you chose.
 
-`synthesize` writes `data/own` (`nsparse.data.own`, `nsparse.synth.own`); deploy indexes it like any
+`synthesize` writes `data/own` (`nsparse.data.own`, `nsparse.pipeline.synthesize`); deploy indexes it like any
 benchmark corpus (one index per variant and corpus fingerprint) and points the alias you
 chose (`deploy.own_index`) at it, so your applications search a stable name while a
 redeploy swaps the index behind it; benchmark scores it and labels judged or synthetic.

@@ -1,131 +1,26 @@
 """nsparse.synonyms: verified Korean↔English pairs for code-switched training and OpenSearch.
 
-Candidates are mined from an aligned corpus (`mining`), verified offline by statistics
-or by an LLM, which also proposes English equivalents for frequent Korean terms of the
-target corpus (`verification`), merged with the seed dictionary and evaluated against
-the held-out dictionary (`dictionary`).
+Candidate mining from an aligned corpus (`mining`), verification offline by statistics
+or by an LLM (`verification`), and the verified dictionary's merge, writers and
+evaluation (`dictionary`). The verify stage's run that combines them is
+`nsparse.pipeline.synonyms`.
 """
 
-from __future__ import annotations
-
-import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-from nsparse.data.format import read_parallel, read_verified_dictionary
-from nsparse.korean import analyze_batch, has_hangul
-from nsparse.llm import Generator, PromptTemplate, offline_provenance
-from nsparse.synonyms.dictionary import (
-    evaluate_pairs,
-    merge_dictionary,
-    write_solr_synonyms,
-    write_verified_dictionary,
-)
+from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_solr_synonyms, write_verified_dictionary
 from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates
-from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, offline_verify
+from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, frequent_terms, offline_verify, parse_judgement
 
 __all__ = [
-    "build_synonyms",
+    "CandidatePair",
+    "LLMVerifier",
+    "MiningSettings",
+    "VerifiedPair",
+    "evaluate_pairs",
     "frequent_terms",
-    "read_parallel",
-    "read_verified_dictionary",
+    "merge_dictionary",
+    "mine_candidates",
+    "offline_verify",
+    "parse_judgement",
     "write_solr_synonyms",
     "write_verified_dictionary",
 ]
-
-CONTEXT_CHARS = 80  # characters either side of a term shown to the LLM as its context
-
-
-def frequent_terms(texts: Sequence[str], count: int) -> dict[str, str]:
-    """The `count` Korean terms in most texts, each with a snippet of the first text containing it.
-
-    Terms of one syllable (mostly bound nouns and light verbs: 것, 수, 하) are skipped:
-    they have no English equivalent worth proposing.
-    """
-    document_frequency: Counter[str] = Counter()
-    for tokens in analyze_batch(texts):
-        # Distinct terms in first-seen order (a set's order would vary with PYTHONHASHSEED and break ties).
-        document_frequency.update(
-            list(dict.fromkeys(token for token in tokens if has_hangul(token) and len(token) > 1))
-        )
-    contexts = {}
-    for term, _ in document_frequency.most_common(count):
-        text = next((text for text in texts if term in text), "")
-        position = max(text.find(term), 0)
-        contexts[term] = text[max(position - CONTEXT_CHARS, 0) : position + len(term) + CONTEXT_CHARS]
-    return contexts
-
-
-def build_synonyms(
-    paragraphs: Sequence[tuple[str, str]],
-    params: Mapping[str, Any],
-    generator: Generator | None,
-    seed: Mapping[str, list[str]],
-    heldout: Mapping[str, list[str]],
-    withheld_korean: set[str],
-    proposal_texts: Sequence[str],
-) -> tuple[list[VerifiedPair], dict[str, Any]]:
-    """Dictionary entries (verified ∪ seed) and the report: counts, precision/recall per back end, timings."""
-    started = time.perf_counter()
-    settings = MiningSettings(**{key: params[key] for key in MiningSettings.__dataclass_fields__ if key in params})
-    candidates = mine_candidates(paragraphs, settings)
-    mined = time.perf_counter()
-    offline = offline_verify(candidates, params["rank_window"], params["min_ochiai"])
-    report: dict[str, Any] = {
-        "paragraphs": len(paragraphs),
-        "candidates": {"mined": len(candidates)},
-        "verified": {"offline": len(offline)},
-        "evaluation": {
-            "heldout": {
-                "candidates": evaluate_pairs(((pair.ko, pair.en) for pair in candidates), heldout),
-                "offline": evaluate_pairs(((pair.ko, pair.en) for pair in offline), heldout),
-            },
-            # The split the offline threshold was chosen on: shown for transparency, not as a result.
-            "seed": {"offline": evaluate_pairs(((pair.ko, pair.en) for pair in offline), seed)},
-        },
-    }
-    if generator is None:
-        verified = offline
-        report["provenance"] = offline_provenance("G² mutual rank agreement + Ochiai threshold")
-    else:
-        verified = _llm_verified(candidates, params, generator, proposal_texts, report)
-        report["evaluation"]["heldout"]["llm"] = evaluate_pairs(((pair.ko, pair.en) for pair in verified), heldout)
-    entries, withheld = merge_dictionary(verified, seed, withheld_korean)
-    report["dictionary"] = {
-        "entries": len(entries),
-        "by_source": dict(Counter(pair.source for pair in entries)),
-        "withheld_codeswitch": withheld,
-    }
-    report["timings_s"] = {"mining": round(mined - started, 2), "verification": round(time.perf_counter() - mined, 2)}
-    return entries, report
-
-
-def _llm_verified(
-    candidates: Sequence[CandidatePair],
-    params: Mapping[str, Any],
-    generator: Generator,
-    proposal_texts: Sequence[str],
-    report: dict[str, Any],
-) -> list[VerifiedPair]:
-    verifier = LLMVerifier(
-        generator,
-        PromptTemplate.load(params["prompts"]["verify"]),
-        PromptTemplate.load(params["prompts"]["propose"]),
-        params["threshold"],
-    )
-    best = sorted(candidates, key=lambda pair: -pair.log_likelihood)[: params["llm_max_candidates"]]
-    to_verify = {(pair.ko, pair.en): "mined:llm" for pair in best}
-    proposals = verifier.propose(frequent_terms(proposal_texts, params["propose_terms"])) if proposal_texts else []
-    for pair in proposals:
-        to_verify.setdefault(pair, "proposed:llm")
-    verified = verifier.verify([(ko, en, source) for (ko, en), source in to_verify.items()])
-    report["candidates"].update({"llm_verified": len(to_verify), "proposed": len(proposals)})
-    report["verified"]["llm"] = len(verified)
-    report["malformed"] = verifier.malformed
-    report["provenance"] = {
-        **generator.provenance(),
-        "threshold": params["threshold"],
-        "prompts": [verifier.verify_prompt.provenance(), verifier.propose_prompt.provenance()],
-    }
-    return verified

@@ -9,16 +9,21 @@ held-out split that measures it. The pair's score is its Ochiai coefficient.
 
 LLM: each candidate is asked as a yes/no question with a confidence; "yes" at or above
 `threshold` verifies it, and the confidence is its score. The LLM also proposes English
-equivalents for frequent Korean terms of the target corpus, verified the same way.
+equivalents for frequent Korean terms of the target corpus (`frequent_terms`), verified
+the same way.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from nsparse.korean import analyze_batch, has_hangul
 from nsparse.llm import Generator, PromptTemplate, extract_json, string_list
 from nsparse.synonyms.mining import CandidatePair
+
+CONTEXT_CHARS = 80  # characters either side of a term shown to the LLM as its context
 
 
 @dataclass(frozen=True)
@@ -87,3 +92,23 @@ class LLMVerifier:
             elif judgement[0] and judgement[1] >= self.threshold:
                 verified.append(VerifiedPair(ko, en, judgement[1], source))
         return verified
+
+
+def frequent_terms(texts: Sequence[str], count: int) -> dict[str, str]:
+    """The `count` Korean terms in most texts, each with a snippet of the first text containing it.
+
+    Terms of one syllable (mostly bound nouns and light verbs: 것, 수, 하) are skipped:
+    they have no English equivalent worth proposing.
+    """
+    document_frequency: Counter[str] = Counter()
+    for tokens in analyze_batch(texts):
+        # Distinct terms in first-seen order (a set's order would vary with PYTHONHASHSEED and break ties).
+        document_frequency.update(
+            list(dict.fromkeys(token for token in tokens if has_hangul(token) and len(token) > 1))
+        )
+    contexts = {}
+    for term, _ in document_frequency.most_common(count):
+        text = next((text for text in texts if term in text), "")
+        position = max(text.find(term), 0)
+        contexts[term] = text[max(position - CONTEXT_CHARS, 0) : position + len(term) + CONTEXT_CHARS]
+    return contexts

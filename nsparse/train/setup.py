@@ -26,10 +26,19 @@ TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainSettings)}
 ENCODER_FIELDS = {field.name for field in dataclasses.fields(EncoderSettings)}
 
 
-def train_settings(train: dict[str, Any], variant: dict[str, Any], seed: int) -> TrainSettings:
-    """`train:` knobs, overridden by the variant's optional `train:` mapping."""
-    merged = {**train, **variant.get("train", {}), "seed": seed}
-    return TrainSettings(**{name: merged[name] for name in TRAIN_FIELDS if name in merged})
+def train_settings(train: dict[str, Any], seed: int) -> TrainSettings:
+    """The optimisation knobs of `train:` (its objective, optimizer, distillation and schedule sections)."""
+    distillation = train["distillation"]
+    flat = {
+        **train["objective"],
+        **train["optimizer"],
+        **train["schedule"],
+        "distill": distillation["method"],
+        "distill_weight": distillation["weight"],
+        "distill_temperature": distillation["temperature"],
+        "seed": seed,
+    }
+    return TrainSettings(**{name: flat[name] for name in TRAIN_FIELDS if name in flat})
 
 
 def read_parallel_texts(paths: list[str]) -> list[tuple[str, str]]:
@@ -46,7 +55,7 @@ def read_parallel_texts(paths: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def corpus_documents(folders: list[str]) -> list[str]:
+def corpus_documents(folders: list[Path]) -> list[str]:
     """The distinct documents (title and text) of benchmark corpora, in id order: BM25's collection statistics."""
     documents: dict[str, str] = {}
     for folder in folders:
@@ -56,15 +65,25 @@ def corpus_documents(folders: list[str]) -> list[str]:
 
 
 def build_encoder(
-    base: str, train: dict[str, Any], pairs: list[dict], parallel: list[str], heldout_dictionary: str | None = None
+    base: str,
+    train: dict[str, Any],
+    bm25: dict[str, float],
+    pairs: list[dict],
+    parallel: list[str],
+    corpora: list[Path],
+    heldout_dictionary: Path | None = None,
 ) -> tuple[SparseEncoder, dict[str, Any]]:
-    """The base masked LM as a sparse encoder: lexical floor, translation table and IDF from the corpora.
+    """The base masked LM as a sparse encoder: lexical floor (the pipeline's `bm25`), translation table, and IDF
+    from the documents of `corpora` (benchmark folders).
 
     Without the floor (bi-encoder, hub models) the IDF comes from the training documents, as before.
     Returns the encoder and figures about what was fitted (table size and held-out quality).
     """
+    overrides = {**train["encoder"], **bm25}
     encoder = SparseEncoder.load(
-        base, train_idf=train["train_idf"], **{name: train[name] for name in ENCODER_FIELDS if name in train}
+        base,
+        train_idf=train["objective"]["train_idf"],
+        **{name: overrides[name] for name in ENCODER_FIELDS if name in overrides},
     )
     if not encoder.settings.lexical_floor:
         documents = {text for pair in pairs for text in (pair["positive"], *pair["negatives"])}
@@ -74,7 +93,10 @@ def build_encoder(
     if parallel:
         silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
         table = learn_translation_table(
-            encoder.tokenizer, read_parallel_texts(parallel), silent, TranslationSettings(**train["translation"])
+            encoder.tokenizer,
+            read_parallel_texts(parallel),
+            silent,
+            TranslationSettings(**train["lexical"]["translation"]),
         )
         encoder.set_translations(table)
         figures["translation"] = {"sources": len(table), "entries": sum(map(len, table.values()))}
@@ -83,17 +105,15 @@ def build_encoder(
             figures["translation"]["heldout"] = table_quality(
                 table, [(korean, english) for korean, words in held.items() for english in words], encoder.tokenizer
             )
-    figures["corpus"] = encoder.fit_lexical_statistics(corpus_documents(train["idf_corpora"]))
+    figures["corpus"] = encoder.fit_lexical_statistics(corpus_documents(corpora))
     return encoder, figures
 
 
-def build_teacher(teacher: dict[str, Any]) -> Teacher:
-    """`teacher.kind`: `bm25` (kiwi BM25) or `model` (a previous nsparse model at `teacher.model`)."""
-    if teacher["kind"] == "bm25":
-        return BM25Teacher(k1=teacher["k1"], b=teacher["b"])
-    if teacher["kind"] == "model":
-        return EncoderTeacher(SparseEncoder.load(teacher["model"]))
-    raise ValueError(f"params.yaml train.teacher.kind must be 'bm25' or 'model', got {teacher['kind']!r}")
+def build_teacher(teacher: str, bm25: dict[str, float]) -> Teacher:
+    """`bm25` (kiwi BM25 with the pipeline's parameters), or a previous nsparse model (its path or hub id)."""
+    if teacher == "bm25":
+        return BM25Teacher(**bm25)
+    return EncoderTeacher(SparseEncoder.load(teacher))
 
 
 def fingerprint(*parts: Any) -> str:

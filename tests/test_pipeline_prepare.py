@@ -2,7 +2,8 @@ import random
 
 import pytest
 
-from nsparse.data.benchmarks import (
+from nsparse.data.sources import KorquadQuestion, MsmarcoRecord, text_id
+from nsparse.pipeline.prepare import (
     BenchmarkData,
     build_prepared_data,
     codeswitch_benchmark,
@@ -13,7 +14,6 @@ from nsparse.data.benchmarks import (
     split_msmarco,
     training_pairs,
 )
-from nsparse.data.sources import KorquadQuestion, MsmarcoRecord, text_id
 
 TOPICS = ["학교", "병원", "도서관", "공원", "시장", "은행", "공항", "박물관", "경찰서", "우체국", "식당", "극장"]
 
@@ -137,10 +137,10 @@ def test_build_prepared_data_is_deterministic_and_keeps_heldout_queries_out_of_t
         "distractors": {"libreoffice": 5, "min_chars": 10},
         "codeswitch": {"dictionary_fraction": 0.5, "rate": 1.0},
         "pairs": {"negatives": 2, "mining_depth": 5},
-        "bm25": {"k1": 0.9, "b": 0.4},
     }
-    prepared = build_prepared_data(sources, parallel, settings, seed=5)
-    assert prepared == build_prepared_data(sources, parallel, settings, seed=5)
+    bm25 = {"k1": 0.9, "b": 0.4}
+    prepared = build_prepared_data(sources, parallel, settings, bm25, seed=5)
+    assert prepared == build_prepared_data(sources, parallel, settings, bm25, seed=5)
     assert set(prepared.benchmarks) == {"korquad", "msmarco-ko", "msmarco-en2ko", "codeswitch"}
     heldout_queries = set(prepared.benchmarks["msmarco-ko"].queries.values()) | set(
         prepared.benchmarks["msmarco-en2ko"].queries.values()

@@ -1,4 +1,4 @@
-"""Building the benchmarks, dictionaries, training pairs and pre-training text from the raw sources.
+"""The `prepare` library: benchmarks, dictionaries, training pairs and pre-training text from the raw sources.
 
 Everything here is a pure function of the sources and a seed, so `prepare` rebuilds the
 same files on every machine. Held-out queries (msmarco test, KorQuAD) never reach the
@@ -250,9 +250,10 @@ def build_prepared_data(
     sources: Mapping[str, Any],
     parallel: Sequence[Mapping[str, str]],
     settings: Mapping[str, Any],
+    bm25: Mapping[str, float],
     seed: int,
 ) -> PreparedData:
-    """Build every `prepare` product from the read sources and the `prepare` params.
+    """Build every `prepare` product from the read sources, the `prepare` params and the pipeline's BM25 (mining).
 
     `sources` holds "korquad" (questions), "msmarco" (records), "muse_train" and
     "muse_test" (pairs). Each part draws from its own seeded generator, so changing one
@@ -298,7 +299,7 @@ def build_prepared_data(
     heldout_pairs = korean_to_english(sources["muse_test"])
 
     lines = pretrain_lines(records, parallel, rng("pretrain"))
-    pair_settings, bm25_settings = settings["pairs"], settings["bm25"]
+    pair_settings, bm25_settings = settings["pairs"], bm25
     pairs = training_pairs(
         training,
         passages,

@@ -1,9 +1,13 @@
-"""A team's own documents (`synthesize.own_corpus`): synthetic training queries and an honest benchmark.
+"""The `synthesize` stage's run: sampling, generation or self-supervision, filtering, report, your documents.
 
-The corpus is a JSON Lines file of `{_id, title, text}` or a BEIR folder. Its documents
-join the sampled corpora of `synthesize`, so v2 trains on queries for them through the
-mix stage. What it is scored on is written to `data/own` (a BEIR folder that deploy
-indexes and benchmark scores):
+It combines concerns `nsparse.synth` keeps apart: with an LLM, queries and paraphrases
+from few-shot prompts (`synth.generate`); with the `offline` back end, pseudo-queries
+from self-supervised methods (`synth.selfsupervised`). Every candidate goes through the
+same filters (`synth.filters`), and the report counts what each rejected, per method.
+
+Your own documents (`synthesize.own_corpus`: JSON Lines of `{_id, title, text}` or a BEIR
+folder) join the sampled corpora, so v2 trains on queries for them through the mix
+stage. What they are scored on is written to `data/own` (`nsparse.data.own`):
 
 * a BEIR folder with judged queries (`qrels/<own_split>.tsv`): those queries, labelled judged;
 * otherwise a held-out share of the sampled documents: their synthetic queries are kept
@@ -15,6 +19,7 @@ indexes and benchmark scores):
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +30,96 @@ from nsparse.data.format import Corpus, Qrels, Queries
 from nsparse.data.own import ABOUT, OWN, SPLIT
 from nsparse.faults import UserFault
 from nsparse.io import write_json
-from nsparse.llm import Generator
-from nsparse.synth import sample_documents, synthesize_with_sources
+from nsparse.llm import Generator, PromptTemplate, offline_provenance
+from nsparse.synth.filters import FILTERS, Candidate, FilterSettings, filter_candidates
+from nsparse.synth.generate import LLMSynthesis
+from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
+
+OFFLINE_METHODS = ("ict", "keywords")
+
+
+def sample_documents(
+    corpora: Mapping[str, Mapping[str, Mapping[str, str]]], per_corpus: int, seed: int
+) -> dict[str, str]:
+    """Up to `per_corpus` documents of each corpus, as {"<corpus>/<doc id>": text}, reproducibly.
+
+    A text already sampled (corpora share passages, e.g. distractors) is skipped: a twin
+    would tie with the positive in the round trip and come back as its "negative".
+    """
+    rng = random.Random(seed)
+    documents: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, corpus in corpora.items():
+        doc_ids = sorted(corpus)
+        for doc_id in sorted(rng.sample(doc_ids, min(per_corpus, len(doc_ids)))):
+            text = corpus[doc_id]["text"]
+            if text not in seen:
+                seen.add(text)
+                documents[f"{name}/{doc_id}"] = text
+    return documents
+
+
+def synthesize(
+    documents: Mapping[str, str], params: Mapping[str, Any], generator: Generator | None, seed: int, cache_dir: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Training pairs for `documents` and the report (provenance, counts per filter and method, timings)."""
+    pairs, _, report = synthesize_with_sources(documents, params, generator, seed, cache_dir)
+    return pairs, report
+
+
+def synthesize_with_sources(
+    documents: Mapping[str, str], params: Mapping[str, Any], generator: Generator | None, seed: int, cache_dir: Path
+) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
+    """`synthesize`, plus each pair's document key: what holding out documents' queries needs."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    report: dict[str, Any] = {"documents": len(documents)}
+    if generator is None:
+        candidates = _offline_candidates(documents, params, rng)
+        report["provenance"] = offline_provenance("+".join(params["offline_methods"]))
+    else:
+        synthesis = LLMSynthesis(
+            generator,
+            PromptTemplate.load(params["prompts"]["queries"]),
+            PromptTemplate.load(params["prompts"]["paraphrases"]),
+            queries_per_document=params["queries_per_document"],
+            paraphrases_per_query=params["paraphrases_per_query"],
+            max_document_chars=params["max_document_chars"],
+            cache_dir=cache_dir,
+            seed=seed,
+        )
+        candidates, stats = synthesis.candidates(documents)
+        report["provenance"] = {
+            **generator.provenance(),
+            "prompts": [synthesis.query_prompt.provenance(), synthesis.paraphrase_prompt.provenance()],
+        }
+        report["cache"] = {"hits": stats.cache_hits, "generated": stats.generated, "run_key": synthesis.run_key()}
+        report["malformed"] = stats.malformed
+    generated = time.perf_counter()
+    outcome = filter_candidates(candidates, FilterSettings.from_params(params["filters"]))
+    report["methods"] = outcome.counts
+    report["candidates"] = len(candidates)
+    report["kept"] = len(outcome.pairs)
+    report["rejected"] = {name: sum(counts["rejected"][name] for counts in outcome.counts.values()) for name in FILTERS}
+    report["timings_s"] = {
+        "generation": round(generated - started, 2),
+        "filtering": round(time.perf_counter() - generated, 2),
+    }
+    return outcome.pairs, outcome.doc_keys, report
+
+
+def _offline_candidates(documents: Mapping[str, str], params: Mapping[str, Any], rng: random.Random) -> list[Candidate]:
+    unknown = set(params["offline_methods"]) - set(OFFLINE_METHODS)
+    if unknown:
+        raise ValueError(f"synthesize.offline_methods: unknown {sorted(unknown)}; known: {OFFLINE_METHODS}")
+    per_document = params["queries_per_document"]
+    candidates: list[Candidate] = []
+    if "ict" in params["offline_methods"]:
+        candidates += ict_candidates(documents, per_document, rng)
+    if "keywords" in params["offline_methods"]:
+        low, high = params["keyword_terms"]
+        candidates += keyword_candidates(documents, per_document, (low, high), rng)
+    return candidates
 
 
 class OwnCorpusError(UserFault, ValueError):
