@@ -20,9 +20,10 @@ from nsparse.data import load_benchmark
 from nsparse.io import write_json
 from nsparse.opensearch import search
 from nsparse.opensearch.client import OpenSearchError, connect
+from nsparse.opensearch.index import SPARSE_FIELD
 from nsparse.opensearch.load import run_load
 from nsparse.pipeline.baselines import ensure_bm25_index
-from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
+from nsparse.pipeline.deploy import Deployment
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ def test_exact_retriever_ranks_like_the_live_neural_sparse_index(opensearch):
     doc_ids = [f"doc{number:03d}" for number in rng.permutation(80)]
     query_ids = [f"q{number}" for number in range(6)]
 
-    index.create_index(opensearch, INDEX, index.load_body("sparse_index"), replace=True)
+    index.create_index(opensearch, INDEX, index.sparse_index_body(), replace=True)
     rows = (
         {"_id": doc_id, "title": "", "text": "", "sparse": _as_tokens(docs[row])} for row, doc_id in enumerate(doc_ids)
     )

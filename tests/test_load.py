@@ -66,7 +66,7 @@ def test_refused_requests_are_counted_with_their_reason_not_raised(overloaded_ur
 @pytest.mark.opensearch
 def test_concurrent_clients_hold_the_live_index_busy_for_the_given_time(opensearch: OpenSearch):
     index = "nsparse-test-load"
-    os_index.create_index(opensearch, index, os_index.load_body("bm25_nori_index"), replace=True)
+    os_index.create_index(opensearch, index, os_index.text_index_body(), replace=True)
     docs = [
         {"_id": f"d{i}", "title": "", "text": text}
         for i, text in enumerate(["학교에서 공부한다", "병원의 의사", "공원 산책"])

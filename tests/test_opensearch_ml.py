@@ -110,7 +110,7 @@ def test_sparse_tokenize_model_encodes_neural_sparse_queries(opensearch, tokeniz
         f"d{i}": {token: float(rng.integers(1, 257)) / 64 for token in rng.choice(vocabulary, size=12, replace=False)}
         for i in range(30)
     }
-    index.create_index(opensearch, INDEX, index.load_body("sparse_index"))
+    index.create_index(opensearch, INDEX, index.sparse_index_body())
     index.bulk_index(
         opensearch, INDEX, ({"_id": doc_id, "sparse": vector} for doc_id, vector in docs.items()), progress=False
     )
@@ -242,7 +242,7 @@ def test_ingest_pipeline_encodes_documents_with_the_deployed_model(opensearch, o
     index.put_ingest_pipeline(
         opensearch, pipeline, index.load_body("sparse_encoding_ingest_pipeline", model_id=model_id)
     )
-    body = index.load_body("sparse_index")
+    body = index.sparse_index_body()
     body["settings"]["index"]["default_pipeline"] = pipeline
     index.create_index(opensearch, INDEX, body)
     docs = {f"s{number}": sentence for number, sentence in enumerate(SENTENCES)}

@@ -46,7 +46,7 @@ def test_neural_sparse_query_tokens_rank_like_python_dot_products(opensearch):
     expected = [(doc_id, score) for doc_id, score in expected if score > 0]
     assert len({score for _, score in expected}) == len(expected), "test data must have no tied scores"
 
-    index.create_index(opensearch, SPARSE_INDEX, index.load_body("sparse_index"))
+    index.create_index(opensearch, SPARSE_INDEX, index.sparse_index_body())
     rows = ({"_id": doc_id, "title": "", "text": "", "sparse": vector} for doc_id, vector in docs.items())
     assert index.bulk_index(opensearch, SPARSE_INDEX, rows, progress=False) == len(docs)
 
@@ -64,7 +64,7 @@ KOREAN_DOCS = [
 
 
 def test_nori_bm25_matches_inflected_korean(opensearch):
-    index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"))
+    index.create_index(opensearch, BM25_INDEX, index.text_index_body())
     index.bulk_index(opensearch, BM25_INDEX, KOREAN_DOCS, progress=False)
 
     assert [doc_id for doc_id, _ in search.match(opensearch, BM25_INDEX, "text", "학교에서", k=10)] == ["school"]
@@ -76,7 +76,7 @@ def test_nori_bm25_matches_inflected_korean(opensearch):
 
 def test_whitespace_analysis_misses_what_nori_finds(opensearch):
     """Guards the test above: without nori, 학교에서 does not match 학교가."""
-    body = index.load_body("bm25_nori_index")
+    body = index.text_index_body()
     for field in body["mappings"]["properties"].values():
         field["analyzer"] = "whitespace"
     index.create_index(opensearch, BM25_INDEX, body)
@@ -85,7 +85,7 @@ def test_whitespace_analysis_misses_what_nori_finds(opensearch):
 
 
 def test_hybrid_search_pipeline_combines_bm25_and_sparse(opensearch):
-    index.create_index(opensearch, SPARSE_INDEX, index.load_body("sparse_index"))
+    index.create_index(opensearch, SPARSE_INDEX, index.sparse_index_body())
     docs = [{**doc, "sparse": {doc["title"]: 2.0}} for doc in KOREAN_DOCS]
     docs[1]["sparse"]["학교"] = 1.0  # the library doc is sparse-relevant to 학교 but has no BM25 match
     index.bulk_index(opensearch, SPARSE_INDEX, docs, progress=False)
@@ -115,18 +115,18 @@ def test_bad_mapping_reports_the_server_reason(opensearch):
 
 
 def test_refused_document_names_the_document(opensearch):
-    index.create_index(opensearch, SPARSE_INDEX, index.load_body("sparse_index"))
+    index.create_index(opensearch, SPARSE_INDEX, index.sparse_index_body())
     rows = [{"_id": "good", "sparse": {"a": 1.0}}, {"_id": "bad", "sparse": {"a": "not a number"}}]
     with pytest.raises(OpenSearchError, match=r"document 'bad' refused"):
         index.bulk_index(opensearch, SPARSE_INDEX, rows, progress=False)
 
 
 def test_existing_index_is_kept_unless_replaced(opensearch):
-    index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"))
+    index.create_index(opensearch, BM25_INDEX, index.text_index_body())
     index.bulk_index(opensearch, BM25_INDEX, KOREAN_DOCS, progress=False)
     with pytest.raises(OpenSearchError, match="already exists"):
-        index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"))
-    index.create_index(opensearch, BM25_INDEX, index.load_body("bm25_nori_index"), replace=True)
+        index.create_index(opensearch, BM25_INDEX, index.text_index_body())
+    index.create_index(opensearch, BM25_INDEX, index.text_index_body(), replace=True)
     assert opensearch.count(index=BM25_INDEX)["count"] == 0
 
 

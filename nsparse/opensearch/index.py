@@ -21,6 +21,26 @@ from nsparse.opensearch.client import OpenSearchError, refused_as
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "opensearch" / "mappings"
 
 
+SPARSE_FIELD = "sparse"  # the rank_features field holding each document's token weights
+PASSAGE_FIELD = "passage"  # title and text joined: what the document model encodes (neither indexed nor stored)
+
+
+def text_index_body() -> dict[str, Any]:
+    """An index of `title` and `text` analysed by nori: the BM25 baseline's index, and the base of the sparse one."""
+    return load_body("text_index")
+
+
+def sparse_index_body() -> dict[str, Any]:
+    """The text index plus the sparse vectors (`rank_features`) and the model's input, which is neither indexed nor
+    kept in `_source`: one index serves neural sparse, BM25 and hybrid queries."""
+    body = text_index_body()
+    body["mappings"]["_source"] = {"excludes": [PASSAGE_FIELD]}
+    body["mappings"]["properties"].update(
+        {PASSAGE_FIELD: {"type": "text", "index": False}, SPARSE_FIELD: {"type": "rank_features"}}
+    )
+    return body
+
+
 def load_body(name: str, **values: str) -> dict[str, Any]:
     """`opensearch/mappings/<name>.json`, with `$placeholders` (e.g. `$model_id`) filled from `values`."""
     path = MAPPINGS_DIR / f"{name}.json"

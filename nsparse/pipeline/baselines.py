@@ -25,9 +25,7 @@ def ensure_bm25_index(client: OpenSearch, index_prefix: str, corpus: dict[str, d
     index_name = corpus_index_name(index_prefix, "bm25", fingerprint)
     meta = {"corpus_fingerprint": fingerprint, "documents": len(corpus)}
     if not index_is_current(client, index_name, meta):
-        os_index.create_index(
-            client, index_name, with_build_record(os_index.load_body("bm25_nori_index"), meta), replace=True
-        )
+        os_index.create_index(client, index_name, with_build_record(os_index.text_index_body(), meta), replace=True)
         os_index.bulk_index(client, index_name, ({"_id": i, **doc} for i, doc in corpus.items()))
     return index_name
 

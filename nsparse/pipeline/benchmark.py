@@ -25,9 +25,10 @@ from nsparse.data import Benchmark
 from nsparse.eval import EvalResult, SparseRetriever, evaluate, paired_test, sparse_cost
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml, search
+from nsparse.opensearch.index import SPARSE_FIELD
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.benchmark_report import BenchmarkReport
-from nsparse.pipeline.deploy import SPARSE_FIELD, Deployment
+from nsparse.pipeline.deploy import Deployment
 
 log = logging.getLogger(__name__)
 

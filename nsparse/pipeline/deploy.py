@@ -31,12 +31,16 @@ from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml
 from nsparse.opensearch.client import ClusterUnreachable, OpenSearchError
-from nsparse.opensearch.index import corpus_index_name, index_is_current, with_build_record
+from nsparse.opensearch.index import (
+    PASSAGE_FIELD,
+    SPARSE_FIELD,
+    corpus_index_name,
+    index_is_current,
+    sparse_index_body,
+    with_build_record,
+)
 
 log = logging.getLogger(__name__)
-
-SPARSE_FIELD = "sparse"  # the rank_features field of opensearch/mappings/sparse_index.json
-PASSAGE_FIELD = "passage"  # title and text joined: what the document model encodes (neither indexed nor stored)
 
 
 @dataclass
@@ -234,7 +238,7 @@ def _deploy(
         if index_is_current(client, index_name, meta):
             log.info("%s is current; not re-indexed", index_name)
         else:
-            body = with_build_record(os_index.load_body("sparse_index"), meta)
+            body = with_build_record(sparse_index_body(), meta)
             if deployment.ingest_pipeline:
                 body["settings"]["index"]["default_pipeline"] = deployment.ingest_pipeline
             os_index.create_index(client, index_name, body, replace=True)
