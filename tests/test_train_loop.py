@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -165,9 +166,11 @@ def test_validation_averages_benchmarks_and_encodes_a_shared_corpus_once(monkeyp
     monkeypatch.setattr(
         encoder, "encode_documents", lambda *args, **kwargs: calls.append(1) or real_encode(*args, **kwargs)
     )
-    double = validate(encoder, {"ko": subset, "en2ko": subset})
-    assert len(calls) == 1  # one corpus, two query sets
+    reordered = dataclasses.replace(subset, doc_ids=subset.doc_ids[::-1], doc_texts=subset.doc_texts[::-1])
+    double = validate(encoder, {"ko": subset, "en2ko": subset, "codeswitch": reordered})
+    assert len(calls) == 1  # one corpus (in two orders), three query sets
     assert double["ndcg@10"] == pytest.approx(single["ndcg@10"]) == pytest.approx(double["en2ko/ndcg@10"])
+    assert double["codeswitch/ndcg@10"] == pytest.approx(single["ndcg@10"])
     assert set(double) >= {"ko/ndcg@10", "en2ko/mrr@10", "doc_nnz"}
 
 

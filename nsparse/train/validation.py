@@ -67,17 +67,19 @@ def capped_validation_set(
 def validate(encoder: SparseEncoder, validation: Mapping[str, ValidationSet], batch_size: int = 32) -> dict[str, float]:
     """Mean nDCG@10, MRR@10 and document terms over the benchmarks, and each benchmark's own (`<name>/ndcg@10`).
 
-    Benchmarks over the same documents (msmarco-ko and msmarco-en2ko) share one encoding of them.
+    Benchmarks over the same documents (msmarco-ko and msmarco-en2ko, korquad and codeswitch) share one
+    encoding of them, in whichever order the first of them listed them.
     """
-    encoded: dict[tuple[str, ...], sp.csr_matrix] = {}
+    encoded: dict[frozenset[str], tuple[sp.csr_matrix, list[str]]] = {}
     scores: dict[str, float] = {}
     for name, subset in validation.items():
-        key = tuple(subset.doc_ids)
+        key = frozenset(subset.doc_ids)
         if key not in encoded:
-            encoded[key] = encoder.encode_documents(subset.doc_texts, batch_size=batch_size, progress=True)
-        doc_matrix = encoded[key]
+            matrix = encoder.encode_documents(subset.doc_texts, batch_size=batch_size, progress=True)
+            encoded[key] = (matrix, subset.doc_ids)
+        doc_matrix, doc_ids = encoded[key]
         query_matrix = encoder.encode_queries(subset.query_texts)
-        run = SparseRetriever(doc_matrix, subset.doc_ids).search(query_matrix, subset.query_ids, 100)
+        run = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, subset.query_ids, 100)
         summary = evaluate(subset.qrels, run).summary
         scores[f"{name}/ndcg@10"] = float(summary["ndcg@10"])
         scores[f"{name}/mrr@10"] = float(summary["mrr@10"])
