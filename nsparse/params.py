@@ -481,19 +481,21 @@ def validate_params(params: dict[str, Any], source: str = "params.yaml") -> Para
         raise ParamsError(f"{source}: {describe(err, Params)}") from None
     for name, variant in model.variants.items():
         try:
-            Train.model_validate(merged_train(params["train"], variant.train))
+            Train.model_validate(deep_merged(params["train"], variant.train))
         except ValidationError as err:
             raise ParamsError(f"{source}: {describe(err, Train, prefix=('variants', name, 'train'))}") from None
     return model
 
 
-def merged_train(train: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """`train:` with a variant's `train:` overrides laid over it, section by section (nested mappings merge)."""
-    merged = dict(train)
+def deep_merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` laid over it, mapping by mapping (nested mappings merge, other values replace).
+
+    How a variant's `train:` overrides apply to `train:`, and how CI's reduced params apply to params.yaml.
+    """
+    merged = dict(base)
     for key, value in overrides.items():
-        merged[key] = (
-            merged_train(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-        )
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = deep_merged(merged[key], value) if nested else value
     return merged
 
 

@@ -13,7 +13,7 @@ from nsparse.data import load_benchmark, read_pairs
 from nsparse.io import read_json, write_timings
 from nsparse.model.base import seed_everything
 from nsparse.model.threads import configure_threads
-from nsparse.params import merged_train
+from nsparse.params import deep_merged
 from nsparse.train.setup import (
     build_encoder,
     build_teacher,
@@ -30,7 +30,7 @@ from nsparse.train.validation import capped_validation_set
 def main(variant: str) -> None:
     params = load_params()
     paths, variant_params, bm25 = params["paths"], params["variants"][variant], params["bm25"]
-    train = merged_train(params["train"], variant_params.get("train", {}))
+    train = deep_merged(params["train"], variant_params.get("train", {}))
     configure_threads(train.get("threads"))
     seed_everything(params["seed"])
     settings = train_settings(train, params["seed"])
