@@ -10,6 +10,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -46,20 +47,26 @@ def tiny_encoder(settings: EncoderSettings | None = None) -> SparseEncoder:
     return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, TEXTS))
 
 
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run the body from `path`, as a stage or the CLI runs from the project root (contextlib.chdir is 3.11+)."""
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`nsparse ARGS` run from `cwd` inside this process: the CLI's own parsing, exit code and output,
     without paying a fresh interpreter's torch and transformers imports for every call."""
     stdout, stderr = io.StringIO(), io.StringIO()
-    previous = Path.cwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                code = main(list(args))
-            except SystemExit as exit_:  # argparse: --help and usage errors
-                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
-    finally:
-        os.chdir(previous)
+    with working_directory(cwd), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse: --help and usage errors
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
     return subprocess.CompletedProcess(["nsparse", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
@@ -73,12 +80,8 @@ def run_cli_process(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def run_stage(name: str, cwd: Path, *args: str) -> None:
     """`python -m stages.NAME ARGS` as DVC runs it, inside this process, from `cwd` (which holds params.yaml)."""
-    previous = Path.cwd()
-    os.chdir(cwd)
-    try:
+    with working_directory(cwd):
         importlib.import_module(f"stages.{name}").main(*args)
-    finally:
-        os.chdir(previous)
 
 
 CONCEPTS = [("파일", "file"), ("셀", "cell"), ("표", "table"), ("메뉴", "menu"), ("차트", "chart")]

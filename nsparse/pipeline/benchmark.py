@@ -128,8 +128,7 @@ def benchmark_one(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """All systems on one benchmark: metrics per system, significance tests, parity figures."""
     k = params["top_k"]
-    queries = dict(list(bench.queries.items())[: params["max_queries"]])
-    qrels = {q: bench.qrels[q] for q in queries}
+    queries, qrels = query_sample(bench, params["max_queries"])
     latency_texts = list(queries.values())[: params["throughput_queries"]]
     chosen = params["variant"]  # the variant hybrid, two-phase and the paired tests use
     searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.match(client, bm25_index, "text", text, k)}
@@ -184,6 +183,12 @@ def benchmark_one(
     return results, significance, parity_figures
 
 
+def query_sample(bench: Benchmark, max_queries: int) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The first `max_queries` judged queries of a split (the quality and latency sample), with their qrels."""
+    queries = dict(list(bench.queries.items())[:max_queries])
+    return queries, {q: bench.qrels[q] for q in queries}
+
+
 def hybrid_clauses(text: str, deployment: Deployment) -> list[dict[str, Any]]:
     """BM25 over the index's nori-analysed text, and the deployment's neural sparse query."""
     return [
@@ -201,19 +206,19 @@ def choose_hybrid_weight(
     one is left in the pipeline that the test runs (and `nsparse search --hybrid`) use.
     """
     pipeline, k = params["hybrid_pipeline"], params["top_k"]
+    samples = {name: query_sample(bench, params["max_queries"]) for name, bench in dev.items()}
     by_weight: dict[float, float] = {}
     for weight in params["hybrid_bm25_weights"]:
         os_index.put_hybrid_pipeline(client, pipeline, weight)
         scores = []
-        for name, bench in dev.items():
-            queries = dict(list(bench.queries.items())[: params["max_queries"]])
+        for name, (queries, qrels) in samples.items():
             index = deployment.indices[name]
             run = run_queries(
                 lambda text, index=index: search.hybrid(client, index, hybrid_clauses(text, deployment), k, pipeline),
                 queries,
                 f"{name}/dev/hybrid@{weight}",
             ).run
-            scores.append(evaluate({q: bench.qrels[q] for q in queries}, run).summary["ndcg@10"])
+            scores.append(evaluate(qrels, run).summary["ndcg@10"])
         by_weight[weight] = float(np.mean(scores))
     chosen = max(by_weight, key=lambda weight: (by_weight[weight], -weight))  # ties: the smaller BM25 share
     os_index.put_hybrid_pipeline(client, pipeline, chosen)
