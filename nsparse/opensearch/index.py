@@ -31,10 +31,17 @@ def text_index_body() -> dict[str, Any]:
 
 
 def sparse_index_body() -> dict[str, Any]:
-    """The text index plus the sparse vectors (`rank_features`) and the model's input, which is neither indexed nor
-    kept in `_source`: one index serves neural sparse, BM25 and hybrid queries."""
+    """The text index plus the sparse vectors (`rank_features`) and the model's input: one index serves neural
+    sparse, BM25 and hybrid queries.
+
+    Neither the input nor the vectors are kept in `_source`: the vectors would more than double
+    the index (about 90 weighted tokens per document as JSON), and `rank_features` already holds
+    them for scoring; `nsparse.opensearch.search.stored_token_weights` reads them back from there.
+    OpenSearch still keeps them in its recovery source until a merge after the retention lease,
+    so that replicas can recover (see `settled_index_size_bytes`).
+    """
     body = text_index_body()
-    body["mappings"]["_source"] = {"excludes": [PASSAGE_FIELD]}
+    body["mappings"]["_source"] = {"excludes": [PASSAGE_FIELD, SPARSE_FIELD]}
     body["mappings"]["properties"].update(
         {PASSAGE_FIELD: {"type": "text", "index": False}, SPARSE_FIELD: {"type": "rank_features"}}
     )
@@ -132,10 +139,16 @@ def _actions(index: str, docs: Iterable[dict[str, Any]], id_field: str) -> Itera
         yield {"_index": index, "_id": str(doc[id_field]), "_source": source}
 
 
-def index_size_bytes(client: OpenSearch, index: str) -> int:
-    """On-disk size of the index's primary shards, after a flush so that the figure is settled."""
+def settled_index_size_bytes(client: OpenSearch, index: str) -> int:
+    """On-disk size of the index's primary shards once merged into one segment, as a static corpus settles.
+
+    The merge makes the figure independent of when background merges happened to run, and
+    drops the recovery source that OpenSearch keeps for fields left out of `_source` until
+    the shard's retention lease has passed them (seconds after indexing).
+    """
     with refused_as(f"measuring {index}"):
-        client.indices.flush(index=index)
+        client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=600)
+        client.indices.flush(index=index, force=True)
         stats = client.indices.stats(index=index, metric="store")
     return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
 
