@@ -13,7 +13,7 @@ from opensearchpy import OpenSearch
 
 from nsparse.opensearch.artifacts import ArtifactNotFound
 from nsparse.opensearch.client import ClusterSettings, ClusterUnreachable, OpenSearchError, connect, refused_as
-from nsparse.opensearch.install import NodeError
+from nsparse.opensearch.install import NodeError, NodeMember
 from nsparse.opensearch.node import Node, resident_memory_bytes
 from nsparse.opensearch.settings import NodeSettings
 from nsparse.params import ParamsError
@@ -104,23 +104,24 @@ def _status(args: argparse.Namespace) -> int:
     except OpenSearchError as err:  # TLS, 401, 403, 5xx: something answers, but refuses
         print(f"refuses: {settings.display_url} ({which}) answers but refuses: {err}")
         return 2
-    node = None if external else Node()
-    pid = f", pid {node.pid()}" if node else ""
+    started = [] if external else Node().started_members()
+    pid = "" if external else f", pid {next((pid for member, pid in started if member.url == settings.url), None)}"
     print(
         f"up: {settings.display_url} ({which}): OpenSearch {info['version']['number']}, "
         f"cluster {info['cluster_name']}{pid}"
     )
-    if node:
-        _print_local_nodes(node, client)
+    _print_local_nodes(started, client)
     return 0
 
 
-def _print_local_nodes(node: Node, client: OpenSearch) -> None:
+def _print_local_nodes(started: list[tuple[NodeMember, int]], client: OpenSearch) -> None:
     """One line per running local node: port, pid, role (and whether it is the cluster manager), heap, RSS."""
+    if not started:
+        return
     with refused_as("listing the cluster's nodes"):
         rows = client.cat.nodes(format="json", h="name,node.role,cluster_manager,heap.current,heap.max")
     by_name = {row["name"]: row for row in rows}
-    for member, pid in node.started_members():
+    for member, pid in started:
         row = by_name.get(member.name)
         joined = (
             f"role {row['node.role']}{' (cluster manager)' if row['cluster_manager'] == '*' else ''}, "
