@@ -72,7 +72,7 @@ class Node:
         """
         with self._lock():
             members = self._members_on_disk() if all_sizes else self.members
-            running = [(member, pid) for member in members if (pid := self.pid(member)) is not None]
+            running = self._running(members)
             for _, pid in running:
                 os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + STOP_TIMEOUT_S
@@ -101,8 +101,10 @@ class Node:
 
     def started_members(self) -> list[tuple[NodeMember, int]]:
         """(node, pid) for every node of any local cluster under this root whose JVM is running."""
-        running = ((member, self.pid(member)) for member in self._members_on_disk())
-        return [(member, pid) for member, pid in running if pid is not None]
+        return self._running(self._members_on_disk())
+
+    def _running(self, members: list[NodeMember]) -> list[tuple[NodeMember, int]]:
+        return [(member, pid) for member in members if (pid := self.pid(member)) is not None]
 
     def log_tail(self, lines: int, member: NodeMember | None = None) -> str:
         """The end of a node's server log (default: the first node's), else of its stdout."""
@@ -115,9 +117,10 @@ class Node:
     def _answers_as(self, member: NodeMember) -> bool:
         """True when the member answers on its port; an error when another node holds that port."""
         try:
-            name = requests.get(member.url, timeout=5).json().get("name")
+            answer = requests.get(member.url, timeout=5).json()
         except (requests.RequestException, ValueError):
             return False
+        name = answer.get("name") if isinstance(answer, dict) else None
         if name != member.name:
             raise NodeError(
                 f"{member.url} answers as node {name!r}, not {member.name}: another node holds node "
