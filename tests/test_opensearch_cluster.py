@@ -29,6 +29,7 @@ import yaml
 from opensearchpy import OpenSearch
 
 from helpers import DEPLOY_TEST_PARAMS
+from nsparse.cli import main
 from nsparse.data import write_benchmark
 from nsparse.opensearch import index, ml, search
 from nsparse.opensearch.client import ClusterSettings, connect
@@ -135,6 +136,19 @@ def test_the_cluster_size_comes_from_params_or_the_environment_and_the_client_kn
     monkeypatch.setenv("NSPARSE_OPENSEARCH_NODES", "0")
     with pytest.raises(ValueError, match="at least 1"):
         NodeSettings.load({})
+
+
+def test_node_commands_refuse_a_cluster_of_no_nodes_and_name_the_nodes_there_are(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NSPARSE_HOME", str(tmp_path))
+    monkeypatch.setenv("NSPARSE_OPENSEARCH_NODES", "2")
+    with pytest.raises(SystemExit):
+        main(["node", "up", "--nodes", "0"])
+    assert "at least 1" in capsys.readouterr().err
+    assert main(["node", "logs", "--node", "2"]) == 1
+    assert "no node 2; nodes are 0..1" in capsys.readouterr().err
+    assert main(["node", "logs", "--node", "1", "-n", "5"]) == 0
+    assert f"(no log yet under {tmp_path / 'opensearch'}" in (shown := capsys.readouterr().out)
+    assert "cluster-2/node-1/logs" in shown
 
 
 def test_indices_get_a_shard_per_data_node_and_a_replica_only_on_a_cluster():
