@@ -6,6 +6,7 @@ Index bodies and pipeline definitions live as JSON under `opensearch/mappings/`
 
 from __future__ import annotations
 
+import copy
 import json
 import string
 from collections.abc import Iterable, Iterator
@@ -81,14 +82,37 @@ def index_is_current(client: OpenSearch, name: str, meta: dict[str, Any]) -> boo
     return client.count(index=name)["count"] == meta["documents"]
 
 
+def sized_for_cluster(body: dict[str, Any], data_nodes: int) -> dict[str, Any]:
+    """`body` with one primary shard per data node and one replica when the cluster has several data nodes.
+
+    Every node then holds primaries (writes and searches spread over the cluster) and a
+    copy of each shard survives the loss of any one node. On a single node the body is
+    returned as written (the mappings say 1 shard and 0 replicas: a replica could never be
+    allocated there, and the index would stay yellow).
+    """
+    if data_nodes < 2:
+        return body
+    sized = copy.deepcopy(body)
+    sized.setdefault("settings", {}).setdefault("index", {}).update(
+        {"number_of_shards": data_nodes, "number_of_replicas": 1}
+    )
+    return sized
+
+
+def data_node_count(client: OpenSearch) -> int:
+    """How many data nodes the cluster has now (an external cluster's too)."""
+    with refused_as("reading cluster health"):
+        return int(client.cluster.health()["number_of_data_nodes"])
+
+
 def create_index(client: OpenSearch, name: str, body: dict[str, Any], replace: bool = False) -> None:
-    """Create `name`; an existing index is an error unless `replace` (then it is deleted first)."""
+    """Create `name`, sized for the cluster; an existing index is an error unless `replace` (then deleted first)."""
     if client.indices.exists(index=name):
         if not replace:
             raise OpenSearchError(f"index {name} already exists (pass replace=True to rebuild it)")
         delete_index(client, name)
     with refused_as(f"creating index {name}"):
-        client.indices.create(index=name, body=body)
+        client.indices.create(index=name, body=sized_for_cluster(body, data_node_count(client)))
 
 
 def delete_index(client: OpenSearch, name: str) -> None:
