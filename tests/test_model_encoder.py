@@ -54,6 +54,17 @@ def test_idf_query_vector_is_idf_of_each_distinct_token_once() -> None:
     assert idf["[CLS]"] == 0.0
 
 
+def test_one_query_by_lookup_equals_the_batched_query_vectors() -> None:
+    encoder = tiny_encoder()
+    with torch.no_grad():
+        encoder.idf_log_scale.copy_(torch.linspace(-0.5, 0.5, len(encoder.vocab)))  # a learned re-weighting too
+    queries = ["서울 서울 도시", "Seoul capital city", "김치 [SEP] 음식", ""]
+    batched = encoder.encode_queries(queries)
+    for row, query in enumerate(queries):
+        expected = encoder.to_token_weights(batched[row])
+        assert encoder.query_token_weights(query) == pytest.approx(expected, rel=1e-6)
+
+
 def test_bi_encoder_queries_use_the_model() -> None:
     encoder = tiny_encoder(EncoderSettings(mode="bi-encoder", max_length=64, query_max_length=64))
     query = "서울 도시"

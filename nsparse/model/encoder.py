@@ -344,6 +344,16 @@ class SparseEncoder(nn.Module):
         self.train(was_training)
         return matrix
 
+    @torch.inference_mode()
+    def query_token_weights(self, text: str) -> dict[str, float]:
+        """One query as {token: weight}. Inference-free, that is the tokenizer and a lookup of each distinct token's
+        weight, with no batch of tensors: what a search client computes in a fraction of a millisecond."""
+        if self.settings.mode != "inference-free":
+            return self.to_token_weights(self.encode_queries([text])[0])
+        weights = self.query_weights().cpu().numpy()
+        ids = self.tokenizer(text, truncation=True, max_length=self.settings.query_max_length)["input_ids"]
+        return {self.vocab[i]: float(weights[i]) for i in dict.fromkeys(ids) if weights[i] > 0}
+
     def to_token_weights(self, row: sp.spmatrix | np.ndarray) -> dict[str, float]:
         """One vector (a CSR row or a dense array) as {token: weight}, heaviest first."""
         if sp.issparse(row):

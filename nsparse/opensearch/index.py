@@ -168,11 +168,14 @@ def settled_index_size_bytes(client: OpenSearch, index: str) -> int:
 
     The merge makes the figure independent of when background merges happened to run, and
     drops the recovery source that OpenSearch keeps for fields left out of `_source` until
-    the shard's retention lease has passed them (seconds after indexing).
+    a commit and the shard's retention lease have passed them: hence the flush before it.
+    The flush and refresh after it let go of the merged-away files, which are then deleted.
     """
     with refused_as(f"measuring {index}"):
+        client.indices.flush(index=index, force=True)
         client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=600)
         client.indices.flush(index=index, force=True)
+        client.indices.refresh(index=index)
         stats = client.indices.stats(index=index, metric="store")
     return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
 

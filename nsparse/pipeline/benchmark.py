@@ -56,8 +56,8 @@ class VariantEncoders:
         return cls(model, OnnxDocumentEncoder(export_dir / "model.onnx", model))
 
     def encode_query(self, text: str) -> dict[str, float]:
-        """{token: weight} as the deployed SPARSE_TOKENIZE model computes it (tokenizer + IDF), but here."""
-        return self.model.to_token_weights(self.model.encode_queries([text])[0])
+        """{token: weight} as the deployed SPARSE_TOKENIZE model computes it, but here, as a search client would."""
+        return self.model.query_token_weights(text)
 
     def documents_as_indexed(self, index: str, corpus: dict[str, dict[str, str]]) -> tuple[list[str], sp.csr_matrix]:
         """Document ids and vectors of `index`'s corpus at `rank_features` precision (encoded once per index)."""
