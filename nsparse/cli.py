@@ -261,6 +261,7 @@ def _bench(args: argparse.Namespace) -> int:
         defaults,
         **given,
         sizes=tuple(args.sizes or defaults.sizes),
+        systems=tuple(args.systems or defaults.systems),
         seismic=replace(defaults.seismic, **seismic),
         seismic_query=replace(defaults.seismic_query, **seismic_query),
     )
@@ -387,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
         "recall@10 against exact rank_features, and the node's memory. Needs OpenSearch >= 3.3.",
     )
     scale.add_argument("--sizes", type=_positive, nargs="+", help="documents per corpus (default 10000 100000 1000000)")
+    scale.add_argument(
+        "--systems",
+        nargs="+",
+        choices=["bm25_nori", "v2_rank_features", "v2_sparse_vector"],
+        help="systems to measure, in this order (default all three); recall needs both v2 systems",
+    )
     scale.add_argument("--model", help="the encoder whose vectors are indexed (default models/v2)")
     scale.add_argument("--benchmarks-dir", help="the BEIR benchmarks holding the real documents and queries")
     scale.add_argument("--queries", type=_positive, help="real queries timed per size and system (default 200)")

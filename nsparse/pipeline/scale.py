@@ -21,8 +21,10 @@ searched exactly), so after the merge the whole index is one clustered segment.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +37,7 @@ import scipy.sparse as sp
 from opensearchpy import OpenSearch
 
 from nsparse.data import load_benchmark
-from nsparse.io import atomic_open, write_json
+from nsparse.io import atomic_open, read_json, write_json
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
 from nsparse.opensearch.client import refused_as
@@ -94,11 +96,14 @@ class CorpusProfile:
         )
 
     def sample(self, count: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """`count` synthetic (text, term ids, weights), each with a real document's number of terms and words."""
-        lengths = self.lengths[rng.integers(len(self.lengths), size=count)]
-        word_counts = self.word_counts[rng.integers(len(self.word_counts), size=count)]
+        """`count` synthetic (text, term ids, weights), each with a real document's number of terms and words.
+
+        Documents are drawn one after the other from `rng`, so the first n of a larger sample are the same.
+        """
         documents = []
-        for length, word_count in zip(lengths.tolist(), word_counts.tolist()):
+        for _ in range(count):
+            length = int(self.lengths[rng.integers(len(self.lengths))])
+            word_count = int(self.word_counts[rng.integers(len(self.word_counts))])
             draws = np.searchsorted(self.term_cdf, rng.random(2 * length + 8), side="right")
             _, first = np.unique(draws, return_index=True)  # distinct terms, in the order they were drawn
             terms = self.term_ids[draws[np.sort(first)][:length]]
@@ -157,6 +162,7 @@ def corpus_documents(real: RealCorpus, profile: CorpusProfile, size: int, seed: 
 @dataclass(frozen=True)
 class ScaleParams:
     sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    systems: tuple[str, ...] = SYSTEMS
     model: str = "models/v2"
     benchmarks_dir: str = "data/benchmarks"
     corpora: tuple[str, ...] = ("korquad", "msmarco-ko")  # real documents and queries (the split's first ones)
@@ -303,6 +309,7 @@ def measure_latency(
     wall_s = time.perf_counter() - start
     return {
         "clients": clients,
+        "load_average_1m": os.getloadavg()[0],  # the machine's load while timing: shared machines are noisy
         "queries": len(latencies),
         "latency_p50_ms": percentile(latencies, 50),
         "latency_p99_ms": percentile(latencies, 99),
@@ -321,16 +328,24 @@ def recall_at_k(approximate: dict[str, search.Ranking], exact: dict[str, search.
 
 
 def node_memory(client: OpenSearch) -> dict[str, Any]:
-    """The node's JVM heap (from node stats) and resident memory (from /proc, for the local node nsparse runs)."""
-    heap = next(iter(client.nodes.stats(metric="jvm")["nodes"].values()))["jvm"]["mem"]
+    """The node's JVM heap and circuit breakers (node stats), and resident memory (/proc, for a local node).
+
+    neural-search's breaker bounds SEISMIC's heap caches (default 10% of the heap); what it
+    refuses to cache is read from the index files at query time instead.
+    """
+    stats = next(iter(client.nodes.stats(metric="jvm,breaker")["nodes"].values()))
+    heap = stats["jvm"]["mem"]
     pid = next(iter(client.nodes.info(metric="process")["nodes"].values()))["process"]["id"]
-    memory: dict[str, Any] = {
+    return {
         "heap_max_bytes": heap["heap_max_in_bytes"],
         "heap_used_bytes": heap["heap_used_in_bytes"],
         "non_heap_used_bytes": heap["non_heap_used_in_bytes"],
         "rss_bytes": _local_node_rss(pid),
+        "breakers": {
+            name: {"limit_bytes": breaker["limit_size_in_bytes"], "estimated_bytes": breaker["estimated_size_in_bytes"]}
+            for name, breaker in stats["breakers"].items()
+        },
     }
-    return memory
 
 
 def _local_node_rss(pid: int) -> int | None:
@@ -355,9 +370,13 @@ def run_size(
     vocab: Sequence[str],
     queries: EncodedQueries,
     params: ScaleParams,
+    save: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
-    """Build the three indices of one corpus size, measure them, and (unless `keep_indices`) delete them."""
-    names = {system: f"{params.index_prefix}-{system.replace('_', '-')}-{size}" for system in SYSTEMS}
+    """Build each system's index of one corpus size, measure it, and (unless `keep_indices`) delete it.
+
+    `save` receives the figures so far after each system, so a run cut short keeps what it measured.
+    """
+    names = {system: f"{params.index_prefix}-{system.replace('_', '-')}-{size}" for system in params.systems}
     systems = system_indices(client, names, vocab, queries, params)
     synthetic = max(0, size - len(real.doc_ids))
     result: dict[str, Any] = {
@@ -369,22 +388,26 @@ def run_size(
     }
     rankings: dict[str, dict[str, search.Ranking]] = {}
     try:
-        for system, spec in systems.items():
+        for system in params.systems:
+            spec = systems[system]
             documents = corpus_documents(real, profile, size, params.seed)
             figures = build_index(client, names[system], spec, documents, params.bulk_batch)
             figures["index_size_bytes"] = os_index.index_size_bytes(client, names[system])
             rankings[system] = {qid: spec.searcher(qid) for qid in queries.query_ids}  # warm-up, and the rankings
             figures.update(measure_latency(spec.searcher, queries.query_ids, params.clients))
             result["systems"][system] = figures
+            result["node_memory"] = node_memory(client)
+            if {"v2_sparse_vector", "v2_rank_features"} <= set(rankings):
+                result["systems"]["v2_sparse_vector"][f"recall@{params.k}_vs_rank_features"] = recall_at_k(
+                    rankings["v2_sparse_vector"], rankings["v2_rank_features"], params.k
+                )
+            if {"v2_sparse_vector", "bm25_nori"} <= set(rankings):
+                result["seismic_p50_over_bm25_p50"] = (
+                    result["systems"]["v2_sparse_vector"]["latency_p50_ms"]
+                    / result["systems"]["bm25_nori"]["latency_p50_ms"]
+                )
             log.info("%d documents, %s: %s", size, system, figures)
-        seismic = result["systems"]["v2_sparse_vector"]
-        seismic[f"recall@{params.k}_vs_rank_features"] = recall_at_k(
-            rankings["v2_sparse_vector"], rankings["v2_rank_features"], params.k
-        )
-        result["seismic_p50_over_bm25_p50"] = (
-            seismic["latency_p50_ms"] / result["systems"]["bm25_nori"]["latency_p50_ms"]
-        )
-        result["node_memory"] = node_memory(client)
+            save(result)
     finally:
         if not params.keep_indices:
             for name in names.values():
@@ -395,7 +418,11 @@ def run_size(
 def run_scale(
     client: OpenSearch, params: ScaleParams, output: Path, plot: Path, encoder: Any | None = None
 ) -> dict[str, Any]:
-    """Every size: build, measure, write `output` (after each size, atomically) and the latency plot."""
+    """Every size: build, measure, write `output` (atomically, after each system) and the latency plot.
+
+    Sizes that `output` already holds from a run with the same settings and node version are
+    kept, so a long size (1M) can be run on its own and join the others.
+    """
     from nsparse.pipeline.evaluate import load_model
 
     os_index.require_sparse_vector(client)
@@ -410,21 +437,46 @@ def run_scale(
         or quantization_ceiling(queries.vectors.data),
     )
     params = replace(params, seismic=seismic)
-    info = client.info()
     report: dict[str, Any] = {
-        "opensearch_version": info["version"]["number"],
+        "opensearch_version": client.info()["version"]["number"],
+        "client_cpu_count": os.cpu_count(),
         "model": params.model,
-        "params": asdict(params),
+        "params": _comparable(asdict(params)),
         "real_documents_available": len(real.doc_ids),
         "query_nonzero_terms_mean": float(np.diff(queries.vectors.indptr).mean()),
         "document_nonzero_terms_mean": float(np.diff(real.vectors.indptr).mean()),
-        "sizes": {},
+        "sizes": _earlier_sizes(output, params, client),
     }
-    for size in sorted(params.sizes):
-        report["sizes"][str(size)] = run_size(client, size, real, profile, encoder.vocab, queries, params)
+
+    def save(size_result: dict[str, Any]) -> None:
+        report["sizes"][str(size_result["documents"])] = size_result
+        report["sizes"] = dict(sorted(report["sizes"].items(), key=lambda item: int(item[0])))
         write_json(output, report)
         plot_latency(report, plot)
+
+    for size in sorted(params.sizes):
+        run_size(client, size, real, profile, encoder.vocab, queries, params, save)
     return report
+
+
+def _comparable(params: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide a size's figures: all but which sizes and systems a run measures."""
+    return {key: value for key, value in params.items() if key not in ("sizes", "systems", "keep_indices")}
+
+
+def _earlier_sizes(output: Path, params: ScaleParams, client: OpenSearch) -> dict[str, Any]:
+    """The sizes `output` holds from a run with the same settings on the same version, except those run now."""
+    if not output.exists():
+        return {}
+    earlier = read_json(output)
+    same = (
+        earlier.get("params") == json.loads(json.dumps(_comparable(asdict(params))))
+        and earlier.get("opensearch_version") == client.info()["version"]["number"]
+    )
+    if not same:
+        log.info("%s was measured with other settings: its sizes are not kept", output)
+        return {}
+    return {size: entry for size, entry in earlier.get("sizes", {}).items() if int(size) not in params.sizes}
 
 
 def plot_latency(report: dict[str, Any], path: Path) -> None:
@@ -438,15 +490,18 @@ def plot_latency(report: dict[str, Any], path: Path) -> None:
     x = [entry["documents"] for entry in sizes]
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for system in SYSTEMS:
-        (line,) = ax.plot(x, [e["systems"][system]["latency_p50_ms"] for e in sizes], marker="o", label=system)
-        ax.plot(x, [e["systems"][system]["latency_p99_ms"] for e in sizes], linestyle="--", color=line.get_color())
+        measured = [(n, e["systems"][system]) for n, e in zip(x, sizes) if system in e["systems"]]
+        if not measured:
+            continue
+        xs = [n for n, _ in measured]
+        (line,) = ax.plot(xs, [f["latency_p50_ms"] for _, f in measured], marker="o", label=system)
+        ax.plot(xs, [f["latency_p99_ms"] for _, f in measured], linestyle="--", color=line.get_color())
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xlabel("documents (* = partly synthetic)")
     ax.set_xticks(x, [f"{n:,}{'*' if e['synthetic'] else ''}" for n, e in zip(x, sizes)])
     ax.set_ylabel("latency ms (p50 solid, p99 dashed)")
-    clients = sizes[0]["systems"][SYSTEMS[0]]["clients"] if sizes else 0
-    ax.set_title(f"OpenSearch {report['opensearch_version']}, {clients} concurrent clients")
+    ax.set_title(f"OpenSearch {report['opensearch_version']}, {report['params']['clients']} concurrent clients")
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
