@@ -411,7 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--top-n", type=_positive, help="SEISMIC query: heaviest query tokens searched (default 10)")
     scale.add_argument("--heap-factor", type=float, help="SEISMIC query: cluster pruning slack (default 1.0)")
     scale.add_argument("--output", type=Path, default=Path("reports/scale.json"))
-    scale.add_argument("--plot", type=Path, default=Path("reports/plots/scale_latency.png"))
+    scale.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("reports/scale_latency.png"),
+        help="the latency plot (not under reports/plots/, which the report stage owns)",
+    )
     scale.add_argument("--keep-indices", action="store_true", help="leave the indices on the cluster")
     cleanup = _add(commands, "cleanup", _cleanup)
     cleanup.add_argument("variant", help="the variant whose deployment to remove, e.g. v1")
