@@ -480,7 +480,7 @@ def _earlier_sizes(output: Path, params: ScaleParams, client: OpenSearch) -> dic
 
 
 def plot_latency(report: dict[str, Any], path: Path) -> None:
-    """p50 (solid) and p99 (dashed) latency against corpus size, log x; synthetic sizes marked."""
+    """p50 (solid) and p99 (dashed) latency against corpus size, both axes log; synthetic sizes marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -497,6 +497,7 @@ def plot_latency(report: dict[str, Any], path: Path) -> None:
         (line,) = ax.plot(xs, [f["latency_p50_ms"] for _, f in measured], marker="o", label=system)
         ax.plot(xs, [f["latency_p99_ms"] for _, f in measured], linestyle="--", color=line.get_color())
     ax.set_xscale("log")
+    ax.set_yscale("log")  # p50 near 10 ms and p99 tails of hundreds share one axis
     ax.minorticks_off()
     ax.set_xlabel("documents (* = partly synthetic)")
     ax.set_xticks(x, [f"{n:,}{'*' if e['synthetic'] else ''}" for n, e in zip(x, sizes)])
