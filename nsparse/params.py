@@ -78,6 +78,7 @@ class OpenSearchSection(Section):
     maven_repository: str
     distribution_url: str
     startup_timeout_s: PositiveInt
+    nodes: PositiveInt = 1
 
 
 class Paths(Section):

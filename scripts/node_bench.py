@@ -23,17 +23,10 @@ from pathlib import Path
 import requests
 
 from nsparse.io import write_json
-from nsparse.opensearch.node import Node
+from nsparse.opensearch.node import Node, resident_memory_bytes
 from nsparse.opensearch.settings import NodeSettings
 
 REPORT = Path("reports/opensearch/node_bench.json")
-
-
-def resident_memory_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def directory_bytes(path: Path) -> int:

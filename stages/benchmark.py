@@ -10,7 +10,7 @@ from nsparse.config import load_params
 from nsparse.data import load_benchmark
 from nsparse.io import atomic_open, write_json
 from nsparse.opensearch.client import connect
-from nsparse.pipeline.benchmark import quality_rows, run_all
+from nsparse.pipeline.benchmark import VariantEncoders, quality_rows, run_all
 from nsparse.pipeline.deploy import Deployment
 from nsparse.pipeline.own import own_benchmarks
 
@@ -27,7 +27,10 @@ def main() -> None:
     benchmarks.update(own)
     records = {v: Path(paths["deploy"]) / v / "deployment.json" for v in params["variants"]}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
-    report = run_all(connect(), benchmarks, dev, deployments, settings, params["deploy"]["index_prefix"])
+    encoders = {
+        v: VariantEncoders.load(Path(paths["models"]) / v, Path(paths["exports"]) / v) for v in params["variants"]
+    }
+    report = run_all(connect(), benchmarks, dev, deployments, encoders, settings, params["deploy"]["index_prefix"])
     report.queries = labels  # your benchmarks: judged or synthetic, the report says which
     reports = Path(paths["reports"])
     write_json(reports / "benchmark.json", report.to_json())

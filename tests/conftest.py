@@ -4,7 +4,9 @@ Plain `pytest` runs the fast tests that need no node and no network (about a min
 2 cores). `--slow` adds those marked `slow` (real Debian packages, stages started as
 fresh processes); `--live` adds those and the tests marked `opensearch` (any test that
 uses the node's fixtures is marked so automatically) or `network` (they fetch from Maven
-Central); CI runs with `--live`.
+Central); CI runs with `--live`. `--cluster` alone runs the tests marked `cluster`, which
+start a local cluster of three nodes of their own (about 2.5 GB of memory; never part of
+`--live`, so CI's default run stays as long as it was).
 
 `opensearch_client` starts the local node once through the launcher (idempotent:
 a node that is already up is reused) unless NSPARSE_OPENSEARCH_URL points at a
@@ -41,26 +43,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="also run the slow tests and those that need the OpenSearch node or Maven Central (CI does)",
     )
+    parser.addoption(
+        "--cluster", action="store_true", help="also run the tests marked cluster (they start three local nodes)"
+    )
+    parser.addoption(
+        "--cluster-port",
+        type=int,
+        default=9210,
+        help="first HTTP port of the test cluster (default 9210: the single node keeps 9200)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if NODE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.opensearch)
-    if config.getoption("--live"):
-        return
-    opt_in = LIVE_MARKERS if config.getoption("--slow") else OPT_IN_MARKERS
-    deselected = [item for item in items if any(item.get_closest_marker(marker) for marker in opt_in)]
+    deselected = [item for item in items if _deselected(item, config)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if item not in deselected]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _deselected(item: pytest.Item, config: pytest.Config) -> bool:
+    """Cluster tests run with --cluster only; other opt-in tests with --live (or --slow, for the slow ones)."""
+    if item.get_closest_marker("cluster"):
+        return not config.getoption("--cluster")
     if config.getoption("--live"):
-        return "live tests: on (OpenSearch node, Maven Central, slow tests)"
+        return False
+    opt_in = LIVE_MARKERS if config.getoption("--slow") else OPT_IN_MARKERS
+    return any(item.get_closest_marker(marker) for marker in opt_in)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    cluster = "on" if config.getoption("--cluster") else "off (add --cluster)"
+    if config.getoption("--live"):
+        return f"live tests: on (OpenSearch node, Maven Central, slow tests); cluster tests: {cluster}"
     slow = "on" if config.getoption("--slow") else "off (add --slow)"
-    return f"live tests: off (node and network tests deselected; add --live to run them); slow tests: {slow}"
+    return (
+        "live tests: off (node and network tests deselected; add --live to run them); "
+        f"slow tests: {slow}; cluster tests: {cluster}"
+    )
 
 
 @pytest.fixture(scope="session")

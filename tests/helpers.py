@@ -36,6 +36,13 @@ TEXTS = [
     "김치는 한국의 전통 음식이다.",
     "서울에서 부산까지 기차로 세 시간이 걸린다.",
 ]
+# Deploy's params from params.yaml with every name the test fixtures clean up (`nsparse-test-*`).
+DEPLOY_TEST_PARAMS = {
+    **load_params(ROOT / "params.yaml")["deploy"],
+    "model_group": "nsparse-test-group",
+    "index_prefix": "nsparse-test",
+    "ingest": "auto",
+}
 TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
 
 

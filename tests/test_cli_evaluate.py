@@ -14,7 +14,7 @@ from nsparse.data import load_benchmark, write_benchmark
 from nsparse.eval import SparseRetriever, evaluate, sparse_cost
 from nsparse.eval.bm25 import BM25Kiwi, document_text
 from nsparse.model.encoder import SparseEncoder
-from nsparse.pipeline.benchmark import rank_features_precision, to_matrices
+from nsparse.pipeline.benchmark import rank_features_precision
 from nsparse.pipeline.evaluate import encode_corpus
 
 QUERIES = {"q0": "대한민국의 수도", "q1": "김치 음식", "q2": "Seoul capital", "q3": "부산 기차"}
@@ -32,18 +32,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def benchmark_exact_figures(model: Path, beir: Path) -> dict[str, float]:
-    """The benchmark stage's exact run, step for step: token-weight maps (as the index stores and the
-    query model returns them) -> `to_matrices` -> `rank_features_precision` -> `SparseRetriever`."""
+    """The benchmark stage's exact run, step for step: the model's document vectors at `rank_features`
+    precision (`rank_features_precision`) and its query vectors -> `SparseRetriever`."""
     encoder = SparseEncoder.load(model)
     bench = load_benchmark(beir, "test")
     doc_ids = list(bench.corpus)
-    docs = encoder.encode_documents([document_text(bench.corpus[i]) for i in doc_ids])
-    query_ids = list(bench.queries)
-    queries = encoder.encode_queries([bench.queries[q] for q in query_ids])
-    doc_weights = [encoder.to_token_weights(docs[row]) for row in range(len(doc_ids))]
-    query_weights = [encoder.to_token_weights(queries[row]) for row in range(len(query_ids))]
-    doc_matrix, query_matrix = to_matrices(doc_weights, query_weights)
+    doc_matrix = encoder.encode_documents([document_text(bench.corpus[i]) for i in doc_ids])
     doc_matrix.data = rank_features_precision(doc_matrix.data)
+    query_ids = list(bench.queries)
+    query_matrix = encoder.encode_queries([bench.queries[q] for q in query_ids])
     run = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, query_ids, 100)
     return {**evaluate(bench.qrels, run).summary, **sparse_cost(query_matrix, doc_matrix)}
 

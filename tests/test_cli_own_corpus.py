@@ -131,7 +131,7 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     opensearch: OpenSearch, own_jsonl: Path, tmp_path: Path
 ) -> None:
     from nsparse.export.package import ExportSettings, export_variant
-    from nsparse.pipeline.benchmark import run_all
+    from nsparse.pipeline.benchmark import VariantEncoders, run_all
     from nsparse.pipeline.deploy import deploy_variant
     from nsparse.pipeline.evaluate import evaluate_model
     from nsparse.pipeline.inspect import Target, search_index
@@ -183,7 +183,10 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
         "hybrid_bm25_weights": [0.2, 0.5],
     }
     # the held-out synthetic queries stand in for a dev split here: the weight is chosen on them, then reported
-    report = run_all(opensearch, benchmarks, benchmarks, {VARIANT: deployment}, bench_params, "nsparse-test")
+    encoders = {VARIANT: VariantEncoders.load(tmp_path / "model", tmp_path / "export")}
+    report = run_all(opensearch, benchmarks, benchmarks, {VARIANT: deployment}, encoders, bench_params, "nsparse-test")
+    assert report.parity[name][VARIANT]["identical_topk_share"] == 1.0  # the live index ranks as the model does
+    assert report.systems[name][f"{VARIANT}_client_encoded"]["ndcg@10"] == report.systems[name][VARIANT]["ndcg@10"]
     assert report.hybrid["bm25_weight"] in (0.2, 0.5) and set(report.hybrid["dev_ndcg@10"]) == {"0.2", "0.5"}
     report.queries = labels  # as stages/benchmark.py records it
     reports = tmp_path / "reports"

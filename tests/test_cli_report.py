@@ -83,3 +83,19 @@ def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
     report = write_report(reports, tmp_path / "dvclive", ["v1"]).read_text()
     assert report.strip() == "# nsparse benchmark report"
     assert not any((reports / "plots").iterdir())
+
+
+def test_costs_are_stated_as_multiples_of_bm25_on_the_same_benchmark() -> None:
+    from nsparse.pipeline.report import bm25_ratio_table
+
+    results = {
+        "korquad": {
+            "bm25_nori": {"latency_p50_ms": 4.0, "index_size_mb": 5.0},
+            "v2": {"latency_p50_ms": 6.0, "index_size_mb": 10.0},
+            "hybrid": {"latency_p50_ms": 8.0},
+        }
+    }
+    table = bm25_ratio_table(results)
+    assert "| korquad | v2 | 1.5 | 2 |" in table
+    assert "| korquad | hybrid | 2 | – |" in table
+    assert "bm25_nori |" not in table.split("\n", 2)[2]  # no row compares BM25 with itself

@@ -21,8 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from opensearchpy import OpenSearch
 
-from helpers import TEXTS
-from nsparse.config import load_params
+from helpers import DEPLOY_TEST_PARAMS, TEXTS
 from nsparse.data import write_benchmark
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml
@@ -105,12 +104,7 @@ def benchmarks(tmp_path: Path) -> dict[str, Path]:
     return {"ko": tmp_path / "ko"}
 
 
-PARAMS = {
-    **load_params()["deploy"],
-    "model_group": "nsparse-test-group",
-    "index_prefix": "nsparse-test",
-    "ingest": "auto",
-}
+PARAMS = DEPLOY_TEST_PARAMS
 
 
 @pytest.mark.opensearch

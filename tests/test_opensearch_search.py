@@ -53,7 +53,7 @@ def test_neural_sparse_query_tokens_rank_like_python_dot_products(opensearch):
     ranking = search.neural_sparse_tokens(opensearch, SPARSE_INDEX, "sparse", query, k=len(docs))
     assert [doc_id for doc_id, _ in ranking] == [doc_id for doc_id, _ in expected]
     assert [score for _, score in ranking] == pytest.approx([score for _, score in expected], rel=1e-5)
-    assert index.index_size_bytes(opensearch, SPARSE_INDEX) > 0
+    assert index.settled_index_size_bytes(opensearch, SPARSE_INDEX) > 0
 
 
 KOREAN_DOCS = [

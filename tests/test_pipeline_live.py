@@ -60,12 +60,17 @@ def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
     assert opensearch.count(index=index)["count"] == len(corpus)
     # ML Commons stored what the encoder computes in process from title and text (rank_features keeps 9 bits)
     encoder = SparseEncoder.load(model_dir).eval()
-    for doc_id, document in corpus.items():
+    expected = {
+        doc_id: encoder.to_token_weights(encoder.encode_documents([document_text(document)])[0])
+        for doc_id, document in corpus.items()
+    }
+    tokens = sorted({token for weights in expected.values() for token in weights} | {"never-a-token"})
+    stored = search.stored_token_weights(opensearch, index, "sparse", list(corpus), tokens)
+    for doc_id in corpus:
         source = opensearch.get(index=index, id=doc_id)["_source"]
-        assert "passage" not in source  # the model's input is neither indexed nor stored
-        expected = encoder.to_token_weights(encoder.encode_documents([document_text(document)])[0])
-        assert source["sparse"].keys() == expected.keys()
-        assert source["sparse"] == pytest.approx(expected, rel=1e-2)
+        assert "passage" not in source and "sparse" not in source  # neither input nor vectors kept in _source
+        assert stored[doc_id].keys() == expected[doc_id].keys()
+        assert stored[doc_id] == pytest.approx(expected[doc_id], rel=1e-2)
     hits = search.neural_sparse_model(opensearch, index, "sparse", "대한민국의 수도", first.query_model_id, 3)
     assert hits and hits[0][1] > 0
     # an English query finds the Korean documents through the translated terms ML Commons stored

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nsparse.pipeline.benchmark import parity, rank_features_precision, to_matrices
+from nsparse.pipeline.benchmark import parity, rank_features_precision
 from nsparse.pipeline.mix import build_mixture
 from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
 
@@ -22,13 +22,6 @@ def test_rank_features_precision_keeps_nine_significant_bits() -> None:
     (bits,) = struct.unpack(">I", struct.pack(">f", 3.14159))
     (expected,) = struct.unpack(">f", struct.pack(">I", bits >> 15 << 15))
     assert rounded[2] == np.float32(expected)
-
-
-def test_to_matrices_share_one_vocabulary() -> None:
-    docs, queries = to_matrices([{"a": 1.0, "b": 2.0}, {"c": 3.0}], [{"c": 0.5, "d": 1.0}])
-    assert docs.shape == (2, 4) and queries.shape == (1, 4)
-    scores = (queries @ docs.T).toarray()
-    assert scores.tolist() == [[0.0, 1.5]]
 
 
 def test_parity_ignores_order_within_ties_but_not_across_scores() -> None:

@@ -24,9 +24,9 @@ from nsparse.korean import has_hangul
 class TranslationSettings:
     """IBM Model 1 and which of its entries the encoder keeps (params.yaml `train.translation`)."""
 
-    iterations: int = 5  # EM iterations
+    iterations: int = 10  # EM iterations
     max_tokens: int = 128  # distinct tokens kept per side of a pair (bounds the work on long passages)
-    min_count: int = 3  # a Korean token must occur in this many pairs to get translations
+    min_count: int = 2  # a Korean token must occur in this many pairs to get translations
     min_probability: float = 0.1  # t(e | k) below this is noise
     max_targets: int = 4  # English tokens kept per Korean token
     max_document_ratio: float = 0.05  # tokens in a larger share of a side's texts are function words

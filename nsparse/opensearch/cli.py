@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import sys
 from collections.abc import Callable
 
+from opensearchpy import OpenSearch
+
 from nsparse.opensearch.artifacts import ArtifactNotFound
-from nsparse.opensearch.client import ClusterSettings, ClusterUnreachable, OpenSearchError, connect
-from nsparse.opensearch.install import NodeError
-from nsparse.opensearch.node import Node
+from nsparse.opensearch.client import ClusterSettings, ClusterUnreachable, OpenSearchError, connect, refused_as
+from nsparse.opensearch.install import NodeError, NodeMember
+from nsparse.opensearch.node import Node, resident_memory_bytes
+from nsparse.opensearch.settings import NodeSettings
 from nsparse.params import ParamsError
 
 Command = Callable[[argparse.Namespace], int]
@@ -36,37 +40,53 @@ def register(commands: argparse._SubParsersAction) -> None:
     node = commands.add_parser("node", help="install, start, stop or inspect the local OpenSearch node")
     actions = node.add_subparsers(dest="action", required=True)
     guard = _params_errors_as_one_line
-    actions.add_parser("up", help="install (once) and start the node; prints its URL last").set_defaults(
-        func=guard(_up)
+    up = actions.add_parser("up", help="install (once) and start the node(s); prints the first node's URL last")
+    up.add_argument(
+        "--nodes",
+        type=_positive_int,
+        help="run a cluster of N nodes on ports port..port+N-1 (default: opensearch.nodes, 1)",
     )
-    actions.add_parser("down", help="stop the node `up` started").set_defaults(func=guard(_down))
+    up.set_defaults(func=guard(_up))
+    actions.add_parser("down", help="stop every node `up` started").set_defaults(func=guard(_down))
     actions.add_parser(
         "status",
         help="check NSPARSE_OPENSEARCH_URL, else the local node: exit 0 when it answers, "
         "1 when nothing answers, 2 when it answers but refuses (TLS, 401, 5xx)",
     ).set_defaults(func=guard(_status))
-    logs = actions.add_parser("logs", help="print the end of the node's log")
+    logs = actions.add_parser("logs", help="print the end of the node's log (each node's, for a cluster)")
     logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (default 100)")
+    logs.add_argument("--node", type=int, metavar="I", help="only node I of the cluster (0 is the first)")
     logs.set_defaults(func=guard(_logs))
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of nodes, at least 1, not {text!r}")
+    return int(text)
+
+
 def _up(args: argparse.Namespace) -> int:
+    settings = NodeSettings.load()
+    if args.nodes:
+        settings = dataclasses.replace(settings, nodes=args.nodes)
     try:
-        url = Node().up()
+        url = Node(settings).up()
     except (NodeError, ArtifactNotFound) as err:
         print(f"nsparse node up: {err}", file=sys.stderr)
         return 1
+    if settings.nodes > 1:
+        print(f"{settings.nodes} nodes: {' '.join(settings.urls)}")
     print(url)
     return 0
 
 
 def _down(args: argparse.Namespace) -> int:
     node = Node()
-    print(
-        f"stopped the node at {node.settings.url}"
-        if node.down()
-        else f"no node started by nsparse for OpenSearch {node.settings.version}"
-    )
+    stopped = node.down(all_sizes=True)
+    for member in stopped:
+        print(f"stopped the node at {member.url}" + (f" ({member.name})" if len(stopped) > 1 else ""))
+    if not stopped:
+        print(f"no node started by nsparse for OpenSearch {node.settings.version}")
     return 0
 
 
@@ -76,21 +96,55 @@ def _status(args: argparse.Namespace) -> int:
     settings = ClusterSettings.from_env()
     which = "NSPARSE_OPENSEARCH_URL" if external else "the local node of params.yaml `opensearch`"
     try:
-        info = connect(settings, timeout_s=5).info()
+        client = connect(settings, timeout_s=5)
+        info = client.info()
     except ClusterUnreachable:
         print(f"down: nothing answers at {settings.display_url} ({which})")
         return 1
     except OpenSearchError as err:  # TLS, 401, 403, 5xx: something answers, but refuses
         print(f"refuses: {settings.display_url} ({which}) answers but refuses: {err}")
         return 2
-    pid = "" if external else f", pid {Node().pid()}"
+    started = [] if external else Node().started_members()
+    pid = "" if external else f", pid {next((pid for member, pid in started if member.url == settings.url), None)}"
     print(
         f"up: {settings.display_url} ({which}): OpenSearch {info['version']['number']}, "
         f"cluster {info['cluster_name']}{pid}"
     )
+    _print_local_nodes(started, client)
     return 0
 
 
+def _print_local_nodes(started: list[tuple[NodeMember, int]], client: OpenSearch) -> None:
+    """One line per running local node: port, pid, role (and whether it is the cluster manager), heap, RSS."""
+    if not started:
+        return
+    with refused_as("listing the cluster's nodes"):
+        rows = client.cat.nodes(format="json", h="name,node.role,cluster_manager,heap.current,heap.max")
+    by_name = {row["name"]: row for row in rows}
+    for member, pid in started:
+        row = by_name.get(member.name)
+        joined = (
+            f"role {row['node.role']}{' (cluster manager)' if row['cluster_manager'] == '*' else ''}, "
+            f"heap {row['heap.current']} of {row['heap.max']}"
+            if row
+            else "not in the cluster answering here"
+        )
+        rss_mib = resident_memory_bytes(pid) / 2**20
+        print(f"  {member.name}: port {member.http_port}, pid {pid}, {joined}, RSS {rss_mib:.0f} MiB")
+
+
 def _logs(args: argparse.Namespace) -> int:
-    print(Node().log_tail(args.lines))
+    node = Node()
+    running = [member for member, _ in node.started_members()]
+    members = running or node.members
+    if args.node is not None:
+        chosen = [member for member in members if member.index == args.node]
+        if not chosen:
+            print(f"nsparse node logs: no node {args.node}; nodes are 0..{len(members) - 1}", file=sys.stderr)
+            return 1
+        members = chosen
+    for member in members:
+        if len(members) > 1:
+            print(f"== {member.name} ({member.url}, {member.server_log})")
+        print(node.log_tail(args.lines, member))
     return 0

@@ -59,31 +59,38 @@ def redact(text: str) -> str:
 
 @dataclass(frozen=True, repr=False)
 class ClusterSettings:
+    """Where the cluster answers and how to authenticate; `other_urls` are further nodes of the same cluster,
+    which the client fails over to when a node stops answering."""
+
     url: str
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_certs: str | None = None
     verify_certs: bool = True
+    other_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, default_url: str | None = None) -> ClusterSettings:
-        """Settings from NSPARSE_OPENSEARCH_*; without a URL, `default_url`, else the local node's URL."""
+        """Settings from NSPARSE_OPENSEARCH_*; without a URL, `default_url`, else the local nodes' URLs."""
+        url = os.environ.get("NSPARSE_OPENSEARCH_URL") or default_url
+        local_urls = [] if url else NodeSettings.load().urls
         verify = os.environ.get("NSPARSE_OPENSEARCH_VERIFY_CERTS", "true").strip().lower()
         if verify not in {"true", "false", "1", "0", "yes", "no"}:
             raise ValueError(f"NSPARSE_OPENSEARCH_VERIFY_CERTS must be true or false, not {verify!r}")
         return cls(
-            url=os.environ.get("NSPARSE_OPENSEARCH_URL") or default_url or NodeSettings.load().url,
+            url=url or local_urls[0],
             user=os.environ.get("NSPARSE_OPENSEARCH_USER") or None,
             password=os.environ.get("NSPARSE_OPENSEARCH_PASSWORD") or None,
             ca_certs=os.environ.get("NSPARSE_OPENSEARCH_CA_CERTS") or None,
             verify_certs=verify in {"true", "1", "yes"},
+            other_urls=tuple(local_urls[1:]),
         )
 
     def __repr__(self) -> str:
         """Never the password, nor credentials written into the URL."""
         return (
             f"ClusterSettings(url={self.display_url!r}, user={self.user!r}, ca_certs={self.ca_certs!r}, "
-            f"verify_certs={self.verify_certs!r})"
+            f"verify_certs={self.verify_certs!r}, other_urls={tuple(map(_displayed, self.other_urls))!r})"
         )
 
     @property
@@ -97,11 +104,20 @@ class ClusterSettings:
     @property
     def display_url(self) -> str:
         """The URL with any `user:password@` removed and the scheme lower-cased: the only form that may be printed."""
-        parts = urlsplit(self.url)
-        if not parts.hostname:
-            return redact(self.url)
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        return urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
+        return _displayed(self.url)
+
+    @property
+    def display_urls(self) -> str:
+        """Every node's URL in the form that may be printed, comma-separated."""
+        return ", ".join(_displayed(url) for url in (self.url, *self.other_urls))
+
+
+def _displayed(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return redact(url)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return urlunsplit(parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")))
 
 
 def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> OpenSearch:
@@ -113,9 +129,10 @@ def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> Op
     refusal such as HTTP 5xx with the server's reason (`ClusterRefused`).
     """
     settings = settings or ClusterSettings.from_env()
-    parts = urlsplit(settings.url)
     client = OpenSearch(
-        hosts=[urlunsplit(parts)],  # scheme lower-cased, so `HTTPS://` is https all the way down
+        # Scheme lower-cased, so `HTTPS://` is https all the way down. With several nodes the client spreads
+        # requests over them and retries a request a dead node dropped on the next one (max_retries).
+        hosts=[urlunsplit(urlsplit(url)) for url in (settings.url, *settings.other_urls)],
         http_auth=(settings.user, settings.password or "") if settings.user else None,
         use_ssl=settings.scheme == "https",
         verify_certs=settings.verify_certs,
@@ -135,7 +152,7 @@ def connect(settings: ClusterSettings | None = None, timeout_s: int = 120) -> Op
         raise CertificateUntrusted(f"{settings.display_url}: TLS failed ({_tls_reason(err)}): {CA_HINT}") from None
     except ConnectionError:
         raise ClusterUnreachable(
-            f"cannot reach OpenSearch at {settings.display_url}: start the local node with `nsparse node up`, "
+            f"cannot reach OpenSearch at {settings.display_urls}: start the local node with `nsparse node up`, "
             "or point NSPARSE_OPENSEARCH_URL at your cluster"
         ) from None
     except TransportError as err:

@@ -6,6 +6,7 @@ Index bodies and pipeline definitions live as JSON under `opensearch/mappings/`
 
 from __future__ import annotations
 
+import copy
 import json
 import string
 from collections.abc import Iterable, Iterator
@@ -34,10 +35,17 @@ def text_index_body() -> dict[str, Any]:
 
 
 def sparse_index_body() -> dict[str, Any]:
-    """The text index plus the sparse vectors (`rank_features`) and the model's input, which is neither indexed nor
-    kept in `_source`: one index serves neural sparse, BM25 and hybrid queries."""
+    """The text index plus the sparse vectors (`rank_features`) and the model's input: one index serves neural
+    sparse, BM25 and hybrid queries.
+
+    Neither the input nor the vectors are kept in `_source`: the vectors would more than double
+    the index (about 90 weighted tokens per document as JSON), and `rank_features` already holds
+    them for scoring; `nsparse.opensearch.search.stored_token_weights` reads them back from there.
+    OpenSearch still keeps them in its recovery source until a merge after the retention lease,
+    so that replicas can recover (see `settled_index_size_bytes`).
+    """
     body = text_index_body()
-    body["mappings"]["_source"] = {"excludes": [PASSAGE_FIELD]}
+    body["mappings"]["_source"] = {"excludes": [PASSAGE_FIELD, SPARSE_FIELD]}
     body["mappings"]["properties"].update(
         {PASSAGE_FIELD: {"type": "text", "index": False}, SPARSE_FIELD: {"type": "rank_features"}}
     )
@@ -134,14 +142,37 @@ def index_is_current(client: OpenSearch, name: str, meta: dict[str, Any]) -> boo
     return client.count(index=name)["count"] == meta["documents"]
 
 
+def sized_for_cluster(body: dict[str, Any], data_nodes: int) -> dict[str, Any]:
+    """`body` with one primary shard per data node and one replica when the cluster has several data nodes.
+
+    Every node then holds primaries (writes and searches spread over the cluster) and a
+    copy of each shard survives the loss of any one node. On a single node the body is
+    returned as written (the mappings say 1 shard and 0 replicas: a replica could never be
+    allocated there, and the index would stay yellow).
+    """
+    if data_nodes < 2:
+        return body
+    sized = copy.deepcopy(body)
+    sized.setdefault("settings", {}).setdefault("index", {}).update(
+        {"number_of_shards": data_nodes, "number_of_replicas": 1}
+    )
+    return sized
+
+
+def data_node_count(client: OpenSearch) -> int:
+    """How many data nodes the cluster has now (an external cluster's too)."""
+    with refused_as("reading cluster health"):
+        return int(client.cluster.health()["number_of_data_nodes"])
+
+
 def create_index(client: OpenSearch, name: str, body: dict[str, Any], replace: bool = False) -> None:
-    """Create `name`; an existing index is an error unless `replace` (then it is deleted first)."""
+    """Create `name`, sized for the cluster; an existing index is an error unless `replace` (then deleted first)."""
     if client.indices.exists(index=name):
         if not replace:
             raise OpenSearchError(f"index {name} already exists (pass replace=True to rebuild it)")
         delete_index(client, name)
     with refused_as(f"creating index {name}"):
-        client.indices.create(index=name, body=body)
+        client.indices.create(index=name, body=sized_for_cluster(body, data_node_count(client)))
 
 
 def delete_index(client: OpenSearch, name: str) -> None:
@@ -192,10 +223,16 @@ def _actions(index: str, docs: Iterable[dict[str, Any]], id_field: str) -> Itera
         yield {"_index": index, "_id": str(doc[id_field]), "_source": source}
 
 
-def index_size_bytes(client: OpenSearch, index: str) -> int:
-    """On-disk size of the index's primary shards, after a flush so that the figure is settled."""
+def settled_index_size_bytes(client: OpenSearch, index: str) -> int:
+    """On-disk size of the index's primary shards once merged into one segment, as a static corpus settles.
+
+    The merge makes the figure independent of when background merges happened to run, and
+    drops the recovery source that OpenSearch keeps for fields left out of `_source` until
+    the shard's retention lease has passed them (seconds after indexing).
+    """
     with refused_as(f"measuring {index}"):
-        client.indices.flush(index=index)
+        client.indices.forcemerge(index=index, max_num_segments=1, request_timeout=600)
+        client.indices.flush(index=index, force=True)
         stats = client.indices.stats(index=index, metric="store")
     return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
 

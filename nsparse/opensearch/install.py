@@ -45,8 +45,34 @@ def nsparse_home() -> Path:
 
 
 @dataclass(frozen=True)
+class NodeMember:
+    """One node of the local cluster: its name, ports and the directories only it uses."""
+
+    index: int
+    name: str
+    http_port: int
+    transport_port: int
+    config: Path  # OPENSEARCH_PATH_CONF
+    data: Path
+    logs: Path
+    pid_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def server_log(self) -> Path:
+        return self.logs / "nsparse.log"
+
+    @property
+    def stdout_log(self) -> Path:
+        return self.logs / "stdout.log"
+
+
+@dataclass(frozen=True)
 class NodeLayout:
-    """Where one version's node lives on disk."""
+    """Where one version's node (or each node of a local cluster) lives on disk."""
 
     root: Path
     version: str
@@ -61,23 +87,76 @@ class NodeLayout:
 
     @property
     def data(self) -> Path:
+        """The single node's data, and where the install seeds the DJL cache every node copies."""
         return self.root / "data"
 
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
+    def members(self, size: int, port: int) -> list[NodeMember]:
+        """The nodes of a local cluster of `size` nodes whose first node answers on `port`.
 
-    @property
-    def pid_file(self) -> Path:
-        return self.root / "opensearch.pid"
+        A single node keeps the layout it always had (the distribution's config, `data/`,
+        `logs/`, `opensearch.pid` under the version's root). A cluster of N nodes lives in
+        `cluster-N/node-<i>/`, apart from the single node's data: a node bootstrapped as a
+        single-node cluster cannot join another, and the cluster sizes never share state.
+        """
+        if size == 1:
+            return [
+                NodeMember(
+                    index=0,
+                    name="nsparse-node",
+                    http_port=port,
+                    transport_port=port + 100,
+                    config=self.distribution / "config",
+                    data=self.data,
+                    logs=self.root / "logs",
+                    pid_file=self.root / "opensearch.pid",
+                )
+            ]
+        homes = [self.root / f"cluster-{size}" / f"node-{i}" for i in range(size)]
+        return [
+            NodeMember(
+                index=i,
+                name=f"nsparse-node-{i}",
+                http_port=port + i,
+                transport_port=port + 100 + i,
+                config=home / "config",
+                data=home / "data",
+                logs=home / "logs",
+                pid_file=home / "opensearch.pid",
+            )
+            for i, home in enumerate(homes)
+        ]
 
-    @property
-    def server_log(self) -> Path:
-        return self.logs / "nsparse.log"
+    def cluster_sizes_on_disk(self) -> list[int]:
+        """The sizes of every local cluster that has been set up under this root (1: the single node)."""
+        clusters = (path.name.removeprefix("cluster-") for path in self.root.glob("cluster-*"))
+        return [1, *sorted(int(size) for size in clusters if size.isdigit())]
 
-    @property
-    def stdout_log(self) -> Path:
-        return self.logs / "stdout.log"
+
+def node_config(member: NodeMember, members: list[NodeMember], bootstrapped: bool) -> str:
+    """`opensearch/node/opensearch.yml` filled in for one member of the local cluster.
+
+    One node is `discovery.type: single-node`, as it always was. Several nodes find each
+    other through their transport ports; until a node has joined a cluster once
+    (`bootstrapped`: its data holds cluster state) it also names every node as an initial
+    cluster manager, which OpenSearch needs exactly once, to form the cluster.
+    """
+    if len(members) == 1:
+        discovery = "discovery.type: single-node"
+    else:
+        seed_hosts = ", ".join(f'"127.0.0.1:{node.transport_port}"' for node in members)
+        discovery = f"discovery.seed_hosts: [{seed_hosts}]"
+        if not bootstrapped:
+            managers = ", ".join(f'"{node.name}"' for node in members)
+            discovery += f"\ncluster.initial_cluster_manager_nodes: [{managers}]"
+    template = string.Template((ASSETS / "node" / "opensearch.yml").read_text())
+    return template.substitute(
+        node_name=member.name,
+        discovery=discovery,
+        http_port=member.http_port,
+        transport_port=member.transport_port,
+        data_dir=member.data,
+        logs_dir=member.logs,
+    )
 
 
 class Installer:
@@ -237,20 +316,40 @@ class Installer:
         """Java level of the node's plugin API: 11 for OpenSearch 2.x, 21 for 3.x."""
         return "11" if self.settings.major_version < 3 else "21"
 
-    def write_config(self) -> None:
-        """Node settings and heap, rewritten on every start so params.yaml changes take effect."""
-        conf = self.layout.distribution / "config"
-        template = string.Template((ASSETS / "node" / "opensearch.yml").read_text())
+    def write_config(self, member: NodeMember, members: list[NodeMember]) -> None:
+        """One node's settings and heap, rewritten on every start so params.yaml changes take effect.
+
+        A member of a cluster gets its own config directory: a copy of the distribution's
+        (logging, keystore, JVM options), with the JVM's relative log and heap-dump paths
+        pointed at its own directories so that the nodes do not rotate each other's GC logs.
+        """
+        if member.config != self.layout.distribution / "config":
+            shutil.copytree(self.layout.distribution / "config", member.config, dirs_exist_ok=True)
+            jvm_options = (self.layout.distribution / "config" / "jvm.options").read_text()
+            write_text(
+                member.config / "jvm.options",
+                jvm_options.replace("=logs/", f"={member.logs}/").replace(
+                    "HeapDumpPath=data", f"HeapDumpPath={member.data}"
+                ),
+            )
+        bootstrapped = (member.data / "nodes").exists()
+        write_text(member.config / "opensearch.yml", node_config(member, members, bootstrapped))
         write_text(
-            conf / "opensearch.yml",
-            template.substitute(
-                http_port=self.settings.port,
-                transport_port=self.settings.port + 100,
-                data_dir=self.layout.data,
-                logs_dir=self.layout.logs,
-            ),
+            member.config / "jvm.options.d" / "nsparse.options", f"-Xms{self.settings.heap}\n-Xmx{self.settings.heap}\n"
         )
-        write_text(conf / "jvm.options.d" / "nsparse.options", f"-Xms{self.settings.heap}\n-Xmx{self.settings.heap}\n")
+
+    def seed_member_djl_cache(self, member: NodeMember) -> None:
+        """Hard-link the DJL libraries the install seeded into a cluster member's own DJL cache (no copy on disk)."""
+        seeded = self.layout.data / "ml_cache" / "pytorch"
+        if member.data == self.layout.data or not seeded.is_dir():
+            return
+        for library in seeded.rglob("*"):
+            target = member.data / "ml_cache" / "pytorch" / library.relative_to(seeded)
+            if library.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(library, target)
 
     def node_environment(self) -> dict[str, str]:
         """The environment to start the node in: the JDK, plus what DJL needs to find its offline libraries."""

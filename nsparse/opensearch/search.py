@@ -7,7 +7,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from nsparse.opensearch.client import refused_as
+from nsparse.opensearch.client import OpenSearchError, refused_as
 
 Ranking = list[tuple[str, float]]
 
@@ -25,6 +25,37 @@ def search(
 def neural_sparse_tokens(client: OpenSearch, index: str, field: str, query_tokens: dict[str, float], k: int) -> Ranking:
     """neural_sparse with a query already encoded (token -> weight): the score is the dot product."""
     return search(client, index, {"neural_sparse": {field: {"query_tokens": query_tokens}}}, k)
+
+
+def stored_token_weights(
+    client: OpenSearch, index: str, field: str, doc_ids: list[str], tokens: list[str]
+) -> dict[str, dict[str, float]]:
+    """{doc id: {token: weight}} as `field` stores it, for the given documents and tokens.
+
+    The vectors are not in `_source`, so each token is read back from the `rank_features`
+    field itself: a neural_sparse query of that one token with weight 1 scores each document
+    by its stored weight (9 significant bits). One `_msearch` asks for all tokens at once.
+    """
+    if not doc_ids or not tokens:
+        return {doc_id: {} for doc_id in doc_ids}
+    body: list[dict[str, Any]] = []
+    for token in tokens:
+        query = {
+            "bool": {
+                "must": {"neural_sparse": {field: {"query_tokens": {token: 1.0}}}},
+                "filter": {"ids": {"values": doc_ids}},
+            }
+        }
+        body += [{"index": index}, {"size": len(doc_ids), "_source": False, "query": query}]
+    with refused_as(f"reading stored weights from {index}"):
+        responses = client.msearch(body=body)["responses"]
+    weights: dict[str, dict[str, float]] = {doc_id: {} for doc_id in doc_ids}
+    for token, response in zip(tokens, responses, strict=True):
+        if "error" in response:
+            raise OpenSearchError(f"reading stored weights from {index}: token {token!r}: {response['error']}")
+        for hit in response["hits"]["hits"]:
+            weights[hit["_id"]][token] = float(hit["_score"])
+    return weights
 
 
 def neural_sparse_clause(field: str, text: str, model_id: str) -> dict[str, Any]:

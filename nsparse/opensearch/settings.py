@@ -29,6 +29,7 @@ class NodeSettings:
     maven_repository: str = MAVEN_CENTRAL
     distribution_url: str = ""
     startup_timeout_s: int = 240
+    nodes: int = 1
 
     @classmethod
     def load(cls, params: dict[str, Any] | None = None) -> NodeSettings:
@@ -48,6 +49,10 @@ class NodeSettings:
                     ) from None
         return cls(**values)
 
+    def __post_init__(self) -> None:
+        if self.nodes < 1:
+            raise ValueError(f"opensearch.nodes (NSPARSE_OPENSEARCH_NODES) must be at least 1, not {self.nodes}")
+
     @property
     def major_version(self) -> int:
         return int(self.version.split(".")[0])
@@ -55,3 +60,8 @@ class NodeSettings:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def urls(self) -> list[str]:
+        """Every node's URL: node i answers on port + i."""
+        return [f"http://127.0.0.1:{self.port + i}" for i in range(self.nodes)]

@@ -3,7 +3,10 @@
 Quality (nDCG@10, MRR@10, Recall@100 with per-query scores and paired tests), cost
 (latency p50/p99 and throughput under bounded concurrency, index size, document and
 query non-zero terms, FLOPS), and a parity check: the live `neural_sparse` ranking must
-equal the in-process exact retriever's ranking on the very vectors the index stores.
+equal the exact ranking of the variant's own encodings, computed here (documents by the
+exported ONNX graph that ML Commons runs, queries by tokenizer + IDF), so that it checks
+the whole path: model, ingest pipeline and index. The index does not keep the vectors in
+`_source` (they would more than double its size), so nothing is read back from it.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from opensearchpy import OpenSearch, helpers
+from opensearchpy import OpenSearch
 from tqdm import tqdm
 
 from nsparse.data import Benchmark
 from nsparse.eval import EvalResult, SparseRetriever, evaluate, paired_test, sparse_cost
+from nsparse.eval.bm25 import document_text
+from nsparse.export.onnx import OnnxDocumentEncoder
+from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
-from nsparse.opensearch import ml, search
+from nsparse.opensearch import search
 from nsparse.opensearch.index import SPARSE_FIELD
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.benchmark_report import BenchmarkReport
@@ -33,6 +40,33 @@ from nsparse.pipeline.deploy import Deployment
 log = logging.getLogger(__name__)
 
 Searcher = Callable[[str], list[tuple[str, float]]]
+
+
+@dataclass
+class VariantEncoders:
+    """A deployed variant's encoders in process: the exact side of parity, and the client-side query encoder."""
+
+    model: SparseEncoder
+    documents: OnnxDocumentEncoder
+    _encoded: dict[str, tuple[list[str], sp.csr_matrix]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, model_dir: Path, export_dir: Path) -> VariantEncoders:
+        model = SparseEncoder.load(model_dir).eval()
+        return cls(model, OnnxDocumentEncoder(export_dir / "model.onnx", model))
+
+    def encode_query(self, text: str) -> dict[str, float]:
+        """{token: weight} as the deployed SPARSE_TOKENIZE model computes it (tokenizer + IDF), but here."""
+        return self.model.to_token_weights(self.model.encode_queries([text])[0])
+
+    def documents_as_indexed(self, index: str, corpus: dict[str, dict[str, str]]) -> tuple[list[str], sp.csr_matrix]:
+        """Document ids and vectors of `index`'s corpus at `rank_features` precision (encoded once per index)."""
+        if index not in self._encoded:
+            ids = list(corpus)
+            matrix = self.documents.encode_documents([document_text(corpus[i]) for i in ids]).tocsr()
+            matrix.data = rank_features_precision(matrix.data)
+            self._encoded[index] = (ids, matrix)
+        return self._encoded[index]
 
 
 @dataclass
@@ -71,27 +105,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-def read_index_weights(client: OpenSearch, index: str) -> tuple[list[str], list[dict[str, float]]]:
-    """The sparse vectors exactly as the index stores them (read back with scroll)."""
-    ids, weights = [], []
-    for hit in helpers.scan(client, index=index, query={"query": {"match_all": {}}}, _source=[SPARSE_FIELD], size=1000):
-        ids.append(hit["_id"])
-        weights.append(hit["_source"].get(SPARSE_FIELD) or {})
-    return ids, weights
-
-
-def to_matrices(*weight_lists: list[dict[str, float]]) -> list[sp.csr_matrix]:
-    """CSR matrices over one shared token vocabulary, one per list of {token: weight} maps."""
-    vocab: dict[str, int] = {}
-    triplets = []
-    for weights in weight_lists:
-        rows = [i for i, w in enumerate(weights) for _ in w]
-        cols = [vocab.setdefault(t, len(vocab)) for w in weights for t in w]
-        vals = np.asarray([v for w in weights for v in w.values()], dtype=np.float32)
-        triplets.append((vals, (rows, cols), len(weights)))
-    return [sp.csr_matrix((vals, idx), shape=(n, len(vocab))) for vals, idx, n in triplets]
-
-
 def _top(ranking: dict[str, float], k: int) -> list[tuple[str, float]]:
     return sorted(ranking.items(), key=lambda item: (-item[1], item[0]))[:k]
 
@@ -123,6 +136,7 @@ def benchmark_one(
     name: str,
     bench: Benchmark,
     deployments: dict[str, Deployment],
+    encoders: dict[str, VariantEncoders],
     bm25_index: str,
     params: dict[str, Any],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
@@ -148,6 +162,10 @@ def benchmark_one(
             k,
             search_pipeline=params["two_phase_pipeline"],
         )
+    # The same index and query weights without ML Commons on the query path: the client tokenizes.
+    searchers[f"{chosen}_client_encoded"] = lambda text: search.neural_sparse_tokens(
+        client, best.indices[name], SPARSE_FIELD, encoders[chosen].encode_query(text), k
+    )
 
     results: dict[str, dict[str, Any]] = {}
     evaluations: dict[str, EvalResult] = {}
@@ -163,17 +181,16 @@ def benchmark_one(
             "latency_p99_ms": percentile(system_run.latencies_ms, 99),
             "throughput_qps": throughput(searcher, latency_texts, params["clients"]),
         }
-    results["bm25_nori"]["index_size_mb"] = os_index.index_size_bytes(client, bm25_index) / 2**20
+    results["bm25_nori"]["index_size_mb"] = os_index.settled_index_size_bytes(client, bm25_index) / 2**20
 
     parity_figures: dict[str, Any] = {}
+    query_ids = list(queries)
     for variant, dep in deployments.items():
-        doc_ids, doc_weights = read_index_weights(client, dep.indices[name])
-        query_ids = list(queries)
-        query_weights = ml.predict_sparse(client, dep.query_model_id, [queries[q] for q in query_ids])
-        doc_matrix, query_matrix = to_matrices(doc_weights, query_weights)
-        doc_matrix.data = rank_features_precision(doc_matrix.data)
+        index = dep.indices[name]
+        doc_ids, doc_matrix = encoders[variant].documents_as_indexed(index, bench.corpus)
+        query_matrix = encoders[variant].model.encode_queries([queries[q] for q in query_ids])
         cost = sparse_cost(query_matrix, doc_matrix)
-        results[variant].update(cost, index_size_mb=os_index.index_size_bytes(client, dep.indices[name]) / 2**20)
+        results[variant].update(cost, index_size_mb=os_index.settled_index_size_bytes(client, index) / 2**20)
         exact = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, query_ids, k)
         parity_figures[variant] = parity(live_runs[variant], exact)
     significance = {
@@ -234,6 +251,7 @@ def run_all(
     benchmarks: dict[str, Benchmark],
     dev: dict[str, Benchmark],
     deployments: dict[str, Deployment],
+    encoders: dict[str, VariantEncoders],
     params: dict[str, Any],
     index_prefix: str,
 ) -> BenchmarkReport:
@@ -248,7 +266,9 @@ def run_all(
         )
     for name, bench in benchmarks.items():
         bm25_index = ensure_bm25_index(client, index_prefix, bench.corpus)
-        results, significance, parity_figures = benchmark_one(client, name, bench, deployments, bm25_index, params)
+        results, significance, parity_figures = benchmark_one(
+            client, name, bench, deployments, encoders, bm25_index, params
+        )
         report.systems[name] = results
         report.significance[name] = significance
         report.parity[name] = parity_figures

@@ -13,6 +13,8 @@ made, and a rerun of deploy picks up the registered models by content hash.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -229,16 +231,18 @@ def _deploy(
         index_name = corpus_index_name(params["index_prefix"], variant, fingerprint)
         deployment.indices[name] = index_name
         save()  # before creating it: a half-filled index is still cleaned up
+        body = sparse_index_body()
         meta = {
             "doc_model_sha256": model_hash,
             "corpus_fingerprint": fingerprint,
             "documents": len(corpus),
             "ingest": deployment.ingest,
+            "index_body_sha256": hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
         }
         if index_is_current(client, index_name, meta):
             log.info("%s is current; not re-indexed", index_name)
         else:
-            body = with_build_record(sparse_index_body(), meta)
+            body = with_build_record(body, meta)
             if deployment.ingest_pipeline:
                 body["settings"]["index"]["default_pipeline"] = deployment.ingest_pipeline
             os_index.create_index(client, index_name, body, replace=True)

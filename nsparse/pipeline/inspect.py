@@ -166,8 +166,8 @@ def search_index(
     """The top `k` hits of `query` (neural sparse, or BM25 + neural sparse through `hybrid_pipeline`).
 
     Matched terms come from the query model's own token weights and the vectors the index
-    stores, so they add up to the neural part of each score, to the index's storage
-    precision (`rank_features` keeps 9 significant bits of a weight: within 0.4%).
+    stores (read back from the `rank_features` field), so they add up to the neural part of
+    each score, to the index's storage precision (9 significant bits of a weight: within 0.4%).
     """
     field = sparse_field(client, target.index)
     if hybrid_pipeline:
@@ -178,23 +178,18 @@ def search_index(
     if not ranking:
         return []
     (query_weights,) = ml.predict_sparse(client, target.model_id, [query])
+    doc_ids = [doc_id for doc_id, _ in ranking]
     with refused_as(f"reading hits from {target.index}"):
-        docs = client.mget(
-            index=target.index,
-            body={"ids": [doc_id for doc_id, _ in ranking]},
-            _source_includes=["title", "text", field],
-        )["docs"]
+        docs = client.mget(index=target.index, body={"ids": doc_ids}, _source_includes=["title", "text"])["docs"]
     sources = {doc["_id"]: doc.get("_source", {}) for doc in docs}
+    stored = search.stored_token_weights(
+        client, target.index, field, doc_ids, [token for token, weight in query_weights.items() if weight > 0]
+    )
     hits = []
     for doc_id, score in ranking:
         source = sources.get(doc_id, {})
-        stored = source.get(field) or {}
         matches = sorted(
-            (
-                Match(token, float(weight), float(stored[token]), None, None)
-                for token, weight in query_weights.items()
-                if token in stored and weight > 0
-            ),
+            (Match(token, float(query_weights[token]), weight, None, None) for token, weight in stored[doc_id].items()),
             key=lambda match: -match.contribution,
         )
         hits.append(Hit(doc_id, score, source.get("title", ""), source.get("text", ""), matches))

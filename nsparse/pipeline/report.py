@@ -50,6 +50,22 @@ def metric_table(results: dict[str, dict[str, dict[str, Any]]], metrics: Sequenc
     return markdown_table(["benchmark", "system", *metrics], rows)
 
 
+def bm25_ratio_table(results: dict[str, dict[str, dict[str, Any]]], baseline: str = "bm25_nori") -> str:
+    """Each system's p50 latency and index size as multiples of the BM25 baseline's on the same benchmark."""
+    rows = []
+    for benchmark, systems in results.items():
+        reference = systems.get(baseline, {})
+        for system, scores in systems.items():
+            if system == baseline:
+                continue
+            ratios = [
+                scores[m] / reference[m] if scores.get(m) is not None and reference.get(m) else None
+                for m in ("latency_p50_ms", "index_size_mb")
+            ]
+            rows.append([benchmark, system, *ratios])
+    return markdown_table(["benchmark", "system", f"p50 / {baseline}", f"index size / {baseline}"], rows)
+
+
 def _save(fig: plt.Figure, path: Path) -> None:
     fig.tight_layout()
     with atomic_open(path, "wb") as handle:
@@ -270,6 +286,7 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
             sections += [f"- `{name}`: {label}" for name, label in benchmark.queries.items()] + [""]
         sections += _image(plots / "quality_ndcg10.png", "nDCG@10", True)
         sections += ["## Cost", "", metric_table(quality, COST_METRICS), ""]
+        sections += ["Against BM25 on the same node:", "", bm25_ratio_table(quality), ""]
         sections += _image(plots / "latency_p50.png", "p50 latency", True)
     if significance := benchmark.significance:
         rows = [
