@@ -42,6 +42,7 @@ from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
 from nsparse.opensearch.client import refused_as
 from nsparse.opensearch.index import SPARSE_FIELD, SeismicMethod
+from nsparse.opensearch.node import resident_memory_bytes
 from nsparse.opensearch.search import SeismicQuery
 from nsparse.pipeline.benchmark import percentile
 
@@ -349,16 +350,13 @@ def node_memory(client: OpenSearch) -> dict[str, Any]:
 
 
 def _local_node_rss(pid: int) -> int | None:
-    """VmRSS of `pid` when that process runs on this machine (None for a remote cluster)."""
+    """VmRSS of `pid` when that process is an OpenSearch JVM on this machine (None for a remote cluster)."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"opensearch" not in Path(f"/proc/{pid}/cmdline").read_bytes().lower():
+            return None
+        return resident_memory_bytes(pid)
     except OSError:
         return None
-    if b"opensearch" not in cmdline.lower():
-        return None
-    kilobytes = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-    return kilobytes * 1024
 
 
 # --- the run --------------------------------------------------------------------------
@@ -392,7 +390,7 @@ def run_size(
             spec = systems[system]
             documents = corpus_documents(real, profile, size, params.seed)
             figures = build_index(client, names[system], spec, documents, params.bulk_batch)
-            figures["index_size_bytes"] = os_index.index_size_bytes(client, names[system])
+            figures["index_size_bytes"] = os_index.settled_index_size_bytes(client, names[system])
             rankings[system] = {qid: spec.searcher(qid) for qid in queries.query_ids}  # warm-up, and the rankings
             figures.update(measure_latency(spec.searcher, queries.query_ids, params.clients))
             result["systems"][system] = figures
