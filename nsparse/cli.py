@@ -15,6 +15,7 @@ import textwrap
 import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ EXAMPLES = {
     "cleanup": """\
         example:
           nsparse cleanup v1""",
+    "bench": """\
+        examples:
+          NSPARSE_OPENSEARCH_VERSION=3.6.0 NSPARSE_OPENSEARCH_PORT=9250 nsparse node up
+          NSPARSE_OPENSEARCH_PORT=9250 nsparse bench scale --sizes 10000 100000""",
 }
 
 
@@ -235,6 +240,46 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Benchmarks against a live cluster beyond the pipeline's: `scale` (10k to 1M documents, OpenSearch >= 3.3)."""
+    from nsparse.opensearch.client import connect
+    from nsparse.pipeline.scale import ScaleParams, run_scale
+
+    defaults = ScaleParams()
+    given = {
+        name: getattr(args, name)
+        for name in ("model", "benchmarks_dir", "queries", "clients", "seed", "keep_indices")
+        if getattr(args, name) is not None
+    }
+    seismic = {
+        name: getattr(args, name)
+        for name in ("n_postings", "cluster_ratio", "summary_prune_ratio", "approximate_threshold")
+        if getattr(args, name) is not None
+    }
+    seismic_query = {name: getattr(args, name) for name in ("top_n", "heap_factor") if getattr(args, name) is not None}
+    params = replace(
+        defaults,
+        **given,
+        sizes=tuple(args.sizes or defaults.sizes),
+        systems=tuple(args.systems or defaults.systems),
+        seismic=replace(defaults.seismic, **seismic),
+        seismic_query=replace(defaults.seismic_query, **seismic_query),
+    )
+    report = run_scale(connect(timeout_s=600), params, args.output, args.plot)
+    for size, entry in report["sizes"].items():
+        label = f"{int(size):,} documents ({entry['synthetic_documents']:,} synthetic)"
+        for system, figures in entry["systems"].items():
+            recall = figures.get(f"recall@{defaults.k}_vs_rank_features")
+            print(
+                f"{label:<36} {system:<17} {figures['ingest_docs_per_s']:>8.0f} doc/s "
+                f"{figures['index_size_bytes'] / 2**20:>8.1f} MiB  p50 {figures['latency_p50_ms']:>7.1f} ms  "
+                f"p99 {figures['latency_p99_ms']:>7.1f} ms"
+                + (f"  recall@10 {recall:.3f}" if recall is not None else "")
+            )
+    print(f"wrote {args.output} and {args.plot}")
+    return 0
+
+
 def _cleanup(args: argparse.Namespace) -> int:
     """Delete what `deploy@<variant>` created on the cluster (indices, ingest pipeline, models)."""
     # Imported here: the pipeline pulls in torch, which `nsparse node ...` should not wait for.
@@ -333,6 +378,46 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="the hits as JSON instead")
 
     opensearch_cli.register(commands)
+    bench = _add(commands, "bench", _bench)
+    benchmarks = bench.add_subparsers(dest="benchmark", required=True)
+    scale = benchmarks.add_parser(
+        "scale",
+        help="BM25, v2 on rank_features and v2 on SEISMIC sparse_vector at growing corpus sizes",
+        description="Build each system's index at each size (real documents, then synthetic ones sampled from "
+        "their distributions), and measure build time, size on disk, latency under concurrent clients, SEISMIC's "
+        "recall@10 against exact rank_features, and the node's memory. Needs OpenSearch >= 3.3.",
+    )
+    scale.add_argument("--sizes", type=_positive, nargs="+", help="documents per corpus (default 10000 100000 1000000)")
+    scale.add_argument(
+        "--systems",
+        nargs="+",
+        choices=["bm25_nori", "v2_rank_features", "v2_sparse_vector"],
+        help="systems to measure, in this order (default all three); recall needs both v2 systems",
+    )
+    scale.add_argument("--model", help="the encoder whose vectors are indexed (default models/v2)")
+    scale.add_argument("--benchmarks-dir", help="the BEIR benchmarks holding the real documents and queries")
+    scale.add_argument("--queries", type=_positive, help="real queries timed per size and system (default 200)")
+    scale.add_argument("--clients", type=_positive, help="concurrent clients while timing (default 4)")
+    scale.add_argument("--seed", type=int, help="seed of the synthetic documents (default 0)")
+    scale.add_argument("--n-postings", type=_positive, help="SEISMIC: documents kept per posting list")
+    scale.add_argument("--cluster-ratio", type=float, help="SEISMIC: clusters per posting list, share of its documents")
+    scale.add_argument("--summary-prune-ratio", type=float, help="SEISMIC: share of a cluster summary's weight kept")
+    scale.add_argument(
+        "--approximate-threshold",
+        type=int,
+        help="SEISMIC: segments of at least this many documents are clustered, smaller ones searched exactly "
+        "(default 5000, so that every size is approximate)",
+    )
+    scale.add_argument("--top-n", type=_positive, help="SEISMIC query: heaviest query tokens searched (default 10)")
+    scale.add_argument("--heap-factor", type=float, help="SEISMIC query: cluster pruning slack (default 1.0)")
+    scale.add_argument("--output", type=Path, default=Path("reports/scale.json"))
+    scale.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("reports/scale_latency.png"),
+        help="the latency plot (not under reports/plots/, which the report stage owns)",
+    )
+    scale.add_argument("--keep-indices", action="store_true", help="leave the indices on the cluster")
     cleanup = _add(commands, "cleanup", _cleanup)
     cleanup.add_argument("variant", help="the variant whose deployment to remove, e.g. v1")
     cleanup.add_argument("--deploy-dir", default="deploy", help="where deploy wrote deployment.json files")

@@ -10,6 +10,7 @@ import copy
 import json
 import string
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 from tqdm import tqdm
 
+from nsparse.faults import UserFault
 from nsparse.opensearch.client import OpenSearchError, refused_as
 
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "opensearch" / "mappings"
@@ -24,6 +26,7 @@ MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "opensearch" / "mappings"
 
 SPARSE_FIELD = "sparse"  # the rank_features field holding each document's token weights
 PASSAGE_FIELD = "passage"  # title and text joined: what the document model encodes (neither indexed nor stored)
+SPARSE_VECTOR_MIN_VERSION = (3, 3)  # neural-search's `sparse_vector` field (SEISMIC) arrived in OpenSearch 3.3
 
 
 def text_index_body() -> dict[str, Any]:
@@ -47,6 +50,63 @@ def sparse_index_body() -> dict[str, Any]:
         {PASSAGE_FIELD: {"type": "text", "index": False}, SPARSE_FIELD: {"type": "rank_features"}}
     )
     return body
+
+
+@dataclass(frozen=True)
+class SeismicMethod:
+    """The `seismic` method of a `sparse_vector` field; None leaves a parameter at neural-search's default.
+
+    Segments with fewer than `approximate_threshold` documents (default 1,000,000) are searched
+    exactly; larger ones are clustered when a flush or merge writes them. Weights are stored
+    as one byte: clipped at `quantization_ceiling_ingest` (default 3.0) for documents and
+    `quantization_ceiling_search` (default 16.0) for queries, so ceilings near the largest
+    real weight keep the most precision.
+    """
+
+    n_postings: int | None = None  # documents kept per posting list (default: 0.0005 x segment documents)
+    cluster_ratio: float | None = None  # clusters per posting list, as a share of its documents (default 0.1)
+    summary_prune_ratio: float | None = None  # share of a cluster summary's weight kept (default 0.4)
+    approximate_threshold: int | None = None
+    quantization_ceiling_ingest: float | None = None
+    quantization_ceiling_search: float | None = None
+
+    def mapping(self) -> dict[str, Any]:
+        """The field mapping: `{"type": "sparse_vector", "method": {"name": "seismic", "parameters": ...}}`."""
+        parameters = {name: value for name, value in asdict(self).items() if value is not None}
+        return {"type": "sparse_vector", "method": {"name": "seismic", "parameters": parameters}}
+
+
+def sparse_vector_index_body(method: SeismicMethod | None = None) -> dict[str, Any]:
+    """`sparse_index_body()` with the sparse vectors in a SEISMIC `sparse_vector` field (OpenSearch >= 3.3).
+
+    Needs the `index.sparse` setting, and the vectors' keys must be vocabulary ids
+    (`{"1234": 0.8}`), not token strings as in `rank_features`.
+    """
+    body = sparse_index_body()
+    body["settings"]["index"]["sparse"] = True
+    body["mappings"]["properties"][SPARSE_FIELD] = (method or SeismicMethod()).mapping()
+    return body
+
+
+class SparseVectorUnsupported(UserFault, OpenSearchError):
+    """The cluster is older than 3.3 and has no `sparse_vector` field."""
+
+
+def node_version(client: OpenSearch) -> tuple[int, ...]:
+    """The cluster's OpenSearch version as integers, e.g. (3, 6, 0)."""
+    number = client.info()["version"]["number"]
+    return tuple(int(part) for part in number.split("-")[0].split("."))
+
+
+def require_sparse_vector(client: OpenSearch) -> None:
+    """Refuse early, naming the fix, when the cluster cannot hold a `sparse_vector` (SEISMIC) field."""
+    version = node_version(client)
+    if version[:2] < SPARSE_VECTOR_MIN_VERSION:
+        raise SparseVectorUnsupported(
+            f"the sparse_vector field (SEISMIC) needs OpenSearch >= 3.3, but the cluster runs "
+            f"{'.'.join(map(str, version))}: start a 3.x node (e.g. NSPARSE_OPENSEARCH_VERSION=3.6.0 "
+            "NSPARSE_OPENSEARCH_PORT=9250 nsparse node up) or point NSPARSE_OPENSEARCH_URL at one"
+        )
 
 
 def load_body(name: str, **values: str) -> dict[str, Any]:

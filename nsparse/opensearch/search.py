@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -60,6 +61,27 @@ def stored_token_weights(
 def neural_sparse_clause(field: str, text: str, model_id: str) -> dict[str, Any]:
     """The neural_sparse clause whose query a deployed SPARSE_TOKENIZE/ENCODING model encodes on the cluster."""
     return {"neural_sparse": {field: {"query_text": text, "model_id": model_id}}}
+
+
+@dataclass(frozen=True)
+class SeismicQuery:
+    """A SEISMIC query's `method_parameters` (neural-search's defaults).
+
+    Only the `top_n` heaviest query tokens are searched, `k` documents are kept per
+    segment, and a cluster is skipped when its summary scores below the k-th best / `heap_factor`.
+    """
+
+    k: int = 10
+    top_n: int = 10
+    heap_factor: float = 1.0
+
+
+def neural_sparse_seismic_clause(
+    field: str, query_tokens: dict[str, float], method: SeismicQuery | None = None
+) -> dict[str, Any]:
+    """neural_sparse over a `sparse_vector` field: approximate (SEISMIC) search; keys are vocabulary ids."""
+    parameters = asdict(method or SeismicQuery())
+    return {"neural_sparse": {field: {"query_tokens": query_tokens, "method_parameters": parameters}}}
 
 
 def match_clause(field: str, text: str) -> dict[str, Any]:
