@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -156,3 +158,18 @@ def test_nori_components_honour_their_settings(opensearch):
     assert tokens(analyzer="readings", text="鄕歌") == ["향가"]
     assert tokens(tokenizer="discard", text="사과 둘") == ["사과", "둘"]
     assert tokens(analyzer="no_numerals", text="사과 둘") == ["사과"]
+
+
+def test_a_partial_answer_is_asked_again_then_an_error_naming_the_failed_shards(opensearch):
+    """One of two indices cannot run the query (a number field given words): its shard fails, the other answers."""
+    index.create_index(opensearch, BM25_INDEX, index.text_index_body())
+    index.bulk_index(opensearch, BM25_INDEX, KOREAN_DOCS, progress=False)
+    numbers = "nsparse-test-numbers"
+    index.create_index(opensearch, numbers, {"mappings": {"properties": {"text": {"type": "integer"}}}})
+    index.bulk_index(opensearch, numbers, [{"_id": "n", "text": 7}], progress=False)
+    body = {"size": 10, "query": {"match": {"text": "학교"}}}
+    started = time.monotonic()
+    with pytest.raises(OpenSearchError, match=r"1 of 2 shards did not answer after 3 attempts"):
+        search.complete_search(opensearch, f"{BM25_INDEX},{numbers}", body)
+    assert time.monotonic() - started >= 0.25 + 0.5  # it asked again, waiting between attempts
+    assert search.complete_search(opensearch, BM25_INDEX, body)["hits"]["hits"][0]["_id"] == "school"

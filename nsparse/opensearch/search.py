@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,13 +13,38 @@ from nsparse.opensearch.client import OpenSearchError, refused_as
 Ranking = list[tuple[str, float]]
 
 
+PARTIAL_ANSWER_ATTEMPTS = 3
+
+
+def complete_search(
+    client: OpenSearch, index: str, body: dict[str, Any], params: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A search response in which every shard answered.
+
+    A node that dies while a query runs can leave that query with a failed shard (its
+    fetch phase is not moved to a replica); asked again a moment later, the replicas
+    answer for it. So a partial answer is retried, and after the last attempt it is an
+    error naming the failed shards, never a silently incomplete ranking.
+    """
+    for attempt in range(PARTIAL_ANSWER_ATTEMPTS):
+        with refused_as(f"searching {index}"):
+            response = client.search(index=index, body=body, params=params or {})
+        shards = response.get("_shards", {})
+        if not shards.get("failed") and not response.get("timed_out"):
+            return response
+        time.sleep(0.25 * 2**attempt)
+    raise OpenSearchError(
+        f"searching {index}: {shards.get('failed')} of {shards.get('total')} shards did not answer after "
+        f"{PARTIAL_ANSWER_ATTEMPTS} attempts: {shards.get('failures')}"
+    )
+
+
 def search(
     client: OpenSearch, index: str, query: dict[str, Any], k: int, search_pipeline: str | None = None
 ) -> Ranking:
     """Run one query clause and return the top `k` ids with scores (sources are not fetched)."""
     params = {"search_pipeline": search_pipeline} if search_pipeline else {}
-    with refused_as(f"searching {index}"):
-        response = client.search(index=index, body={"size": k, "_source": False, "query": query}, params=params)
+    response = complete_search(client, index, {"size": k, "_source": False, "query": query}, params)
     return [(hit["_id"], float(hit["_score"])) for hit in response["hits"]["hits"]]
 
 
