@@ -173,3 +173,7 @@ def test_a_partial_answer_is_asked_again_then_an_error_naming_the_failed_shards(
         search.complete_search(opensearch, f"{BM25_INDEX},{numbers}", body)
     assert time.monotonic() - started >= 0.25 + 0.5  # it asked again, waiting between attempts
     assert search.complete_search(opensearch, BM25_INDEX, body)["hits"]["hits"][0]["_id"] == "school"
+    started = time.monotonic()
+    with pytest.raises(OpenSearchError, match=r"HTTP 400") as refused:  # every shard refused the query itself
+        search.complete_search(opensearch, numbers, body)
+    assert refused.value.status_code == 400 and time.monotonic() - started < 0.25  # not asked again

@@ -21,18 +21,28 @@ def complete_search(
 ) -> dict[str, Any]:
     """A search response in which every shard answered.
 
-    A node that dies while a query runs can leave that query with a failed shard (its
-    fetch phase is not moved to a replica); asked again a moment later, the replicas
-    answer for it. So a partial answer is retried, and after the last attempt it is an
-    error naming the failed shards, never a silently incomplete ranking.
+    A node that dies while a query runs can leave that query with failed shards (its
+    fetch phase is not moved to a replica), or with all of them failed, which OpenSearch
+    answers with HTTP 500; asked again a moment later, the replicas answer for it. So a
+    partial answer or a server-side (5xx) failure is retried, and after the last attempt
+    it is an error naming the failed shards, never a silently incomplete ranking. A
+    refused query (4xx) is the caller's fault and fails at once.
     """
     for attempt in range(PARTIAL_ANSWER_ATTEMPTS):
-        with refused_as(f"searching {index}"):
-            response = client.search(index=index, body=body, params=params or {})
+        last = attempt == PARTIAL_ANSWER_ATTEMPTS - 1
+        try:
+            with refused_as(f"searching {index}"):
+                response = client.search(index=index, body=body, params=params or {})
+        except OpenSearchError as err:
+            if last or err.status_code is None or err.status_code < 500:
+                raise
+            time.sleep(0.25 * 2**attempt)
+            continue
         shards = response.get("_shards", {})
         if not shards.get("failed") and not response.get("timed_out"):
             return response
-        time.sleep(0.25 * 2**attempt)
+        if not last:
+            time.sleep(0.25 * 2**attempt)
     raise OpenSearchError(
         f"searching {index}: {shards.get('failed')} of {shards.get('total')} shards did not answer after "
         f"{PARTIAL_ANSWER_ATTEMPTS} attempts: {shards.get('failures')}"
