@@ -282,7 +282,7 @@ def _wait_for_health(client: OpenSearch, nodes: int, status: str, timeout_s: flo
 
 @pytest.mark.opensearch
 @pytest.mark.cluster
-def test_queries_keep_answering_from_replicas_when_a_data_node_is_killed(local_cluster, capsys):
+def test_queries_keep_answering_from_replicas_when_a_data_node_is_killed(local_cluster, capsys, caplog):
     cluster, up_s = local_cluster
     test_started = time.monotonic()
     urls = cluster.settings.urls
@@ -337,7 +337,8 @@ def test_queries_keep_answering_from_replicas_when_a_data_node_is_killed(local_c
             f"\ncluster: up {up_s:.1f}s ({figures_before}); killed {victim.name} after "
             f"{sum(a.sent_at <= killed_at for a in answers)} queries; cluster saw it leave after {noticed_s:.1f}s "
             f"(status {degraded['status']}); {len(after_kill)} queries after the kill, 0 failed, 0 changed, "
-            f"{dead_node_failures[victim.url]} client-side failovers from the dead node; "
+            f"{dead_node_failures[victim.url]} client-side failovers from the dead node, "
+            f"{caplog.text.count('asking again')} queries asked again; "
             f"restart to green {rejoin_s:.1f}s; test {time.monotonic() - test_started:.1f}s"
         )
 

@@ -160,7 +160,7 @@ def test_nori_components_honour_their_settings(opensearch):
     assert tokens(analyzer="no_numerals", text="사과 둘") == ["사과"]
 
 
-def test_a_partial_answer_is_asked_again_then_an_error_naming_the_failed_shards(opensearch):
+def test_a_partial_answer_is_asked_again_then_an_error_naming_the_failed_shards(opensearch, caplog):
     """One of two indices cannot run the query (a number field given words): its shard fails, the other answers."""
     index.create_index(opensearch, BM25_INDEX, index.text_index_body())
     index.bulk_index(opensearch, BM25_INDEX, KOREAN_DOCS, progress=False)
@@ -172,6 +172,7 @@ def test_a_partial_answer_is_asked_again_then_an_error_naming_the_failed_shards(
     with pytest.raises(OpenSearchError, match=r"1 of 2 shards did not answer after 3 attempts"):
         search.complete_search(opensearch, f"{BM25_INDEX},{numbers}", body)
     assert time.monotonic() - started >= 0.25 + 0.5  # it asked again, waiting between attempts
+    assert caplog.text.count("1 of 2 shards did not answer; asking again") == 2
     assert search.complete_search(opensearch, BM25_INDEX, body)["hits"]["hits"][0]["_id"] == "school"
     started = time.monotonic()
     with pytest.raises(OpenSearchError, match=r"HTTP 400") as refused:  # every shard refused the query itself

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -11,6 +12,8 @@ from opensearchpy import OpenSearch
 from nsparse.opensearch.client import OpenSearchError, refused_as
 
 Ranking = list[tuple[str, float]]
+
+log = logging.getLogger(__name__)
 
 
 PARTIAL_ANSWER_ATTEMPTS = 3
@@ -36,12 +39,19 @@ def complete_search(
         except OpenSearchError as err:
             if last or err.status_code is None or err.status_code < 500:
                 raise
+            log.warning("%s; asking again", err)
             time.sleep(0.25 * 2**attempt)
             continue
         shards = response.get("_shards", {})
         if not shards.get("failed") and not response.get("timed_out"):
             return response
         if not last:
+            log.warning(
+                "searching %s: %s of %s shards did not answer; asking again",
+                index,
+                shards.get("failed"),
+                shards.get("total"),
+            )
             time.sleep(0.25 * 2**attempt)
     raise OpenSearchError(
         f"searching {index}: {shards.get('failed')} of {shards.get('total')} shards did not answer after "
