@@ -248,7 +248,7 @@ def _bench(args: argparse.Namespace) -> int:
     defaults = ScaleParams()
     given = {
         name: getattr(args, name)
-        for name in ("model", "benchmarks_dir", "queries", "clients", "seed", "keep_indices")
+        for name in ("model", "benchmarks_dir", "queries", "clients", "seed", "n_postings_share", "keep_indices")
         if getattr(args, name) is not None
     }
     seismic = {
@@ -314,6 +314,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share in (0, 1], got {value}")
     return value
 
 
@@ -399,9 +406,19 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--queries", type=_positive, help="real queries timed per size and system (default 200)")
     scale.add_argument("--clients", type=_positive, help="concurrent clients while timing (default 4)")
     scale.add_argument("--seed", type=int, help="seed of the synthetic documents (default 0)")
-    scale.add_argument("--n-postings", type=_positive, help="SEISMIC: documents kept per posting list")
-    scale.add_argument("--cluster-ratio", type=float, help="SEISMIC: clusters per posting list, share of its documents")
-    scale.add_argument("--summary-prune-ratio", type=float, help="SEISMIC: share of a cluster summary's weight kept")
+    scale.add_argument(
+        "--n-postings", type=_positive, help="SEISMIC: documents kept per posting list (default: a share of the corpus)"
+    )
+    scale.add_argument(
+        "--n-postings-share",
+        type=_share,
+        help="SEISMIC: documents kept per posting list as a share of each corpus size (default 0.005; the plugin's "
+        "own default is 0.0005)",
+    )
+    scale.add_argument(
+        "--cluster-ratio", type=_share, help="SEISMIC: clusters per posting list, share of its documents"
+    )
+    scale.add_argument("--summary-prune-ratio", type=_share, help="SEISMIC: share of a cluster summary's weight kept")
     scale.add_argument(
         "--approximate-threshold",
         type=int,

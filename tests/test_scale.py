@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from nsparse.cli import build_parser
 from nsparse.opensearch import index, search
 from nsparse.opensearch.index import SeismicMethod, SparseVectorUnsupported
 from nsparse.opensearch.search import SeismicQuery
 from nsparse.pipeline.scale import (
     CorpusProfile,
     RealCorpus,
+    ScaleParams,
     corpus_documents,
     quantization_ceiling,
     recall_at_k,
+    seismic_for_size,
     synthetic_documents,
 )
 
@@ -126,6 +130,21 @@ def test_sparse_vector_body_keeps_the_sparse_index_layout():
     del body["mappings"]["properties"]["sparse"], rank_features["mappings"]["properties"]["sparse"]
     del body["settings"]["index"]["sparse"]
     assert body == rank_features
+
+
+def test_seismic_posting_lists_grow_with_the_corpus_unless_a_count_is_given():
+    params = ScaleParams()
+    assert [seismic_for_size(params, size).n_postings for size in (10_000, 100_000, 1_000_000)] == [50, 500, 5000]
+    assert seismic_for_size(params, 100).n_postings == 1  # never an empty posting list
+    fixed = replace(params, seismic=replace(params.seismic, n_postings=300))
+    assert seismic_for_size(fixed, 1_000_000).n_postings == 300
+    assert seismic_for_size(params, 100_000).approximate_threshold == params.seismic.approximate_threshold
+
+
+def test_scale_cli_refuses_a_share_outside_zero_to_one(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "scale", "--n-postings-share", "2"])
+    assert "--n-postings-share: must be a share in (0, 1], got 2.0" in capsys.readouterr().err
 
 
 def test_seismic_clause_carries_the_method_parameters():
