@@ -248,7 +248,16 @@ def _bench(args: argparse.Namespace) -> int:
     defaults = ScaleParams()
     given = {
         name: getattr(args, name)
-        for name in ("model", "benchmarks_dir", "queries", "clients", "seed", "n_postings_share", "keep_indices")
+        for name in (
+            "model",
+            "benchmarks_dir",
+            "queries",
+            "clients",
+            "seed",
+            "n_postings_share",
+            "neural_breaker_limit",
+            "keep_indices",
+        )
         if getattr(args, name) is not None
     }
     seismic = {
@@ -424,6 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="SEISMIC: segments of at least this many documents are clustered, smaller ones searched exactly "
         "(default 5000, so that every size is approximate)",
+    )
+    scale.add_argument(
+        "--neural-breaker-limit",
+        help="set neural-search's circuit breaker, which bounds SEISMIC's heap caches, for the run (e.g. 40%%; "
+        "the cluster keeps its own, 10%% by default, unless given)",
     )
     scale.add_argument("--top-n", type=_positive, help="SEISMIC query: heaviest query tokens searched (default 10)")
     scale.add_argument("--heap-factor", type=float, help="SEISMIC query: cluster pruning slack (default 1.0)")

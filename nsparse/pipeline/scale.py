@@ -180,6 +180,8 @@ class ScaleParams:
     # plugin's default share (0.0005: 50 documents at 100k) capped recall@10 at 0.85-0.88 of exact at 100k
     # documents whatever the query parameters; 0.005 reached 0.94 (README, Scale).
     n_postings_share: float = 0.005
+    # neural-search's circuit breaker, which bounds SEISMIC's heap caches ("40%"); None leaves the cluster's (10%)
+    neural_breaker_limit: str | None = None
     seismic_query: SeismicQuery = field(default_factory=SeismicQuery)
     index_prefix: str = "nsparse-scale"
     keep_indices: bool = False
@@ -437,6 +439,11 @@ def run_scale(
     from nsparse.pipeline.evaluate import load_model
 
     os_index.require_sparse_vector(client)
+    if params.neural_breaker_limit:
+        with refused_as(f"setting the neural_search circuit breaker to {params.neural_breaker_limit}"):
+            client.cluster.put_settings(
+                body={"transient": {"plugins.neural_search.circuit_breaker.limit": params.neural_breaker_limit}}
+            )
     encoder = encoder or load_model(params.model)
     real, queries = load_real(params, encoder, max(params.sizes))
     profile = CorpusProfile.fit(real.vectors, real.texts)
