@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-postings-share",
         type=_share,
         help="SEISMIC: documents kept per posting list as a share of each corpus size (default 0.005; the plugin's "
-        "own default is 0.0005)",
+        "own default is 0.0005), never below the plugin's minimum of 160",
     )
     scale.add_argument(
         "--cluster-ratio", type=_share, help="SEISMIC: clusters per posting list, share of its documents"

@@ -134,8 +134,8 @@ def test_sparse_vector_body_keeps_the_sparse_index_layout():
 
 def test_seismic_posting_lists_grow_with_the_corpus_unless_a_count_is_given():
     params = ScaleParams()
-    assert [seismic_for_size(params, size).n_postings for size in (10_000, 100_000, 1_000_000)] == [50, 500, 5000]
-    assert seismic_for_size(params, 100).n_postings == 1  # never an empty posting list
+    assert [seismic_for_size(params, size).n_postings for size in (10_000, 100_000, 1_000_000)] == [160, 500, 5000]
+    assert seismic_for_size(params, 100).n_postings == 160  # the plugin's own minimum
     fixed = replace(params, seismic=replace(params.seismic, n_postings=300))
     assert seismic_for_size(fixed, 1_000_000).n_postings == 300
     assert seismic_for_size(params, 100_000).approximate_threshold == params.seismic.approximate_threshold

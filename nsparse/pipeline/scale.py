@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SYSTEMS = ("bm25_nori", "v2_rank_features", "v2_sparse_vector")
 SYNTHETIC_PREFIX = "synthetic-"
+SEISMIC_MIN_POSTINGS = 160  # neural-search's DEFAULT_POSTING_MINIMUM_LENGTH
 SYNTHETIC_CHUNK = 10_000  # documents per seeded chunk: the first N synthetic documents never depend on the total
 
 
@@ -176,9 +177,9 @@ class ScaleParams:
     # Every measured size is searched by SEISMIC, not its exact fallback (plugin default threshold: 1M documents);
     # ceilings left None are set from the encoded data.
     seismic: SeismicMethod = field(default_factory=lambda: SeismicMethod(approximate_threshold=5_000))
-    # SEISMIC keeps this share of the corpus per posting list unless `seismic.n_postings` fixes a count. The
-    # plugin's default share (0.0005: 50 documents at 100k) capped recall@10 at 0.85-0.88 of exact at 100k
-    # documents whatever the query parameters; 0.005 reached 0.94 (README, Scale).
+    # SEISMIC keeps this share of the corpus per posting list (at least neural-search's own minimum, 160) unless
+    # `seismic.n_postings` fixes a count. The plugin's default share (0.0005: its minimum 160 at 100k documents)
+    # capped recall@10 at 0.85-0.88 of exact at 100k whatever the query parameters; 0.005 reached 0.94 (README).
     n_postings_share: float = 0.005
     # neural-search's circuit breaker, which bounds SEISMIC's heap caches ("40%"); None leaves the cluster's (10%)
     neural_breaker_limit: str | None = None
@@ -367,10 +368,13 @@ def _local_node_rss(pid: int) -> int | None:
 
 # --- the run --------------------------------------------------------------------------
 def seismic_for_size(params: ScaleParams, size: int) -> SeismicMethod:
-    """The SEISMIC mapping for a corpus of `size` documents: `n_postings` as given, else that share of `size`."""
+    """The SEISMIC mapping for a corpus of `size` documents: `n_postings` as given, else that share of `size`.
+
+    Never below neural-search's own minimum posting length, which its default keeps too.
+    """
     if params.seismic.n_postings is not None:
         return params.seismic
-    return replace(params.seismic, n_postings=max(1, round(params.n_postings_share * size)))
+    return replace(params.seismic, n_postings=max(SEISMIC_MIN_POSTINGS, round(params.n_postings_share * size)))
 
 
 def run_size(
