@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SYSTEMS = ("bm25_nori", "v2_rank_features", "v2_sparse_vector")
 SYNTHETIC_PREFIX = "synthetic-"
+BUILD_TIMEOUT_S = 7200  # refresh and force merge of one index, clustering included
 SEISMIC_MIN_POSTINGS = 160  # neural-search's DEFAULT_POSTING_MINIMUM_LENGTH
 SYNTHETIC_CHUNK = 10_000  # documents per seeded chunk: the first N synthetic documents never depend on the total
 
@@ -285,9 +286,11 @@ def build_index(
     ingest_s = time.perf_counter() - start
     with refused_as(f"merging {name}"):
         client.indices.put_settings(index=name, body={"index": {"refresh_interval": None}})
-        client.indices.refresh(index=name)
-        client.indices.forcemerge(index=name, max_num_segments=1, request_timeout=7200)
-        client.indices.refresh(index=name)
+        # The first refresh writes the bulk load's segments, and SEISMIC clusters each one as it is written:
+        # at 1M documents that alone can outlast the client's timeout, like the merge.
+        client.indices.refresh(index=name, request_timeout=BUILD_TIMEOUT_S)
+        client.indices.forcemerge(index=name, max_num_segments=1, request_timeout=BUILD_TIMEOUT_S)
+        client.indices.refresh(index=name, request_timeout=BUILD_TIMEOUT_S)
         segments = int(client.indices.stats(index=name, metric="segments")["_all"]["primaries"]["segments"]["count"])
     build_s = time.perf_counter() - start
     return {
