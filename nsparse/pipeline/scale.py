@@ -180,7 +180,7 @@ class ScaleParams:
     seismic: SeismicMethod = field(default_factory=lambda: SeismicMethod(approximate_threshold=5_000))
     # SEISMIC keeps this share of the corpus per posting list (at least neural-search's own minimum, 160) unless
     # `seismic.n_postings` fixes a count. The plugin's default share (0.0005: its minimum 160 at 100k documents)
-    # capped recall@10 at 0.85-0.88 of exact at 100k whatever the query parameters; 0.005 reached 0.94 (README).
+    # capped recall@10 at 0.85-0.90 of exact at 100k whatever the query parameters; 0.005 reached 0.94 (README).
     n_postings_share: float = 0.005
     # neural-search's circuit breaker, which bounds SEISMIC's heap caches ("40%"); None leaves the cluster's (10%)
     neural_breaker_limit: str | None = None
