@@ -16,7 +16,7 @@ Ranking = list[tuple[str, float]]
 log = logging.getLogger(__name__)
 
 
-PARTIAL_ANSWER_ATTEMPTS = 3
+SEARCH_ATTEMPTS = 3
 
 
 def complete_search(
@@ -31,32 +31,25 @@ def complete_search(
     it is an error naming the failed shards, never a silently incomplete ranking. A
     refused query (4xx) is the caller's fault and fails at once.
     """
-    for attempt in range(PARTIAL_ANSWER_ATTEMPTS):
-        last = attempt == PARTIAL_ANSWER_ATTEMPTS - 1
+    for attempt in range(SEARCH_ATTEMPTS):
+        last = attempt == SEARCH_ATTEMPTS - 1
         try:
             with refused_as(f"searching {index}"):
                 response = client.search(index=index, body=body, params=params or {})
         except OpenSearchError as err:
             if last or err.status_code is None or err.status_code < 500:
                 raise
-            log.warning("%s; asking again", err)
-            time.sleep(0.25 * 2**attempt)
-            continue
-        shards = response.get("_shards", {})
-        if not shards.get("failed") and not response.get("timed_out"):
-            return response
-        if not last:
-            log.warning(
-                "searching %s: %s of %s shards did not answer; asking again",
-                index,
-                shards.get("failed"),
-                shards.get("total"),
-            )
-            time.sleep(0.25 * 2**attempt)
-    raise OpenSearchError(
-        f"searching {index}: {shards.get('failed')} of {shards.get('total')} shards did not answer after "
-        f"{PARTIAL_ANSWER_ATTEMPTS} attempts: {shards.get('failures')}"
-    )
+            failure = str(err)
+        else:
+            shards = response.get("_shards", {})
+            if not shards.get("failed") and not response.get("timed_out"):
+                return response
+            failure = f"searching {index}: {shards.get('failed')} of {shards.get('total')} shards did not answer"
+            if last:
+                raise OpenSearchError(f"{failure} after {SEARCH_ATTEMPTS} attempts: {shards.get('failures')}")
+        log.warning("%s; asking again", failure)
+        time.sleep(0.25 * 2**attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def search(
