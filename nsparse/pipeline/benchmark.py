@@ -93,6 +93,27 @@ def run_queries(searcher: Searcher, queries: dict[str, str], desc: str) -> Syste
     return SystemRun(run, latencies)
 
 
+def run_interleaved(searchers: dict[str, Searcher], queries: dict[str, str], desc: str) -> dict[str, SystemRun]:
+    """Run every query once on every system, the systems taking turns query by query.
+
+    Latency ratios between systems are the cost figures users decide on; timing each system
+    in its own block would let whatever else the machine does meanwhile (a merge, a GC, a
+    background job) fall on one system only. Here each query visits every system back to
+    back, in an order rotated from query to query, so no system always goes first (warm
+    caches) and every system sees the same conditions.
+    """
+    names = list(searchers)
+    runs = {name: SystemRun({}, []) for name in names}
+    for position, (qid, text) in enumerate(tqdm(queries.items(), desc=desc, unit="q", leave=False)):
+        shift = position % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            hits = searchers[name](text)
+            runs[name].latencies_ms.append((time.perf_counter() - start) * 1000)
+            runs[name].run[qid] = {doc_id: score for doc_id, score in hits}
+    return runs
+
+
 def throughput(searcher: Searcher, texts: Sequence[str], clients: int) -> float:
     """Queries per second with `clients` concurrent clients over a bounded list of queries."""
     start = time.perf_counter()
@@ -170,8 +191,7 @@ def benchmark_one(
     results: dict[str, dict[str, Any]] = {}
     evaluations: dict[str, EvalResult] = {}
     live_runs: dict[str, dict[str, dict[str, float]]] = {}
-    for system, searcher in searchers.items():
-        system_run = run_queries(searcher, queries, f"{name}/{system}")
+    for system, system_run in run_interleaved(searchers, queries, name).items():
         live_runs[system] = system_run.run
         evaluation = evaluate(qrels, system_run.run)
         evaluations[system] = evaluation
@@ -179,7 +199,7 @@ def benchmark_one(
             **evaluation.summary,
             "latency_p50_ms": percentile(system_run.latencies_ms, 50),
             "latency_p99_ms": percentile(system_run.latencies_ms, 99),
-            "throughput_qps": throughput(searcher, latency_texts, params["clients"]),
+            "throughput_qps": throughput(searchers[system], latency_texts, params["clients"]),
         }
     results["bm25_nori"]["index_size_mb"] = os_index.settled_index_size_bytes(client, bm25_index) / 2**20
 
