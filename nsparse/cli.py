@@ -43,7 +43,7 @@ EXAMPLES = {
           nsparse cleanup v1""",
     "bench": """\
         examples:
-          NSPARSE_OPENSEARCH_VERSION=3.6.0 NSPARSE_OPENSEARCH_PORT=9250 nsparse node up
+          NSPARSE_OPENSEARCH_PORT=9250 nsparse node up
           NSPARSE_OPENSEARCH_PORT=9250 nsparse bench scale --sizes 10000 100000""",
 }
 

@@ -426,7 +426,7 @@ class ExportBench(Section):
 
 class Export(Section):
     threads: Threads
-    opset: Annotated[int, Field(ge=7, le=19)]  # ML Commons 2.19.1 bundles ONNX Runtime 1.16.3: opset <= 19
+    opset: Annotated[int, Field(ge=7, le=19)]  # ML Commons 3.6.0 and 2.19.1 bundle ONNX Runtime 1.16.3: opset <= 19
     quantize: bool
     parity: ExportParity
     bench: ExportBench

@@ -5,7 +5,7 @@ dynamic; named `input1.input_ids` and `input1.attention_mask` in the graph, as M
 feeds them) and returns one float tensor [batch, vocab] with pooling, activation,
 special-token zeroing and pruning inside, so ML Commons gets finished sparse vectors.
 
-Opset: ML Commons 2.19.1 bundles ONNX Runtime 1.16.3 (`onnxruntime_gpu-1.16.3.jar`),
+Opset: ML Commons 3.6.0 and 2.19.1 bundle ONNX Runtime 1.16.3 (`onnxruntime_gpu-1.16.3.jar`),
 which runs opsets up to 19 and IR version up to 9; opset 17 (native LayerNormalization)
 is the default, and `export_onnx` refuses anything newer than the target can load.
 """
@@ -26,7 +26,7 @@ from torch import nn
 
 from nsparse.model.encoder import SparseEncoder, encode_length_sorted, prune
 
-MAX_OPSET = 19  # ONNX Runtime 1.16.3, bundled with ML Commons 2.19.1
+MAX_OPSET = 19  # ONNX Runtime 1.16.3, bundled with ML Commons 3.6.0 and 2.19.1
 MAX_IR_VERSION = 9
 TOKENIZER_INPUTS = ("input_ids", "attention_mask")
 # ML Commons' SparseEncodingTranslator names its tensors `input1.<name>` and DJL's ONNX

@@ -73,7 +73,7 @@ def export_variant(
         "model": str(model_dir),
         "encoder": encoder.settings.__dict__,
         "target_runtime": {
-            "onnxruntime": "1.16.3 (ML Commons 2.19.1)",
+            "onnxruntime": "1.16.3 (ML Commons 3.6.0 and 2.19.1)",
             "max_opset": MAX_OPSET,
             "max_ir_version": MAX_IR_VERSION,
         },

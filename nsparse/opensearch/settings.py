@@ -21,7 +21,7 @@ MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2"
 class NodeSettings:
     """The `opensearch:` section of params.yaml, each key overridable by an NSPARSE_OPENSEARCH_<KEY> variable."""
 
-    version: str = "2.19.1"
+    version: str = "3.6.0"
     heap: str = "1g"
     port: int = 9200
     java_home: str = "auto"
