@@ -195,6 +195,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     """Query a deployed index and print the hits with their scores and matched terms."""
     from nsparse.opensearch.client import connect
+    from nsparse.opensearch.search import hybrid_pipeline_name, hybrid_query_group
     from nsparse.pipeline.evaluate import InputError
     from nsparse.pipeline.inspect import Target, deployed_target, ensure_hybrid_pipeline, search_index
 
@@ -208,7 +209,7 @@ def _search(args: argparse.Namespace) -> int:
     client = connect()
     pipeline = None
     if args.hybrid:
-        pipeline = args.hybrid_pipeline
+        pipeline = hybrid_pipeline_name(args.hybrid_pipeline, hybrid_query_group(args.query))
         if ensure_hybrid_pipeline(client, pipeline):
             print(
                 f"created the hybrid search pipeline {pipeline} (min-max normalisation, equal weights)", file=sys.stderr
@@ -387,7 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--model-id", help="the deployed SPARSE_TOKENIZE/SPARSE_ENCODING model that encodes the query")
     search.add_argument("--hybrid", action="store_true", help="BM25 + neural sparse, min-max normalised and averaged")
     search.add_argument(
-        "--hybrid-pipeline", default="nsparse-hybrid", help="the hybrid search pipeline (created if missing)"
+        "--hybrid-pipeline",
+        default="nsparse-hybrid",
+        help="the hybrid search pipeline of queries with Hangul; queries without take <name>-no-hangul "
+        "(the benchmark stage writes both with the weights it chose; created with equal weights if missing)",
     )
     search.add_argument("-k", type=_positive, default=10, help="hits to show (default 10)")
     search.add_argument("--top", type=_positive, default=8, help="matched terms shown per hit (default 8)")

@@ -241,7 +241,7 @@ class BenchmarkSection(Section):
     clients: PositiveInt
     throughput_queries: PositiveInt
     hybrid_pipeline: str
-    hybrid_bm25_weights: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(min_length=1)]
+    hybrid_bm25_weights: Annotated[list[Annotated[float, Field(ge=0, lt=1)]], Field(min_length=1)]
     hybrid_dev: list[str] = Field(min_length=1)
     two_phase: bool
     two_phase_pipeline: str

@@ -17,6 +17,7 @@ from nsparse.data.own import ABOUT, SPLIT
 from nsparse.io import write_jsonl
 from nsparse.model import base
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
+from nsparse.opensearch import search
 from nsparse.pipeline.synthesize import (
     OwnCorpusError,
     read_own_corpus,
@@ -187,7 +188,15 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     report = run_all(opensearch, benchmarks, benchmarks, {VARIANT: deployment}, encoders, bench_params, "nsparse-test")
     assert report.parity[name][VARIANT]["identical_topk_share"] == 1.0  # the live index ranks as the model does
     assert report.systems[name][f"{VARIANT}_client_encoded"]["ndcg@10"] == report.systems[name][VARIANT]["ndcg@10"]
-    assert report.hybrid["bm25_weight"] in (0.2, 0.5) and set(report.hybrid["dev_ndcg@10"]) == {"0.2", "0.5"}
+    # one weight per query group (with Hangul / without), each from the candidates and left in its own pipeline
+    assert set(report.hybrid["bm25_weight"]) == set(search.HYBRID_QUERY_GROUPS)
+    assert sum(report.hybrid["dev_queries"].values()) == sum(min(5, len(b.queries)) for b in benchmarks.values())
+    for group, weight in report.hybrid["bm25_weight"].items():
+        assert weight in (0.2, 0.5) and set(report.hybrid["dev_ndcg@10"][group]) == {"0.2", "0.5"}
+        pipeline = search.hybrid_pipeline_name("nsparse-test-hybrid", group)
+        stored = opensearch.transport.perform_request("GET", f"/_search/pipeline/{pipeline}")[pipeline]
+        combination = stored["phase_results_processors"][0]["normalization-processor"]["combination"]
+        assert combination["parameters"]["weights"][0] == weight
     report.queries = labels  # as stages/benchmark.py records it
     reports = tmp_path / "reports"
     reports.mkdir()

@@ -108,6 +108,31 @@ def test_hybrid_search_pipeline_combines_bm25_and_sparse(opensearch):
     assert all(0.0 <= score <= 1.0 for _, score in ranking)
 
 
+def test_queries_with_and_without_hangul_take_their_own_pipelines_and_weight_0_leaves_the_sparse_ranking(opensearch):
+    index.create_index(opensearch, SPARSE_INDEX, index.sparse_index_body())
+    docs = [{**doc, "sparse": {"school": weight}} for doc, weight in zip(KOREAN_DOCS, (0.5, 2.0, 1.0))]
+    docs[0]["text"] += " (school)"  # BM25 finds only the document the sparse side ranks last
+    index.bulk_index(opensearch, SPARSE_INDEX, docs, progress=False)
+    base = "nsparse-test-hybrid"
+    index.put_hybrid_pipeline(opensearch, search.hybrid_pipeline_name(base, "hangul"), bm25_weight=0.9)
+    index.put_hybrid_pipeline(opensearch, search.hybrid_pipeline_name(base, "no_hangul"), bm25_weight=0.0)
+
+    def hybrid(text: str) -> list[str]:
+        clauses = [search.match_clause("text", text), {"neural_sparse": {"sparse": {"query_tokens": {"school": 1.0}}}}]
+        pipeline = search.hybrid_pipeline_name(base, search.hybrid_query_group(text))
+        return [doc_id for doc_id, _ in search.hybrid(opensearch, SPARSE_INDEX, clauses, 10, pipeline)]
+
+    sparse_only = [
+        doc_id for doc_id, _ in search.neural_sparse_tokens(opensearch, SPARSE_INDEX, "sparse", {"school": 1.0}, 10)
+    ]
+    assert sparse_only == ["library", "company", "school"]
+    assert hybrid("school") == sparse_only  # no Hangul: BM25's weight 0, the sparse ranking as it is
+    assert hybrid("school 학교")[0] == "school"  # Hangul: BM25's 0.9 puts its only match first
+    assert search.hybrid_pipeline_name(base, "no_hangul") == "nsparse-test-hybrid-no-hangul"
+    with pytest.raises(ValueError, match="unknown hybrid query group"):
+        search.hybrid_pipeline_name(base, "english")
+
+
 def test_bad_mapping_reports_the_server_reason(opensearch):
     bad = {"mappings": {"properties": {"sparse": {"type": "no_such_type"}}}}
     with pytest.raises(

@@ -9,6 +9,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from nsparse.korean import has_hangul
 from nsparse.opensearch.client import OpenSearchError, refused_as
 
 Ranking = list[tuple[str, float]]
@@ -123,6 +124,26 @@ def neural_sparse_seismic_clause(
     return {"neural_sparse": {field: {"query_tokens": query_tokens, "method_parameters": parameters}}}
 
 
+HYBRID_QUERY_GROUPS = ("hangul", "no_hangul")
+
+
+def hybrid_query_group(text: str) -> str:
+    """The hybrid pipeline group of a query: with Hangul in it, or without.
+
+    BM25 over nori-analysed Korean documents can only help a query that has Korean words
+    (code-switched ones included); for an English query it matches little beyond names
+    and numbers, so each group gets its own BM25 weight.
+    """
+    return "hangul" if has_hangul(text) else "no_hangul"
+
+
+def hybrid_pipeline_name(base: str, group: str) -> str:
+    """The search pipeline of a query group: `base` for queries with Hangul, `base-no-hangul` for the others."""
+    if group not in HYBRID_QUERY_GROUPS:
+        raise ValueError(f"unknown hybrid query group {group!r} (expected one of {HYBRID_QUERY_GROUPS})")
+    return base if group == "hangul" else f"{base}-{group.replace('_', '-')}"
+
+
 def match_clause(field: str, text: str) -> dict[str, Any]:
     """The BM25 clause over `field` with the field's own analyzer (nori for Korean text)."""
     return {"match": {field: text}}
@@ -139,5 +160,8 @@ def match(client: OpenSearch, index: str, field: str, text: str, k: int) -> Rank
 
 
 def hybrid(client: OpenSearch, index: str, queries: list[dict[str, Any]], k: int, search_pipeline: str) -> Ranking:
-    """A hybrid query whose sub-query scores are normalised and combined by `search_pipeline`."""
+    """A hybrid query whose sub-query scores are normalised and combined by `search_pipeline`.
+
+    Pass `hybrid_pipeline_name(base, hybrid_query_group(text))` to use the weight of the query's group.
+    """
     return search(client, index, {"hybrid": {"queries": queries}}, k, search_pipeline=search_pipeline)

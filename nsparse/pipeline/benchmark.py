@@ -173,7 +173,11 @@ def benchmark_one(
         )
     best = deployments[chosen]
     searchers["hybrid"] = lambda text: search.hybrid(
-        client, best.indices[name], hybrid_clauses(text, best), k, params["hybrid_pipeline"]
+        client,
+        best.indices[name],
+        hybrid_clauses(text, best),
+        k,
+        search.hybrid_pipeline_name(params["hybrid_pipeline"], search.hybrid_query_group(text)),
     )
     if params["two_phase"]:
         searchers[f"{chosen}_two_phase"] = lambda text: search.search(
@@ -234,20 +238,27 @@ def hybrid_clauses(text: str, deployment: Deployment) -> list[dict[str, Any]]:
     ]
 
 
-def choose_hybrid_weight(
+def choose_hybrid_weights(
     client: OpenSearch, dev: dict[str, Benchmark], deployment: Deployment, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """BM25's weight in the hybrid: the candidate with the best mean nDCG@10 over the dev splits (never test).
+    """BM25's weight in the hybrid for each query group (`search.hybrid_query_group`), chosen on the dev splits.
 
-    One weight serves every kind of query, as a deployed search pipeline does; the chosen
-    one is left in the pipeline that the test runs (and `nsparse search --hybrid`) use.
+    Each group gets the candidate with the best mean nDCG@10 over its dev queries (never
+    test); a group without dev queries gets the best over all of them. Each weight is left
+    in its group's search pipeline, which the test runs (and `nsparse search --hybrid`) use.
     """
-    pipeline, k = params["hybrid_pipeline"], params["top_k"]
+    base, k = params["hybrid_pipeline"], params["top_k"]
     samples = {name: query_sample(bench, params["max_queries"]) for name, bench in dev.items()}
-    by_weight: dict[float, float] = {}
+    groups = {
+        (name, qid): search.hybrid_query_group(text)
+        for name, (queries, _) in samples.items()
+        for qid, text in queries.items()
+    }
+    pipeline = f"{base}-dev"
+    scores: dict[float, dict[tuple[str, str], float]] = {}
     for weight in params["hybrid_bm25_weights"]:
         os_index.put_hybrid_pipeline(client, pipeline, weight)
-        scores = []
+        scores[weight] = {}
         for name, (queries, qrels) in samples.items():
             index = deployment.indices[name]
             run = run_queries(
@@ -255,15 +266,23 @@ def choose_hybrid_weight(
                 queries,
                 f"{name}/dev/hybrid@{weight}",
             ).run
-            scores.append(evaluate(qrels, run).summary["ndcg@10"])
-        by_weight[weight] = float(np.mean(scores))
-    chosen = max(by_weight, key=lambda weight: (by_weight[weight], -weight))  # ties: the smaller BM25 share
-    os_index.put_hybrid_pipeline(client, pipeline, chosen)
-    return {
-        "bm25_weight": chosen,
-        "dev_benchmarks": list(dev),
-        "dev_ndcg@10": {str(w): s for w, s in by_weight.items()},
-    }
+            per_query = evaluate(qrels, run).per_query["ndcg@10"]
+            scores[weight].update({(name, qid): score for qid, score in per_query.items()})
+    os_index.delete_search_pipeline(client, pipeline)
+
+    def best(members: set[tuple[str, str]]) -> tuple[float, dict[str, float]]:
+        means = {w: float(np.mean([by_query[m] for m in members if m in by_query])) for w, by_query in scores.items()}
+        return max(means, key=lambda w: (means[w], -w)), means  # ties: the smaller BM25 share
+
+    report: dict[str, Any] = {"bm25_weight": {}, "dev_queries": {}, "dev_ndcg@10": {}, "dev_benchmarks": list(dev)}
+    for group in search.HYBRID_QUERY_GROUPS:
+        members = {member for member, member_group in groups.items() if member_group == group}
+        chosen, means = best(members or set(groups))
+        os_index.put_hybrid_pipeline(client, search.hybrid_pipeline_name(base, group), chosen)
+        report["bm25_weight"][group] = chosen
+        report["dev_queries"][group] = len(members)
+        report["dev_ndcg@10"][group] = {str(w): s for w, s in means.items()}
+    return report
 
 
 def run_all(
@@ -277,9 +296,9 @@ def run_all(
 ) -> BenchmarkReport:
     """Every benchmark × system, with the paired tests and live-vs-exact parity of each benchmark.
 
-    `dev` holds the dev splits the hybrid's BM25 weight is chosen on, before any test query runs.
+    `dev` holds the dev splits the hybrid's BM25 weights are chosen on, before any test query runs.
     """
-    report = BenchmarkReport(hybrid=choose_hybrid_weight(client, dev, deployments[params["variant"]], params))
+    report = BenchmarkReport(hybrid=choose_hybrid_weights(client, dev, deployments[params["variant"]], params))
     if params["two_phase"]:
         os_index.put_search_pipeline(
             client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline")

@@ -14,7 +14,7 @@ class BenchmarkReport:
     significance: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # benchmark -> comparison -> test
     parity: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # benchmark -> variant -> live vs exact
     queries: dict[str, str] = field(default_factory=dict)  # your benchmarks: judged or synthetic queries
-    hybrid: dict[str, Any] = field(default_factory=dict)  # BM25's weight in the hybrid, as chosen on the dev splits
+    hybrid: dict[str, Any] = field(default_factory=dict)  # BM25's weight per query group, as chosen on the dev splits
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
