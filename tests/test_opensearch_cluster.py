@@ -13,6 +13,7 @@ another node by the client itself: the caller sees no error and retries nothing.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import random
 import signal
@@ -36,7 +37,7 @@ from nsparse.opensearch.client import ClusterSettings, connect
 from nsparse.opensearch.install import Installer, NodeError, NodeLayout, NodeMember, node_config
 from nsparse.opensearch.node import Node, check_ports_free, resident_memory_bytes
 from nsparse.opensearch.settings import NodeSettings
-from nsparse.pipeline.deploy import cleanup, deploy_variant
+from nsparse.pipeline.deploy import DOC_MODEL, cleanup, deploy_variant
 
 NODES = 3
 HEAP = "512m"
@@ -370,3 +371,39 @@ def test_the_pipelines_deploy_runs_on_the_cluster_with_models_on_every_node(loca
     finally:
         cleanup(client, done)
         ml.delete_model_group(client, done.model_group_id)
+
+
+@pytest.mark.opensearch
+@pytest.mark.cluster
+def test_a_deploy_already_running_on_the_cluster_is_waited_for_not_taken_for_a_refusal(
+    local_cluster, exported_variant, caplog
+):
+    """On several nodes ML Commons fails a second deploy of a model still deploying ("Duplicate deploy model
+    task" from every node), as after its own auto-redeploy when a cluster restarts: deploy waits for the first."""
+    cluster, _ = local_cluster
+    cluster.up()
+    urls = cluster.settings.urls
+    client = connect(ClusterSettings(url=urls[0], other_urls=tuple(urls[1:])), timeout_s=60)
+    _wait_for_health(client, NODES, "green", timeout_s=180)
+    _, export_dir = exported_variant
+    group_id = ml.ensure_model_group(client, "nsparse-test-duplicate", "nsparse tests")
+    model_id = ml.register_model_zip(
+        client,
+        export_dir / DOC_MODEL.zip_name,
+        name="nsparse-test-duplicate",
+        version="1.0.0",
+        function_name=DOC_MODEL.function_name,
+        model_format=DOC_MODEL.model_format,
+        model_group_id=group_id,
+        description="nsparse test model",
+    )
+    try:
+        client.transport.perform_request("POST", f"{ml.ML_API}/models/{model_id}/_deploy")  # not waited for
+        with caplog.at_level(logging.INFO, logger="nsparse.opensearch.ml"):
+            ml.deploy_model(client, model_id, timeout_s=180)
+        assert "a deploy of it is already running" in caplog.text  # the second deploy met the first
+        model = ml.get_model(client, model_id)
+        assert (model["model_state"], model["current_worker_node_count"]) == ("DEPLOYED", NODES), model
+    finally:
+        ml.delete_model(client, model_id, missing_ok=True)
+        ml.delete_model_group(client, group_id)

@@ -8,6 +8,7 @@ and a failed upload is deleted rather than left half-registered.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from tqdm import tqdm
 from nsparse.io import sha256_file
 from nsparse.opensearch.client import OpenSearchError, refused_as
 
+log = logging.getLogger(__name__)
+
 ML_API = "/_plugins/_ml"
 # ML Commons' SparseEncodingTranslator names its input tensors so, and DJL's ONNX
 # Runtime engine feeds named tensors by name: a SPARSE_ENCODING model in ONNX format
@@ -26,6 +29,7 @@ ML_API = "/_plugins/_ml"
 ONNX_INPUT_NAMES = ("input1.input_ids", "input1.attention_mask")
 _PREDICT_ACTION = {"SPARSE_ENCODING": "sparse_encoding", "SPARSE_TOKENIZE": "sparse_tokenize"}
 _UNUSABLE_STATES = {"REGISTERING", "REGISTER_FAILED"}
+DUPLICATE_DEPLOY = "Duplicate deploy model task"  # ML Commons' error on a node already deploying the model
 
 
 def _request(
@@ -156,10 +160,50 @@ def _wait_for_task(client: OpenSearch, task_id: str, action: str, timeout_s: flo
 
 
 def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> None:
-    """Deploy (load) a registered model on the cluster's ML nodes; raises with the task's error."""
+    """Deploy (load) a registered model on the cluster's ML nodes; raises with the task's error.
+
+    On several nodes ML Commons fails a deploy task where a deploy of the same model is
+    still running ("Duplicate deploy model task"): its own auto-redeploy after a cluster
+    restart, or another client. That is not a refusal: wait for the running deploy, then
+    deploy once more unless it left the model DEPLOYED, all within `timeout_s`.
+    """
     action = f"deploying model {model_id}"
+    deadline = time.monotonic() + timeout_s
     task = _request(client, "POST", f"/models/{model_id}/_deploy", action)
-    _wait_for_task(client, task["task_id"], action, timeout_s)
+    try:
+        _wait_for_task(client, task["task_id"], action, timeout_s)
+    except OpenSearchError as err:
+        if DUPLICATE_DEPLOY not in str(err):
+            raise
+        log.info("%s: a deploy of it is already running; waiting for that one", action)
+        for running in _running_deploy_tasks(client, model_id, action):
+            _wait_for_task(client, running, f"{action} (the deploy already running)", deadline - time.monotonic())
+        if get_model(client, model_id).get("model_state") != "DEPLOYED":
+            task = _request(client, "POST", f"/models/{model_id}/_deploy", action)
+            _wait_for_task(client, task["task_id"], action, deadline - time.monotonic())
+
+
+def _running_deploy_tasks(client: OpenSearch, model_id: str, action: str) -> list[str]:
+    """Ids of the model's deploy tasks that have not finished."""
+    found = _request(
+        client,
+        "POST",
+        "/tasks/_search",
+        action,
+        body={
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"model_id": model_id}},
+                        {"term": {"task_type": "DEPLOY_MODEL"}},
+                        {"terms": {"state": ["CREATED", "RUNNING"]}},
+                    ]
+                }
+            },
+            "size": 100,
+        },
+    )
+    return [hit["_id"] for hit in found["hits"]["hits"]]
 
 
 def undeploy_model(client: OpenSearch, model_id: str) -> None:
