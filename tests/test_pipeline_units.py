@@ -7,8 +7,10 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 
-from nsparse.pipeline.benchmark import parity, rank_features_precision, run_interleaved
+from nsparse.pipeline.benchmark import one_torch_thread, parity, rank_features_precision, run_interleaved
 from nsparse.pipeline.mix import build_mixture
 from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
 
@@ -46,6 +48,14 @@ def test_systems_take_turns_query_by_query_and_each_keeps_its_own_run_and_latenc
     ]  # fmt: skip
     assert runs["y"].run == {q: {f"y-{t}": 1.0} for q, t in queries.items()}
     assert all(len(run.latencies_ms) == 4 and min(run.latencies_ms) >= 0 for run in runs.values())
+
+
+def test_queries_are_timed_with_torch_in_one_thread_and_its_threads_come_back_after() -> None:
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), one_torch_thread():
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("a failing query")
+    assert torch.get_num_threads() == before
 
 
 def test_parity_ignores_order_within_ties_but_not_across_scores() -> None:

@@ -14,14 +14,16 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from opensearchpy import OpenSearch
 from tqdm import tqdm
 
@@ -114,6 +116,24 @@ def run_interleaved(searchers: dict[str, Searcher], queries: dict[str, str], des
     return runs
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Torch in the calling thread only while queries are timed, then as it was.
+
+    The benchmark is a search client sharing the node's machine. Torch's worker threads
+    spin for a while after each call (the client-side query encoder makes one small call
+    per query), and on 2 cores that took the node a core: v2_client_encoded's p50 on
+    korquad was 6.9 ms with them and 4.5 ms without, and the spinning slowed whichever
+    system was timed next.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def throughput(searcher: Searcher, texts: Sequence[str], clients: int) -> float:
     """Queries per second with `clients` concurrent clients over a bounded list of queries."""
     start = time.perf_counter()
@@ -195,7 +215,10 @@ def benchmark_one(
     results: dict[str, dict[str, Any]] = {}
     evaluations: dict[str, EvalResult] = {}
     live_runs: dict[str, dict[str, dict[str, float]]] = {}
-    for system, system_run in run_interleaved(searchers, queries, name).items():
+    with one_torch_thread():
+        system_runs = run_interleaved(searchers, queries, name)
+        qps = {system: throughput(searcher, latency_texts, params["clients"]) for system, searcher in searchers.items()}
+    for system, system_run in system_runs.items():
         live_runs[system] = system_run.run
         evaluation = evaluate(qrels, system_run.run)
         evaluations[system] = evaluation
@@ -203,7 +226,7 @@ def benchmark_one(
             **evaluation.summary,
             "latency_p50_ms": percentile(system_run.latencies_ms, 50),
             "latency_p99_ms": percentile(system_run.latencies_ms, 99),
-            "throughput_qps": throughput(searchers[system], latency_texts, params["clients"]),
+            "throughput_qps": qps[system],
         }
     results["bm25_nori"]["index_size_mb"] = os_index.settled_index_size_bytes(client, bm25_index) / 2**20
 
