@@ -29,7 +29,8 @@ ML_API = "/_plugins/_ml"
 ONNX_INPUT_NAMES = ("input1.input_ids", "input1.attention_mask")
 _PREDICT_ACTION = {"SPARSE_ENCODING": "sparse_encoding", "SPARSE_TOKENIZE": "sparse_tokenize"}
 _UNUSABLE_STATES = {"REGISTERING", "REGISTER_FAILED"}
-DUPLICATE_DEPLOY = "Duplicate deploy model task"  # ML Commons' error on a node already deploying the model
+# How ML Commons fails a deploy task that met another deploy of the same model.
+CONCURRENT_DEPLOY = ("Duplicate deploy model task", "version conflict")
 
 
 def _request(
@@ -148,13 +149,20 @@ def _wait_until_searchable(client: OpenSearch, name: str, model_id: str, timeout
 
 
 def _wait_for_task(client: OpenSearch, task_id: str, action: str, timeout_s: float) -> dict[str, Any]:
+    """The task once COMPLETED; raises with its error if it failed."""
+    task = _wait_until_finished(client, task_id, action, timeout_s)
+    if task.get("state") != "COMPLETED":
+        raise OpenSearchError(f"{action}: task {task_id} failed: {task.get('error', 'no error message')}")
+    return task
+
+
+def _wait_until_finished(client: OpenSearch, task_id: str, action: str, timeout_s: float) -> dict[str, Any]:
+    """The task once it has finished, whether it succeeded or not."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         task = _request(client, "GET", f"/tasks/{task_id}", action)
-        if task.get("state") == "COMPLETED":
+        if task.get("state") in {"COMPLETED", "FAILED", "COMPLETED_WITH_ERROR"}:
             return task
-        if task.get("state") in {"FAILED", "COMPLETED_WITH_ERROR"}:
-            raise OpenSearchError(f"{action}: task {task_id} failed: {task.get('error', 'no error message')}")
         time.sleep(1)
     raise OpenSearchError(f"{action}: task {task_id} did not finish within {timeout_s:.0f}s")
 
@@ -162,25 +170,27 @@ def _wait_for_task(client: OpenSearch, task_id: str, action: str, timeout_s: flo
 def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> None:
     """Deploy (load) a registered model on the cluster's ML nodes; raises with the task's error.
 
-    On several nodes ML Commons fails a deploy task where a deploy of the same model is
-    still running ("Duplicate deploy model task"): its own auto-redeploy after a cluster
-    restart, or another client. That is not a refusal: wait for the running deploy, then
-    deploy once more unless it left the model DEPLOYED, all within `timeout_s`.
+    ML Commons fails a deploy task that meets another deploy of the same model: on each
+    node where one is still running ("Duplicate deploy model task": its own auto-redeploy
+    after a cluster restart, or another client), or when both update the model's record at
+    once ("version conflict"). That is not a refusal: wait for the running deploys, and
+    deploy again unless they left the model DEPLOYED, all within `timeout_s`.
     """
     action = f"deploying model {model_id}"
     deadline = time.monotonic() + timeout_s
-    task = _request(client, "POST", f"/models/{model_id}/_deploy", action)
-    try:
-        _wait_for_task(client, task["task_id"], action, timeout_s)
-    except OpenSearchError as err:
-        if DUPLICATE_DEPLOY not in str(err):
-            raise
-        log.info("%s: a deploy of it is already running; waiting for that one", action)
-        for running in _running_deploy_tasks(client, model_id, action):
-            _wait_for_task(client, running, f"{action} (the deploy already running)", deadline - time.monotonic())
-        if get_model(client, model_id).get("model_state") != "DEPLOYED":
-            task = _request(client, "POST", f"/models/{model_id}/_deploy", action)
+    while True:
+        task = _request(client, "POST", f"/models/{model_id}/_deploy", action)
+        try:
             _wait_for_task(client, task["task_id"], action, deadline - time.monotonic())
+            return
+        except OpenSearchError as err:
+            if not any(sign in str(err) for sign in CONCURRENT_DEPLOY) or time.monotonic() >= deadline:
+                raise
+        log.info("%s: a deploy of it is already running; waiting for that one", action)
+        for running in _running_deploy_tasks(client, model_id, action):  # theirs: how they end is not ours to judge
+            _wait_until_finished(client, running, f"{action} (the deploy already running)", deadline - time.monotonic())
+        if get_model(client, model_id).get("model_state") == "DEPLOYED":
+            return
 
 
 def _running_deploy_tasks(client: OpenSearch, model_id: str, action: str) -> list[str]:
