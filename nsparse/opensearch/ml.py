@@ -191,6 +191,8 @@ def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> N
             _wait_until_finished(client, running, f"{action} (the deploy already running)", deadline - time.monotonic())
         if get_model(client, model_id).get("model_state") == "DEPLOYED":
             return
+        if time.monotonic() >= deadline:
+            raise OpenSearchError(f"{action}: not DEPLOYED within {timeout_s:.0f}s of deploys meeting other deploys")
 
 
 def _running_deploy_tasks(client: OpenSearch, model_id: str, action: str) -> list[str]:

@@ -85,14 +85,7 @@ def rank_features_precision(values: np.ndarray) -> np.ndarray:
 
 def run_queries(searcher: Searcher, queries: dict[str, str], desc: str) -> SystemRun:
     """Run every query once, sequentially, timing each round trip (the latency sample)."""
-    run: dict[str, dict[str, float]] = {}
-    latencies = []
-    for qid, text in tqdm(queries.items(), desc=desc, unit="q", leave=False):
-        start = time.perf_counter()
-        hits = searcher(text)
-        latencies.append((time.perf_counter() - start) * 1000)
-        run[qid] = {doc_id: score for doc_id, score in hits}
-    return SystemRun(run, latencies)
+    return run_interleaved({desc: searcher}, queries, desc)[desc]
 
 
 def run_interleaved(searchers: dict[str, Searcher], queries: dict[str, str], desc: str) -> dict[str, SystemRun]:
