@@ -403,9 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     scale = benchmarks.add_parser(
         "scale",
         help="BM25, v2 on rank_features and v2 on SEISMIC sparse_vector at growing corpus sizes",
-        description="Build each system's index at each size (real documents, then synthetic ones sampled from "
-        "their distributions), and measure build time, size on disk, latency under concurrent clients, SEISMIC's "
-        "recall@10 against exact rank_features, and the node's memory. Needs OpenSearch >= 3.3.",
+        description="Build each system's index at each size (real documents, then synthetic ones that join two "
+        "real documents' sentences), and measure build time, size on disk, latency under concurrent clients, "
+        "SEISMIC's recall@10 against exact rank_features, and the node's memory. Needs OpenSearch >= 3.3.",
     )
     scale.add_argument("--sizes", type=_positive, nargs="+", help="documents per corpus (default 10000 100000 1000000)")
     scale.add_argument(
@@ -425,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument(
         "--n-postings-share",
         type=_share,
-        help="SEISMIC: documents kept per posting list as a share of each corpus size (default 0.005; the plugin's "
+        help="SEISMIC: documents kept per posting list as a share of each corpus size (default 0.002; the plugin's "
         "own default is 0.0005), never below the plugin's minimum of 160",
     )
     scale.add_argument(
@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--approximate-threshold",
         type=int,
         help="SEISMIC: segments of at least this many documents are clustered, smaller ones searched exactly "
-        "(default 5000, so that every size is approximate)",
+        "(default: each corpus' size, so only the force-merged segment is clustered)",
     )
     scale.add_argument(
         "--neural-breaker-limit",

@@ -1,15 +1,20 @@
-"""SEISMIC on a live 3.x node: a `sparse_vector` index ranks like exact `rank_features` over the same vectors."""
+"""SEISMIC on a live 3.x node: a `sparse_vector` index ranks like exact `rank_features`; the scale benchmark runs."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from nsparse.io import read_json, write_jsonl
 from nsparse.opensearch import index, search
 from nsparse.opensearch.client import OpenSearchError
 from nsparse.opensearch.index import SeismicMethod
 from nsparse.opensearch.search import SeismicQuery
-from nsparse.pipeline.scale import recall_at_k
+from nsparse.pipeline.scale import SYSTEMS, ScaleParams, recall_at_k, run_scale
+from tests.helpers import TEXTS, tiny_encoder
 
 pytestmark = pytest.mark.opensearch
 
@@ -73,3 +78,45 @@ def test_sparse_vector_refuses_token_string_keys(sparse_vector_node):
     index.create_index(sparse_vector_node, SEISMIC_INDEX, index.sparse_vector_index_body())
     with pytest.raises(OpenSearchError, match=r"document 'word' refused.*valid integer"):
         index.bulk_index(sparse_vector_node, SEISMIC_INDEX, [{"_id": "word", "sparse": {"학교": 1.0}}], progress=False)
+
+
+def test_scale_benchmark_builds_measures_and_removes_each_size(sparse_vector_node, tmp_path):
+    """`run_scale` end to end on two tiny sizes (the second partly synthetic); a rerun of one size keeps the other."""
+    rng = np.random.default_rng(0)
+    for name in ("alpha", "beta"):
+        docs = [
+            {"_id": f"{name}{i}", "title": "", "text": " ".join(rng.choice(TEXTS, size=3).tolist())} for i in range(40)
+        ]
+        queries = [{"_id": f"q{i}", "text": text.split()[0]} for i, text in enumerate(TEXTS)]
+        write_jsonl(tmp_path / name / "corpus.jsonl", docs)
+        write_jsonl(tmp_path / name / "queries.jsonl", queries)
+        qrels = "".join(f"q{i}\t{name}{i}\t1\n" for i in range(len(TEXTS)))
+        (tmp_path / name / "qrels").mkdir()
+        (tmp_path / name / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels, encoding="utf-8")
+    params = ScaleParams(
+        sizes=(60, 150),
+        benchmarks_dir=str(tmp_path),
+        corpora=("alpha", "beta"),
+        queries=len(TEXTS),
+        clients=2,
+        index_prefix="nsparse-test-scale",
+    )
+    output, plot = tmp_path / "scale.json", tmp_path / "scale.png"
+    report = run_scale(sparse_vector_node, params, output, plot, encoder=tiny_encoder())
+
+    assert read_json(output) == json.loads(json.dumps(report)) and plot.stat().st_size > 0
+    small, large = report["sizes"]["60"], report["sizes"]["150"]
+    assert (small["synthetic_documents"], large["synthetic_documents"]) == (0, 70) and large["synthetic"]
+    assert [small["seismic_approximate_threshold"], large["seismic_approximate_threshold"]] == [60, 150]
+    for entry in (small, large):
+        assert set(entry["systems"]) == set(SYSTEMS)
+        for figures in entry["systems"].values():
+            assert figures["documents"] == entry["documents"] and figures["segments"] == 1
+            assert figures["index_size_bytes"] > 0 and 0 < figures["latency_p50_ms"] <= figures["latency_p99_ms"]
+        assert 0 <= entry["systems"]["v2_sparse_vector"]["recall@10_vs_rank_features"] <= 1
+        assert entry["seismic_p50_over_bm25_p50"] > 0
+    assert sparse_vector_node.indices.get(index="nsparse-test-scale-*") == {}
+
+    rerun = run_scale(sparse_vector_node, replace(params, sizes=(150,)), output, plot, encoder=tiny_encoder())
+    assert rerun["sizes"]["60"] == report["sizes"]["60"]  # kept from the first run: same settings, same node
+    assert rerun["sizes"]["150"]["systems"]["bm25_nori"]["documents"] == 150

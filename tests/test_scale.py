@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -13,93 +12,82 @@ from nsparse.cli import build_parser
 from nsparse.opensearch import index, search
 from nsparse.opensearch.index import SeismicMethod, SparseVectorUnsupported
 from nsparse.opensearch.search import SeismicQuery
+from nsparse.pipeline.evaluate import encode_corpus
 from nsparse.pipeline.scale import (
-    CorpusProfile,
-    RealCorpus,
+    SYNTHETIC_CHUNK,
+    SYNTHETIC_PREFIX,
+    EncodedCorpus,
     ScaleParams,
     corpus_documents,
     quantization_ceiling,
     recall_at_k,
+    recombined_texts,
     seismic_for_size,
-    synthetic_documents,
+    sentences,
+    synthetic_corpus,
 )
+from tests.helpers import TEXTS, tiny_encoder
 
-WORDS = [f"w{i}" for i in range(200)]
 
-
-def _real(count: int = 600, vocabulary: int = 500, seed: int = 3) -> tuple[sp.csr_matrix, list[str]]:
-    """Real-looking encoded documents: Zipf-like term frequencies, varied lengths, term-specific weights."""
+def _real_texts(count: int = 40, seed: int = 3) -> list[str]:
+    """Texts of numbered sentences, so each synthetic sentence can be traced to its real text and place."""
     rng = np.random.default_rng(seed)
-    share = 1 / np.arange(1, vocabulary + 1) ** 1.1
-    share /= share.sum()
-    term_scale = rng.uniform(0.2, 1.0, size=vocabulary)
-    rows, cols, vals, texts = [], [], [], []
-    word_share = 1 / np.arange(1, len(WORDS) + 1)
-    word_share /= word_share.sum()
-    for row in range(count):
-        terms = rng.choice(vocabulary, size=int(rng.integers(5, 60)), replace=False, p=share)
-        rows += [row] * len(terms)
-        cols += terms.tolist()
-        vals += (term_scale[terms] * rng.uniform(0.5, 1.0, size=len(terms))).tolist()
-        texts.append(" ".join(rng.choice(WORDS, size=int(rng.integers(3, 40)), p=word_share)))
-    matrix = sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(count, vocabulary))
-    return matrix, texts
+    return [
+        " ".join(f"d{doc} s{place} " + "w " * int(rng.integers(1, 12)) + "end." for place in range(rng.integers(1, 8)))
+        for doc in range(count)
+    ]
 
 
-def _as_tuples(documents) -> list[tuple]:
-    return [(d.doc_id, d.text, d.term_ids.tolist(), d.weights.tolist()) for d in documents]
+def test_sentences_are_cut_after_sentence_ends():
+    assert sentences("첫 문장입니다. 두 번째인가요? 네! 끝") == ["첫 문장입니다.", "두 번째인가요?", "네!", "끝"]
+    assert sentences("v1.2 is a version.") == ["v1.2 is a version."]
+    assert sentences("   ") == ["   "]
 
 
-def test_synthetic_documents_are_seeded_and_a_smaller_corpus_is_a_prefix():
-    profile = CorpusProfile.fit(*_real())
-    first = _as_tuples(synthetic_documents(profile, 12_000, seed=5))
-    assert first == _as_tuples(synthetic_documents(profile, 12_000, seed=5))
-    assert first[:3_000] == _as_tuples(synthetic_documents(profile, 3_000, seed=5))
-    assert first[:50] != _as_tuples(synthetic_documents(profile, 50, seed=6))
-    assert len({doc_id for doc_id, *_ in first}) == 12_000
+def test_recombined_texts_join_runs_of_two_real_texts_as_long_as_real_ones():
+    real = _real_texts()
+    real_sentences = [sentences(text) for text in real]
+    texts = recombined_texts(real, 2_000, np.random.default_rng(0))
+    assert texts == recombined_texts(real, 2_000, np.random.default_rng(0))
+    assert texts[:50] == recombined_texts(real, 50, np.random.default_rng(0))
+    for text in texts:
+        parts = sentences(text)
+        sources = [int(part.split()[0][1:]) for part in parts]
+        first, second = sources[0], sources[-1]
+        assert first != second and sources == sorted(sources, key=lambda s: s != first)  # one run, then the other
+        for source in (first, second):
+            run = [part for part, s in zip(parts, sources) if s == source]
+            start = real_sentences[source].index(run[0])
+            assert real_sentences[source][start : start + len(run)] == run  # consecutive, in the real order
+    real_words = np.mean([len(text.split()) for text in real])
+    assert np.mean([len(text.split()) for text in texts]) == pytest.approx(real_words, rel=0.15)
+    with pytest.raises(ValueError, match="at least two real texts"):
+        recombined_texts(real[:1], 1, np.random.default_rng(0))
 
 
-def test_synthetic_documents_follow_the_real_distributions():
-    vectors, texts = _real()
-    profile = CorpusProfile.fit(vectors, texts)
-    synthetic = list(synthetic_documents(profile, 3_000, seed=0))
-    assert all(doc.synthetic and doc.title == "" for doc in synthetic)
-
-    real_lengths = np.diff(vectors.indptr)
-    lengths = np.asarray([len(doc.term_ids) for doc in synthetic])
-    assert lengths.mean() == pytest.approx(real_lengths.mean(), rel=0.05)
-    assert lengths.max() <= real_lengths.max()
-
-    # Terms in proportion to their real document frequency.
-    real_frequency = np.diff(sp.csc_matrix(vectors).indptr) / vectors.shape[0]
-    counts = Counter(term for doc in synthetic for term in doc.term_ids.tolist())
-    frequency = np.asarray([counts[t] for t in range(vectors.shape[1])]) / len(synthetic)
-    assert np.corrcoef(real_frequency, frequency)[0, 1] > 0.95
-    assert set(counts) <= set(np.flatnonzero(real_frequency).tolist())
-
-    # Each weight is one of that term's real weights; terms are distinct and sorted.
-    postings = sp.csc_matrix(vectors)
-    for doc in synthetic[:200]:
-        assert np.all(np.diff(doc.term_ids) > 0)
-        for term, weight in zip(doc.term_ids.tolist(), doc.weights.tolist()):
-            real_weights = postings.data[postings.indptr[term] : postings.indptr[term + 1]]
-            assert np.isclose(real_weights, weight).any()
-
-    # Text of real words, as long as real texts.
-    words = [word for doc in synthetic for word in doc.text.split()]
-    assert set(words) <= set(WORDS)
-    real_word_counts = [len(text.split()) for text in texts]
-    assert len(words) / len(synthetic) == pytest.approx(np.mean(real_word_counts), rel=0.05)
+def test_synthetic_corpus_is_seeded_encoded_and_a_smaller_one_is_a_prefix():
+    encoder = tiny_encoder()
+    real = [f"{text} 한국어 문장입니다." for text in TEXTS]
+    larger = synthetic_corpus(real, SYNTHETIC_CHUNK + 30, seed=5, encoder=encoder)
+    smaller = synthetic_corpus(real, 30, seed=5, encoder=encoder)
+    assert larger.synthetic and larger.titles == [""] * (SYNTHETIC_CHUNK + 30)
+    assert larger.texts[:30] == smaller.texts and larger.doc_ids[:30] == smaller.doc_ids
+    assert larger.doc_ids[-1] == f"{SYNTHETIC_PREFIX}{SYNTHETIC_CHUNK + 29:07d}"
+    assert synthetic_corpus(real, 30, seed=6, encoder=encoder).texts != smaller.texts
+    _, expected = encode_corpus(encoder, {"d": {"title": "", "text": smaller.texts[3]}}, progress=False)
+    assert (smaller.vectors.getrow(3) != expected).nnz == 0  # each text encoded as any document is
 
 
 def test_corpus_is_the_real_documents_then_synthetic_ones():
-    vectors, texts = _real(count=50)
-    real = RealCorpus([f"r{i}" for i in range(50)], ["t"] * 50, texts, vectors)
-    profile = CorpusProfile.fit(vectors, texts)
-    documents = list(corpus_documents(real, profile, 80, seed=0))
+    rng = np.random.default_rng(0)
+    vectors = sp.random(80, 50, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    real = EncodedCorpus([f"r{i}" for i in range(50)], ["t"] * 50, ["x"] * 50, vectors[:50], synthetic=False)
+    synthetic = EncodedCorpus([f"s{i}" for i in range(30)], [""] * 30, ["y"] * 30, vectors[50:], synthetic=True)
+    documents = list(corpus_documents(real, synthetic, 80))
     assert [doc.synthetic for doc in documents] == [False] * 50 + [True] * 30
     assert documents[7].doc_id == "r7" and documents[7].weights.tolist() == vectors.getrow(7).data.tolist()
-    assert [doc.doc_id for doc in corpus_documents(real, profile, 20, seed=0)] == [f"r{i}" for i in range(20)]
+    assert documents[57].doc_id == "s7" and documents[57].term_ids.tolist() == vectors.getrow(57).indices.tolist()
+    assert [doc.doc_id for doc in corpus_documents(real, synthetic, 20)] == [f"r{i}" for i in range(20)]
 
 
 def test_quantization_ceiling_rounds_the_largest_weight_up():
@@ -132,13 +120,14 @@ def test_sparse_vector_body_keeps_the_sparse_index_layout():
     assert body == rank_features
 
 
-def test_seismic_posting_lists_grow_with_the_corpus_unless_a_count_is_given():
+def test_seismic_is_sized_to_the_corpus_unless_values_are_given():
     params = ScaleParams()
-    assert [seismic_for_size(params, size).n_postings for size in (10_000, 100_000, 1_000_000)] == [160, 500, 5000]
+    sized = [seismic_for_size(params, size) for size in (10_000, 100_000, 1_000_000)]
+    assert [method.n_postings for method in sized] == [160, 200, 2000]
+    assert [method.approximate_threshold for method in sized] == [10_000, 100_000, 1_000_000]
     assert seismic_for_size(params, 100).n_postings == 160  # the plugin's own minimum
-    fixed = replace(params, seismic=replace(params.seismic, n_postings=300))
-    assert seismic_for_size(fixed, 1_000_000).n_postings == 300
-    assert seismic_for_size(params, 100_000).approximate_threshold == params.seismic.approximate_threshold
+    fixed = replace(params, seismic=replace(params.seismic, n_postings=300, approximate_threshold=5_000))
+    assert seismic_for_size(fixed, 1_000_000) == fixed.seismic
 
 
 def test_scale_cli_refuses_a_share_outside_zero_to_one(capsys):

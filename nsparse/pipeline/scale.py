@@ -1,10 +1,11 @@
 """Scale benchmark: BM25 (nori), v2 on `rank_features` and v2 on SEISMIC `sparse_vector`, 10k to 1M documents.
 
 The project holds about 18k real documents (the korquad and msmarco-ko corpora). Larger
-corpora are the real documents followed by synthetic ones, sampled from the real encoded
-documents' distributions (`CorpusProfile`): how many non-zero terms a document has, which
-terms (in proportion to their document frequency), each term's weight (drawn from that
-term's real weights), and text for BM25 made of real words in proportion to their counts.
+corpora are the real documents followed by synthetic ones (`recombined_texts`): each joins a
+run of sentences from one real document to a run from another, as long as a real document,
+and is encoded by the model like any document, so BM25 and v2 index the same text, and the
+topical term co-occurrence that SEISMIC's clusters rely on is real. (Terms drawn one by one
+from the real frequencies have none: at 1M such documents SEISMIC's recall@10 was 0.69.)
 Every figure is labelled with how many of its documents are synthetic.
 
 Queries are real benchmark queries encoded as the product encodes them (inference-free:
@@ -16,7 +17,8 @@ query vectors; and the node's heap and resident memory.
 Loading: replicas 0, `refresh_interval: -1` during the bulk load, then refresh and a force
 merge to one segment. SEISMIC clusters a segment's posting lists when a flush or a merge
 writes a segment of at least `approximate_threshold` documents (smaller segments are
-searched exactly), so after the merge the whole index is one clustered segment.
+searched exactly). The benchmark sets it to the corpus size, so only the merged segment is
+clustered, once: the whole index is then one clustered segment.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +56,7 @@ SYNTHETIC_PREFIX = "synthetic-"
 BUILD_TIMEOUT_S = 7200  # refresh and force merge of one index, clustering included
 SEISMIC_MIN_POSTINGS = 160  # neural-search's DEFAULT_POSTING_MINIMUM_LENGTH
 SYNTHETIC_CHUNK = 10_000  # documents per seeded chunk: the first N synthetic documents never depend on the total
+SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
 @dataclass(frozen=True)
@@ -68,80 +72,14 @@ class Document:
 
 
 @dataclass(frozen=True)
-class CorpusProfile:
-    """The real encoded documents' distributions that synthetic documents are sampled from."""
-
-    lengths: np.ndarray  # non-zero terms of each real document
-    term_postings: sp.csc_matrix  # the real vectors by term: column t holds term t's real weights
-    term_ids: np.ndarray  # terms present in some real document ...
-    term_cdf: np.ndarray  # ... and their cumulative document-frequency share
-    words: np.ndarray  # distinct whitespace-separated words of the real texts ...
-    word_cdf: np.ndarray  # ... and their cumulative count share
-    word_counts: np.ndarray  # words in each real text
-
-    @classmethod
-    def fit(cls, vectors: sp.csr_matrix, texts: Sequence[str]) -> CorpusProfile:
-        if vectors.shape[0] != len(texts) or not texts:
-            raise ValueError(f"need one text per vector and at least one: {vectors.shape[0]} vectors, {len(texts)}")
-        postings = sp.csc_matrix(vectors)
-        frequency = np.diff(postings.indptr)
-        term_ids = np.flatnonzero(frequency)
-        tokenised = [text.split() for text in texts]
-        words, counts = np.unique(np.asarray([w for ws in tokenised for w in ws], dtype=object), return_counts=True)
-        return cls(
-            lengths=np.diff(vectors.indptr),
-            term_postings=postings,
-            term_ids=term_ids,
-            term_cdf=_cdf(frequency[term_ids]),
-            words=words,
-            word_cdf=_cdf(counts),
-            word_counts=np.asarray([len(ws) for ws in tokenised]),
-        )
-
-    def sample(self, count: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray, np.ndarray]]:
-        """`count` synthetic (text, term ids, weights), each with a real document's number of terms and words.
-
-        Documents are drawn one after the other from `rng`, so the first n of a larger sample are the same.
-        """
-        documents = []
-        for _ in range(count):
-            length = int(self.lengths[rng.integers(len(self.lengths))])
-            word_count = int(self.word_counts[rng.integers(len(self.word_counts))])
-            draws = np.searchsorted(self.term_cdf, rng.random(2 * length + 8), side="right")
-            _, first = np.unique(draws, return_index=True)  # distinct terms, in the order they were drawn
-            terms = self.term_ids[draws[np.sort(first)][:length]]
-            starts = self.term_postings.indptr[terms]
-            available = self.term_postings.indptr[terms + 1] - starts
-            weights = self.term_postings.data[starts + (rng.random(len(terms)) * available).astype(np.int64)]
-            text = " ".join(self.words[np.searchsorted(self.word_cdf, rng.random(word_count), side="right")])
-            order = np.argsort(terms)
-            documents.append((text, terms[order], weights[order].astype(np.float32)))
-        return documents
-
-
-def _cdf(counts: np.ndarray) -> np.ndarray:
-    cumulative = np.cumsum(counts, dtype=np.float64)
-    return cumulative / cumulative[-1]
-
-
-def synthetic_documents(profile: CorpusProfile, count: int, seed: int) -> Iterator[Document]:
-    """`count` synthetic documents, seeded per chunk, so a smaller corpus is a prefix of a larger one."""
-    for chunk in range(math.ceil(count / SYNTHETIC_CHUNK)):
-        start = chunk * SYNTHETIC_CHUNK
-        rng = np.random.default_rng([seed, chunk])
-        sampled = profile.sample(min(SYNTHETIC_CHUNK, count - start), rng)
-        for offset, (text, terms, weights) in enumerate(sampled):
-            yield Document(f"{SYNTHETIC_PREFIX}{start + offset:07d}", "", text, terms, weights, synthetic=True)
-
-
-@dataclass(frozen=True)
-class RealCorpus:
-    """The real documents (ids, titles and texts) and their v2 vectors, in corpus order."""
+class EncodedCorpus:
+    """Documents (ids, titles and texts) and their v2 vectors, in corpus order."""
 
     doc_ids: list[str]
     titles: list[str]
     texts: list[str]
     vectors: sp.csr_matrix
+    synthetic: bool
 
     def documents(self, count: int) -> Iterator[Document]:
         for row in range(min(count, len(self.doc_ids))):
@@ -152,14 +90,65 @@ class RealCorpus:
                 self.texts[row],
                 self.vectors.indices[start:end],
                 self.vectors.data[start:end],
-                synthetic=False,
+                self.synthetic,
             )
 
 
-def corpus_documents(real: RealCorpus, profile: CorpusProfile, size: int, seed: int) -> Iterator[Document]:
+def sentences(text: str) -> list[str]:
+    """`text` cut after each sentence end (., ?, !) that a space follows; the text itself when it has none."""
+    return [part for part in SENTENCE_END.split(text.strip()) if part] or [text]
+
+
+def recombined_texts(real_texts: Sequence[str], count: int, rng: np.random.Generator) -> list[str]:
+    """`count` texts, each a run of sentences from one real text followed by a run from another.
+
+    Each text is as long (in words) as a randomly chosen real text, and its first source gives
+    30-70% of it. Runs start at a random sentence and keep the real order, so a synthetic
+    document reads as two real passages joined, and carries their topics' term co-occurrence.
+    Texts are drawn one after the other from `rng`, so the first n of a larger sample are the same.
+    """
+    if len(real_texts) < 2:
+        raise ValueError(f"recombining needs at least two real texts, not {len(real_texts)}")
+    split = [sentences(text) for text in real_texts]
+    word_counts = [[len(sentence.split()) for sentence in parts] for parts in split]
+
+    def run(source: int, words: int) -> tuple[list[str], int]:
+        """Sentences of real text `source` from a random one on, until they hold `words` words or the text ends."""
+        taken, held = [], 0
+        for position in range(int(rng.integers(len(split[source]))), len(split[source])):
+            taken.append(split[source][position])
+            held += word_counts[source][position]
+            if held >= words:
+                break
+        return taken, held
+
+    texts = []
+    for _ in range(count):
+        target = sum(word_counts[int(rng.integers(len(split)))])
+        first, second = (int(source) for source in rng.choice(len(split), size=2, replace=False))
+        head, held = run(first, max(1, round(rng.uniform(0.3, 0.7) * target)))
+        tail, _ = run(second, max(1, target - held))
+        texts.append(" ".join(head + tail))
+    return texts
+
+
+def synthetic_corpus(real_texts: Sequence[str], count: int, seed: int, encoder: Any) -> EncodedCorpus:
+    """`count` recombined texts encoded by `encoder`, seeded per chunk: a smaller corpus is a larger one's prefix."""
+    from nsparse.pipeline.evaluate import encode_corpus
+
+    texts: list[str] = []
+    for chunk in range(math.ceil(count / SYNTHETIC_CHUNK)):
+        rng = np.random.default_rng([seed, chunk])
+        texts += recombined_texts(real_texts, min(SYNTHETIC_CHUNK, count - len(texts)), rng)
+    doc_ids = [f"{SYNTHETIC_PREFIX}{number:07d}" for number in range(count)]
+    _, vectors = encode_corpus(encoder, {doc_id: {"title": "", "text": text} for doc_id, text in zip(doc_ids, texts)})
+    return EncodedCorpus(doc_ids, [""] * count, texts, vectors, synthetic=True)
+
+
+def corpus_documents(real: EncodedCorpus, synthetic: EncodedCorpus, size: int) -> Iterator[Document]:
     """The first `size` documents: the real ones, then synthetic ones."""
     yield from real.documents(size)
-    yield from synthetic_documents(profile, max(0, size - len(real.doc_ids)), seed)
+    yield from synthetic.documents(max(0, size - len(real.doc_ids)))
 
 
 @dataclass(frozen=True)
@@ -175,13 +164,14 @@ class ScaleParams:
     k: int = 10
     seed: int = 0
     bulk_batch: int = 2000
-    # Every measured size is searched by SEISMIC, not its exact fallback (plugin default threshold: 1M documents);
-    # ceilings left None are set from the encoded data.
-    seismic: SeismicMethod = field(default_factory=lambda: SeismicMethod(approximate_threshold=5_000))
+    # Left None: `approximate_threshold` is each corpus' size (only the force-merged segment is clustered, and
+    # every size is searched by SEISMIC, not its exact fallback); the ceilings are set from the encoded data.
+    seismic: SeismicMethod = field(default_factory=SeismicMethod)
     # SEISMIC keeps this share of the corpus per posting list (at least neural-search's own minimum, 160) unless
-    # `seismic.n_postings` fixes a count. The plugin's default share (0.0005: its minimum 160 at 100k documents)
-    # capped recall@10 at 0.85-0.90 of exact at 100k whatever the query parameters; 0.005 reached 0.94 (README).
-    n_postings_share: float = 0.005
+    # `seismic.n_postings` fixes a count: four times the plugin's default share (0.0005). At 100k documents,
+    # recall@10 of exact was 0.924 with 0.002 and 0.970 with 0.005, which took 2.2 times as long to cluster
+    # (clustering grows with the square of the posting length: 0.005 would take hours at 1M here). README.
+    n_postings_share: float = 0.002
     # neural-search's circuit breaker, which bounds SEISMIC's heap caches ("40%"); None leaves the cluster's (10%)
     neural_breaker_limit: str | None = None
     seismic_query: SeismicQuery = field(default_factory=SeismicQuery)
@@ -196,7 +186,7 @@ class EncodedQueries:
     vectors: sp.csr_matrix
 
 
-def load_real(params: ScaleParams, encoder: Any, limit: int) -> tuple[RealCorpus, EncodedQueries]:
+def load_real(params: ScaleParams, encoder: Any, limit: int) -> tuple[EncodedCorpus, EncodedQueries]:
     """Up to `limit` real documents of `params.corpora` encoded by the model, and the real queries, encoded too."""
     from nsparse.pipeline.evaluate import encode_corpus
 
@@ -210,11 +200,12 @@ def load_real(params: ScaleParams, encoder: Any, limit: int) -> tuple[RealCorpus
     corpus = dict(list(corpus.items())[:limit])
     doc_ids, vectors = encode_corpus(encoder, corpus)
     query_texts = list(queries.values())[: params.queries]
-    real = RealCorpus(
+    real = EncodedCorpus(
         doc_ids,
         [corpus[d]["title"] for d in doc_ids],
         [corpus[d]["text"] for d in doc_ids],
         vectors,
+        synthetic=False,
     )
     return real, EncodedQueries(list(queries)[: params.queries], query_texts, encoder.encode_queries(query_texts))
 
@@ -371,20 +362,26 @@ def _local_node_rss(pid: int) -> int | None:
 
 # --- the run --------------------------------------------------------------------------
 def seismic_for_size(params: ScaleParams, size: int) -> SeismicMethod:
-    """The SEISMIC mapping for a corpus of `size` documents: `n_postings` as given, else that share of `size`.
+    """The SEISMIC mapping for a corpus of `size` documents; what `params.seismic` leaves None is sized to it.
 
-    Never below neural-search's own minimum posting length, which its default keeps too.
+    `n_postings`: that share of `size`, never below neural-search's own minimum posting length.
+    `approximate_threshold`: `size`, so that the bulk load's segments and the merges on the way
+    are searched exactly and not clustered, and the force-merged segment is clustered once
+    (clustering every flushed segment, then each merge again, took most of a 1M build).
     """
-    if params.seismic.n_postings is not None:
-        return params.seismic
-    return replace(params.seismic, n_postings=max(SEISMIC_MIN_POSTINGS, round(params.n_postings_share * size)))
+    seismic = params.seismic
+    return replace(
+        seismic,
+        n_postings=seismic.n_postings or max(SEISMIC_MIN_POSTINGS, round(params.n_postings_share * size)),
+        approximate_threshold=seismic.approximate_threshold or size,
+    )
 
 
 def run_size(
     client: OpenSearch,
     size: int,
-    real: RealCorpus,
-    profile: CorpusProfile,
+    real: EncodedCorpus,
+    synthetic: EncodedCorpus,
     vocab: Sequence[str],
     queries: EncodedQueries,
     params: ScaleParams,
@@ -397,20 +394,21 @@ def run_size(
     names = {system: f"{params.index_prefix}-{system.replace('_', '-')}-{size}" for system in params.systems}
     params = replace(params, seismic=seismic_for_size(params, size))
     systems = system_indices(client, names, vocab, queries, params)
-    synthetic = max(0, size - len(real.doc_ids))
+    synthetic_count = max(0, size - len(real.doc_ids))
     result: dict[str, Any] = {
         "documents": size,
-        "real_documents": size - synthetic,
-        "synthetic_documents": synthetic,
-        "synthetic": synthetic > 0,
+        "real_documents": size - synthetic_count,
+        "synthetic_documents": synthetic_count,
+        "synthetic": synthetic_count > 0,
         "seismic_n_postings": params.seismic.n_postings,
+        "seismic_approximate_threshold": params.seismic.approximate_threshold,
         "systems": {},
     }
     rankings: dict[str, dict[str, search.Ranking]] = {}
     try:
         for system in params.systems:
             spec = systems[system]
-            documents = corpus_documents(real, profile, size, params.seed)
+            documents = corpus_documents(real, synthetic, size)
             figures = build_index(client, names[system], spec, documents, params.bulk_batch)
             figures["index_size_bytes"] = os_index.settled_index_size_bytes(client, names[system])
             rankings[system] = {qid: spec.searcher(qid) for qid in queries.query_ids}  # warm-up, and the rankings
@@ -453,7 +451,7 @@ def run_scale(
             )
     encoder = encoder or load_model(params.model)
     real, queries = load_real(params, encoder, max(params.sizes))
-    profile = CorpusProfile.fit(real.vectors, real.texts)
+    synthetic = synthetic_corpus(real.texts, max(0, max(params.sizes) - len(real.doc_ids)), params.seed, encoder)
     seismic = replace(
         params.seismic,
         quantization_ceiling_ingest=params.seismic.quantization_ceiling_ingest
@@ -468,6 +466,7 @@ def run_scale(
         "model": params.model,
         "params": _comparable(asdict(params)),
         "real_documents_available": len(real.doc_ids),
+        "synthetic_documents_are": "two real documents' sentence runs joined, encoded by the model",
         "query_nonzero_terms_mean": float(np.diff(queries.vectors.indptr).mean()),
         "document_nonzero_terms_mean": float(np.diff(real.vectors.indptr).mean()),
         "sizes": _earlier_sizes(output, params, client),
@@ -480,7 +479,7 @@ def run_scale(
         plot_latency(report, plot)
 
     for size in sorted(params.sizes):
-        run_size(client, size, real, profile, encoder.vocab, queries, params, save)
+        run_size(client, size, real, synthetic, encoder.vocab, queries, params, save)
     return report
 
 
