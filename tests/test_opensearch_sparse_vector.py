@@ -113,6 +113,7 @@ def test_scale_benchmark_builds_measures_and_removes_each_size(sparse_vector_nod
         for figures in entry["systems"].values():
             assert figures["documents"] == entry["documents"] and figures["segments"] == 1
             assert figures["index_size_bytes"] > 0 and 0 < figures["latency_p50_ms"] <= figures["latency_p99_ms"]
+            assert figures["queries"] == len(TEXTS) and figures["throughput_qps"] > 0
         assert 0 <= entry["systems"]["v2_sparse_vector"]["recall@10_vs_rank_features"] <= 1
         assert entry["seismic_p50_over_bm25_p50"] > 0
     assert sparse_vector_node.indices.get(index="nsparse-test-scale-*") == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -19,6 +20,7 @@ from nsparse.pipeline.scale import (
     EncodedCorpus,
     ScaleParams,
     corpus_documents,
+    measure_latency,
     quantization_ceiling,
     recall_at_k,
     recombined_texts,
@@ -162,3 +164,23 @@ def test_sparse_vector_needs_opensearch_3_3():
         index.require_sparse_vector(_Cluster("3.2.0"))
     index.require_sparse_vector(_Cluster("3.3.0"))
     index.require_sparse_vector(_Cluster("3.6.0-SNAPSHOT"))
+
+
+def test_latency_is_measured_with_the_systems_taking_turns_query_by_query():
+    calls: list[tuple[str, str]] = []
+
+    def searcher(name: str, pause_s: float):
+        def search_once(qid: str) -> list:
+            calls.append((name, qid))
+            time.sleep(pause_s)
+            return []
+
+        return search_once
+
+    searchers = {"slow": searcher("slow", 0.004), "fast": searcher("fast", 0.0), "mid": searcher("mid", 0.001)}
+    figures = measure_latency(searchers, ["q0", "q1", "q2", "q3"], clients=1)
+    assert calls[:6] == [("slow", "q0"), ("fast", "q0"), ("mid", "q0"), ("fast", "q1"), ("mid", "q1"), ("slow", "q1")]
+    assert calls[6:9] == [("mid", "q2"), ("slow", "q2"), ("fast", "q2")]
+    assert {name: entry["queries"] for name, entry in figures.items()} == {"slow": 4, "fast": 4, "mid": 4}
+    assert figures["slow"]["latency_p50_ms"] >= 4 > figures["fast"]["latency_p99_ms"]
+    assert figures["fast"]["clients"] == 1

@@ -47,7 +47,7 @@ from nsparse.opensearch.client import refused_as
 from nsparse.opensearch.index import SPARSE_FIELD, SeismicMethod
 from nsparse.opensearch.node import resident_memory_bytes
 from nsparse.opensearch.search import SeismicQuery
-from nsparse.pipeline.benchmark import percentile
+from nsparse.pipeline.benchmark import percentile, throughput
 
 log = logging.getLogger(__name__)
 
@@ -296,26 +296,37 @@ def build_index(
 
 
 def measure_latency(
-    searcher: Callable[[str], search.Ranking], query_ids: Sequence[str], clients: int
-) -> dict[str, float]:
-    """Each query's round trip with `clients` concurrent clients: p50, p99 and throughput."""
+    searchers: dict[str, Callable[[str], search.Ranking]], query_ids: Sequence[str], clients: int
+) -> dict[str, dict[str, float]]:
+    """Each system's p50 and p99 round trip, every query run on every system by `clients` concurrent clients.
 
-    def timed(qid: str) -> float:
+    The systems take turns query by query, in an order rotated from query to query (as the
+    pipeline's benchmark does), so the SEISMIC / BM25 ratio is measured under the same load.
+    """
+    names = list(searchers)
+    turns = [
+        (name, qid)
+        for position, qid in enumerate(query_ids)
+        for name in names[position % len(names) :] + names[: position % len(names)]
+    ]
+
+    def timed(turn: tuple[str, str]) -> float:
         start = time.perf_counter()
-        searcher(qid)
+        searchers[turn[0]](turn[1])
         return (time.perf_counter() - start) * 1000
 
-    start = time.perf_counter()
+    by_system: dict[str, list[float]] = {name: [] for name in names}
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        latencies = list(pool.map(timed, query_ids))
-    wall_s = time.perf_counter() - start
+        for (name, _), milliseconds in zip(turns, pool.map(timed, turns)):
+            by_system[name].append(milliseconds)
     return {
-        "clients": clients,
-        "load_average_1m": os.getloadavg()[0],  # the machine's load while timing: shared machines are noisy
-        "queries": len(latencies),
-        "latency_p50_ms": percentile(latencies, 50),
-        "latency_p99_ms": percentile(latencies, 99),
-        "throughput_qps": len(latencies) / wall_s,
+        name: {
+            "clients": clients,
+            "queries": len(latencies),
+            "latency_p50_ms": percentile(latencies, 50),
+            "latency_p99_ms": percentile(latencies, 99),
+        }
+        for name, latencies in by_system.items()
     }
 
 
@@ -412,20 +423,27 @@ def run_size(
             figures = build_index(client, names[system], spec, documents, params.bulk_batch)
             figures["index_size_bytes"] = os_index.settled_index_size_bytes(client, names[system])
             rankings[system] = {qid: spec.searcher(qid) for qid in queries.query_ids}  # warm-up, and the rankings
-            figures.update(measure_latency(spec.searcher, queries.query_ids, params.clients))
             result["systems"][system] = figures
             result["node_memory"] = node_memory(client)
-            if {"v2_sparse_vector", "v2_rank_features"} <= set(rankings):
-                result["systems"]["v2_sparse_vector"][f"recall@{params.k}_vs_rank_features"] = recall_at_k(
-                    rankings["v2_sparse_vector"], rankings["v2_rank_features"], params.k
-                )
-            if {"v2_sparse_vector", "bm25_nori"} <= set(rankings):
-                result["seismic_p50_over_bm25_p50"] = (
-                    result["systems"]["v2_sparse_vector"]["latency_p50_ms"]
-                    / result["systems"]["bm25_nori"]["latency_p50_ms"]
-                )
-            log.info("%d documents, %s: %s", size, system, figures)
+            log.info("%d documents, %s built: %s", size, system, figures)
             save(result)
+        searchers = {system: systems[system].searcher for system in params.systems}
+        result["load_average_1m"] = os.getloadavg()[0]  # the machine's load before timing: shared machines are noisy
+        latency = measure_latency(searchers, queries.query_ids, params.clients)
+        for system, searcher in searchers.items():
+            qps = throughput(searcher, queries.query_ids, params.clients)  # a block figure: each system alone
+            result["systems"][system].update(latency[system], throughput_qps=qps)
+        if {"v2_sparse_vector", "v2_rank_features"} <= set(rankings):
+            result["systems"]["v2_sparse_vector"][f"recall@{params.k}_vs_rank_features"] = recall_at_k(
+                rankings["v2_sparse_vector"], rankings["v2_rank_features"], params.k
+            )
+        if {"v2_sparse_vector", "bm25_nori"} <= set(rankings):
+            result["seismic_p50_over_bm25_p50"] = (
+                result["systems"]["v2_sparse_vector"]["latency_p50_ms"]
+                / result["systems"]["bm25_nori"]["latency_p50_ms"]
+            )
+        log.info("%d documents timed: %s", size, result["systems"])
+        save(result)
     finally:
         if not params.keep_indices:
             for name in names.values():
@@ -514,7 +532,8 @@ def plot_latency(report: dict[str, Any], path: Path) -> None:
     x = [entry["documents"] for entry in sizes]
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for system in SYSTEMS:
-        measured = [(n, e["systems"][system]) for n, e in zip(x, sizes) if system in e["systems"]]
+        timed = [(n, e["systems"].get(system, {})) for n, e in zip(x, sizes)]
+        measured = [(n, f) for n, f in timed if "latency_p50_ms" in f]  # a size cut short has build figures only
         if not measured:
             continue
         xs = [n for n, _ in measured]
@@ -527,7 +546,8 @@ def plot_latency(report: dict[str, Any], path: Path) -> None:
     ax.set_xticks(x, [f"{n:,}{'*' if e['synthetic'] else ''}" for n, e in zip(x, sizes)])
     ax.set_ylabel("latency ms (p50 solid, p99 dashed)")
     ax.set_title(f"OpenSearch {report['opensearch_version']}, {report['params']['clients']} concurrent clients")
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:  # nothing timed yet: the build figures are saved all the same
+        ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb") as handle:
