@@ -243,11 +243,13 @@ def delete_model_group(client: OpenSearch, model_group_id: str, timeout_s: float
     """Delete an (emptied) model group.
 
     ML Commons deletes a model's chunks asynchronously and refuses to delete a group
-    while any chunk still names it, so wait for them to go first.
+    while any chunk still names it, so wait for them to go first. On several nodes the
+    node that checks may not see the deletions yet when our search does (409 "associated
+    model versions"): that refusal is asked again until `timeout_s`.
     """
     action = f"deleting model group {model_group_id}"
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
         remaining = _request(
             client,
             "POST",
@@ -256,9 +258,18 @@ def delete_model_group(client: OpenSearch, model_group_id: str, timeout_s: float
             body={"query": {"term": {"model_group_id": model_group_id}}, "size": 0},
         )
         if remaining["hits"]["total"]["value"] == 0:
-            break
+            try:
+                _request(client, "DELETE", f"/model_groups/{model_group_id}", action)
+                return
+            except OpenSearchError as err:
+                if err.status_code != 409 or "associated model versions" not in str(err):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+        elif time.monotonic() >= deadline:
+            _request(client, "DELETE", f"/model_groups/{model_group_id}", action)  # the cluster's own refusal
+            return
         time.sleep(0.5)
-    _request(client, "DELETE", f"/model_groups/{model_group_id}", action)
 
 
 def predict_sparse(client: OpenSearch, model_id: str, texts: list[str]) -> list[dict[str, float]]:
