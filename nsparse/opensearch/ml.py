@@ -257,18 +257,14 @@ def delete_model_group(client: OpenSearch, model_group_id: str, timeout_s: float
             action,
             body={"query": {"term": {"model_group_id": model_group_id}}, "size": 0},
         )
-        if remaining["hits"]["total"]["value"] == 0:
+        out_of_time = time.monotonic() >= deadline
+        if remaining["hits"]["total"]["value"] == 0 or out_of_time:  # out of time: the cluster's own refusal
             try:
                 _request(client, "DELETE", f"/model_groups/{model_group_id}", action)
                 return
             except OpenSearchError as err:
-                if err.status_code != 409 or "associated model versions" not in str(err):
+                if out_of_time or err.status_code != 409 or "associated model versions" not in str(err):
                     raise
-                if time.monotonic() >= deadline:
-                    raise
-        elif time.monotonic() >= deadline:
-            _request(client, "DELETE", f"/model_groups/{model_group_id}", action)  # the cluster's own refusal
-            return
         time.sleep(0.5)
 
 

@@ -100,13 +100,18 @@ def run_interleaved(searchers: dict[str, Searcher], queries: dict[str, str], des
     names = list(searchers)
     runs = {name: SystemRun({}, []) for name in names}
     for position, (qid, text) in enumerate(tqdm(queries.items(), desc=desc, unit="q", leave=False)):
-        shift = position % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in turn_order(names, position):
             start = time.perf_counter()
             hits = searchers[name](text)
             runs[name].latencies_ms.append((time.perf_counter() - start) * 1000)
             runs[name].run[qid] = {doc_id: score for doc_id, score in hits}
     return runs
+
+
+def turn_order(names: Sequence[str], position: int) -> list[str]:
+    """The order in which the systems run the query at `position`: rotated by one per query."""
+    shift = position % len(names)
+    return [*names[shift:], *names[:shift]]
 
 
 @contextmanager

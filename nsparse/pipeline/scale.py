@@ -47,7 +47,7 @@ from nsparse.opensearch.client import refused_as
 from nsparse.opensearch.index import SPARSE_FIELD, SeismicMethod
 from nsparse.opensearch.node import resident_memory_bytes
 from nsparse.opensearch.search import SeismicQuery
-from nsparse.pipeline.benchmark import percentile, throughput
+from nsparse.pipeline.benchmark import percentile, throughput, turn_order
 
 log = logging.getLogger(__name__)
 
@@ -304,11 +304,7 @@ def measure_latency(
     pipeline's benchmark does), so the SEISMIC / BM25 ratio is measured under the same load.
     """
     names = list(searchers)
-    turns = [
-        (name, qid)
-        for position, qid in enumerate(query_ids)
-        for name in names[position % len(names) :] + names[: position % len(names)]
-    ]
+    turns = [(name, qid) for position, qid in enumerate(query_ids) for name in turn_order(names, position)]
 
     def timed(turn: tuple[str, str]) -> float:
         start = time.perf_counter()
