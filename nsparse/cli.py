@@ -25,6 +25,7 @@ EXAMPLES = {
     "evaluate": """\
         examples:
           nsparse evaluate models/v2 data/benchmarks/korquad --baseline bm25
+          nsparse evaluate models/v2 path/to/my-beir-folder --as-shipped   # statistics not fitted to it
           nsparse evaluate opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1 \\
               path/to/beir/scifact --split test --output scifact.json""",
     "encode": """\
@@ -114,17 +115,32 @@ def _evaluate(args: argparse.Namespace) -> int:
         baselines=args.baseline or (),
         batch_size=args.batch_size,
         index_precision=not args.full_precision,
+        fit_statistics=not args.as_shipped,
         progress=not args.quiet,
     )
     metrics = ["ndcg@10", "mrr@10", "recall@100", "doc_nnz", "query_nnz", "flops"]
     rows = [[system, *(figures.get(m, "–") for m in metrics)] for system, figures in result.systems.items()]
     print(f"{result.benchmark} ({result.split}): {result.documents:,} documents, {result.queries:,} queries")
+    print(f"statistics: {describe_statistics(result.statistics)}")
     print(table(["system", *metrics], rows))
     print("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings_s.items()))
     if args.output:
         write_json(args.output, result.to_json())
         print(f"wrote {args.output}")
     return 0
+
+
+def describe_statistics(statistics: dict[str, Any]) -> str:
+    """One line saying which corpus the model's BM25 statistics (IDF, mean length) come from."""
+    fitted = statistics.get("fitted_to")
+    if statistics["mode"] == "fitted" and fitted:
+        return (
+            f"fitted to this corpus ({fitted['documents']:,} documents, mean length "
+            f"{fitted['avg_doc_length']:.1f} tokens), as deploy fits them to the index"
+        )
+    shipped = statistics.get("fitted_to")
+    source = f"{shipped['documents']:,} documents" if shipped else "the training corpora"
+    return f"as shipped (fitted to {source}); without --as-shipped they are fitted to this corpus"
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -360,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-precision",
         action="store_true",
         help="score float32 weights instead of the 9 significant bits a rank_features index stores",
+    )
+    evaluate.add_argument(
+        "--as-shipped",
+        action="store_true",
+        help="score with the model's statistics as shipped instead of fitting IDF and mean length to this corpus "
+        "(deploy fits them to the corpus it indexes)",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -228,6 +228,7 @@ class Deploy(Section):
     model_version: str = Field(min_length=1)
     index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")]  # OpenSearch index names: lower case
     ingest: Literal["auto", "pipeline", "client"]
+    fit_statistics: bool  # each index's models fitted to its corpus (IDF, mean length); false: as shipped
     deploy_timeout_s: PositiveFloat
     encode_batch_size: PositiveInt
     bulk_batch_size: PositiveInt
@@ -343,8 +344,15 @@ class TrainEncoder(Section):
     mode: Literal["inference-free", "bi-encoder"]
     lexical_floor: bool
     prune_ratio: Annotated[float, Field(ge=0, lt=1)]
-    max_length: PositiveInt
+    max_length: PositiveInt | None  # None: whole documents (the floor has no window)
     window: PositiveInt | None
+
+    @model_validator(mode="after")
+    def _whole_documents_need_a_window(self) -> TrainEncoder:
+        if self.max_length is None and not self.lexical_floor and self.window is None:
+            raise ValueError("max_length null (whole documents) needs lexical_floor true or a transformer window")
+        return self
+
     query_max_length: PositiveInt
 
 

@@ -59,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             deployment = Deployment.load(record).require_complete(record)
             index = deployment.indices[args.benchmark]
             run = functools.partial(
-                search.neural_sparse_model, client, index, SPARSE_FIELD, model_id=deployment.query_model_id, k=top_k
+                search.neural_sparse_model,
+                client,
+                index,
+                SPARSE_FIELD,
+                model_id=deployment.query_model_id(args.benchmark),
+                k=top_k,
             )
         else:
             parser.error(

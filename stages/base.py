@@ -2,8 +2,10 @@
 
 With `base.pretrained` set (a hub id such as
 `opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1`) the stage only
-records it; otherwise it trains the offline base model (tokenizer + MLM) on
-`data/pretrain/text.txt`. Either way `models/base/source.json` names what `train` loads.
+records it; otherwise it learns the vocabulary (tokenizer, stop pieces) on `data/pretrain/text.txt`
+and pre-trains the masked LM on it only when a variant trains the learned part
+(`train.objective.learned_part`); the default model is the lexical floor, which never runs it.
+Either way `models/base/source.json` names what `train` loads.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from nsparse.config import load_params
 from nsparse.io import write_json, write_timings
 from nsparse.model.base import BaseModelSettings, build_base_model
 from nsparse.model.threads import configure_threads
+from nsparse.params import deep_merged
 
 STAGE_KEYS = ("pretrained", "threads")
+
+
+def needs_pretraining(params: dict) -> bool:
+    """Whether any variant trains the transformer's learned part, the only reader of the pre-trained weights."""
+    return any(
+        deep_merged(params["train"], variant.get("train", {}))["objective"]["learned_part"]
+        for variant in params["variants"].values()
+    )
 
 
 def main() -> None:
@@ -31,7 +42,9 @@ def main() -> None:
     settings = BaseModelSettings(
         seed=params["seed"], **{key: value for key, value in base.items() if key not in STAGE_KEYS}
     )
-    figures = build_base_model(Path(paths["pretrain"]) / "text.txt", output, settings)
+    figures = build_base_model(
+        Path(paths["pretrain"]) / "text.txt", output, settings, pretrain=needs_pretraining(params)
+    )
     figures["threads"] = torch.get_num_threads()
     write_timings(paths["reports"], "base", figures.pop("timings_s"))
     write_json(f"{output}/training.json", figures)

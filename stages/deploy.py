@@ -1,4 +1,5 @@
-"""DVC stage `deploy@<variant>`: register the exported models in ML Commons, build and fill the indices.
+"""DVC stage `deploy@<variant>`: fit the model to each corpus, register the models in ML Commons, build and fill
+the indices.
 
 Your own documents (data/own), when configured, are indexed too and get the alias `deploy.own_index`.
 """
@@ -10,6 +11,7 @@ import logging
 from pathlib import Path
 
 from nsparse.config import load_params
+from nsparse.export.package import ExportSettings
 from nsparse.opensearch.client import connect
 from nsparse.pipeline.deploy import deploy_variant
 from nsparse.pipeline.own import own_benchmark_folders, point_own_aliases
@@ -26,6 +28,7 @@ def main() -> None:
     benchmarks = {name: Path(paths["benchmarks"]) / name for name in params["evaluation"]["benchmarks"]}
     benchmarks.update(own_benchmark_folders(own))
     record = Path(paths["deploy"]) / args.variant / "deployment.json"
+    parity = params["export"]["parity"]
     deploy_variant(
         connect(),
         args.variant,
@@ -34,6 +37,9 @@ def main() -> None:
         benchmarks,
         params["deploy"],
         record=record,
+        export_settings=ExportSettings(
+            opset=params["export"]["opset"], parity_atol=parity["atol"], parity_top_k=parity["top_k"]
+        ),
     )
     for alias in point_own_aliases(connect(), record, own, params["deploy"], list(params["variants"])):
         print(f"your documents are searchable as {alias}")

@@ -171,7 +171,7 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
         assert list(opensearch.indices.get_alias(name=alias)) == [deployment.indices[name]]
         assert opensearch.count(index=alias)["count"] == len(CORPUS)
     assert point_own_aliases(opensearch, record, own_dir, params, [VARIANT]) == aliases  # idempotent
-    assert search_index(opensearch, Target("nsparse-test-mydocs", deployment.query_model_id), "서울 수도", 3)
+    assert search_index(opensearch, Target("nsparse-test-mydocs", deployment.query_model_id(name)), "서울 수도", 3)
 
     bench_params = {
         **load_params(ROOT / "params.yaml")["benchmark"],

@@ -45,16 +45,15 @@ def test_search_prints_hits_with_matched_terms(opensearch: OpenSearch, deployed:
     assert 0 < len(hits) <= 3 and all(hit["doc_id"] in CORPUS for hit in hits)
     assert [hit["score"] for hit in hits] == sorted((hit["score"] for hit in hits), reverse=True)
     deployment = json.loads((deployed / "deploy" / VARIANT / "deployment.json").read_text())
-    (query_weights,) = ml.predict_sparse(opensearch, deployment["query_model_id"], [QUERY])
+    query_model_id = deployment["corpora"][deployment["corpus_of"]["docs"]]["query_model_id"]
+    (query_weights,) = ml.predict_sparse(opensearch, query_model_id, [QUERY])
     for hit in hits:  # a neural_sparse score is the dot product of the matched terms (the index keeps 9 bits)
         assert hit["score"] == pytest.approx(sum(m["contribution"] for m in hit["matches"]), rel=4e-3)
         assert all(m["query_weight"] == pytest.approx(query_weights[m["token"]]) for m in hit["matches"])
         assert hit["text"] == CORPUS[hit["doc_id"]]["text"]
 
     index = deployment["indices"]["docs"]
-    direct = run_cli(
-        "search", QUERY, "--index", index, "--model-id", deployment["query_model_id"], "-k", "3", cwd=deployed
-    )
+    direct = run_cli("search", QUERY, "--index", index, "--model-id", query_model_id, "-k", "3", cwd=deployed)
     assert direct.returncode == 0, direct.stderr
     assert f"{index}: {len(hits)} hits" in direct.stdout and "matched:" in direct.stdout
 

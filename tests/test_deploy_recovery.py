@@ -117,10 +117,10 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     record = tmp_path / "deploy" / "tiny" / "deployment.json"
     real_deploy = deploy.deploy_replacing_older_versions
 
-    def dies_before_the_document_model(client, package, variant, model_id, params):
-        if package is deploy.DOC_MODEL:
+    def dies_before_the_document_model(client, name, model_id, timeout_s):
+        if name.endswith(f"-{deploy.DOC_MODEL.side}"):
             proxy.kill()
-        return real_deploy(client, package, variant, model_id, params)
+        return real_deploy(client, name, model_id, timeout_s)
 
     monkeypatch.setattr(deploy, "deploy_replacing_older_versions", dies_before_the_document_model)
     caplog.set_level(logging.WARNING)
@@ -131,7 +131,9 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     assert f"recorded in {record}" in message and "nsparse cleanup tiny" in message
     assert "could not deploy the ONNX document model" not in caplog.text
     partial = Deployment.load(record)
-    assert not partial.complete and partial.model_group_id and partial.query_model_id and partial.doc_model_id
+    partial_models = partial.models("ko")
+    assert not partial.complete and partial.model_group_id and partial_models.query_model_id
+    assert partial_models.doc_model_id
     with pytest.raises(RuntimeError, match="did not finish: rerun it"):
         partial.require_complete(record)
 
@@ -139,7 +141,7 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     monkeypatch.setattr(deploy, "deploy_replacing_older_versions", real_deploy)
     done = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, PARAMS, record=record)
     assert Deployment.load(record) == done and done.complete and done.ingest == "pipeline"
-    assert (done.query_model_id, done.doc_model_id) == (partial.query_model_id, partial.doc_model_id)
+    assert done.models("ko") == partial_models
     assert opensearch.count(index=done.indices["ko"])["count"] == len(TEXTS)
 
     # Dying half-way through indexing leaves a record naming the index; cleanup removes everything it names.
@@ -158,15 +160,13 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     ):
         deploy_variant(client, "tiny", model_dir, export_dir, benchmarks, PARAMS, record=record)
     half = Deployment.load(record)
-    assert not half.complete and half.indices == done.indices and half.ingest_pipeline
+    assert not half.complete and half.indices == done.indices and half.models("ko").ingest_pipeline
     assert opensearch.indices.exists(index=half.indices["ko"])
 
     cleanup(opensearch, half)
     assert not opensearch.indices.exists(index=half.indices["ko"])
-    assert (
-        ml.find_models(opensearch, "nsparse-test-tiny-doc") == []
-        and ml.find_models(opensearch, "nsparse-test-tiny-query") == []
-    )
+    for side in (deploy.DOC_MODEL, deploy.QUERY_MODEL):
+        assert ml.find_models(opensearch, deploy.model_name(PARAMS, "tiny", side, half.corpus_of["ko"])) == []
     cleanup(opensearch, half)  # a second cleanup finds nothing left, and that is fine
 
 
@@ -202,14 +202,15 @@ def test_the_real_node_killed_during_ingest_then_restarted_converges_without_orp
         with pytest.raises(ClusterUnreachable, match=r"deploy tiny: indexing into nsparse-test-tiny-\w+"):
             deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, record=record)
         half = Deployment.load(record)
-        assert not half.complete and half.indices and half.doc_model_id and half.query_model_id
+        assert not half.complete and half.indices and half.models("ko").doc_model_id
+        assert half.models("ko").query_model_id
     finally:
         node.up()  # the rest of the session needs the node
 
     monkeypatch.setattr(os_index, "bulk_index", real_bulk)
     done = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, record=record)
-    assert done.complete and (done.doc_model_id, done.query_model_id) == (half.doc_model_id, half.query_model_id)
+    assert done.complete and done.models("ko") == half.models("ko")
     assert opensearch.count(index=done.indices["ko"])["count"] == len(corpus)  # the half-built index was rebuilt
-    for side in ("doc", "query"):  # no orphan: one registered model per side, the one the record names
-        assert len(ml.find_models(opensearch, f"nsparse-test-tiny-{side}")) == 1
+    for side in (deploy.DOC_MODEL, deploy.QUERY_MODEL):  # no orphan: one registered model per side, as recorded
+        assert len(ml.find_models(opensearch, deploy.model_name(params, "tiny", side, done.corpus_of["ko"]))) == 1
     cleanup(opensearch, done)

@@ -359,15 +359,17 @@ def test_the_pipelines_deploy_runs_on_the_cluster_with_models_on_every_node(loca
     write_benchmark(tmp_path / "ko", corpus, {"q0": "서울 수도"}, {"test": {"q0": {"d0": 1}}})
     done = deploy_variant(client, "tiny", model_dir, export_dir, {"ko": tmp_path / "ko"}, DEPLOY_TEST_PARAMS)
     try:
-        assert done.complete and done.doc_model_deployed and done.ingest == "pipeline"
-        for model_id in (done.query_model_id, done.doc_model_id):
+        assert done.complete and done.ingest == "pipeline"
+        for model_id in (done.query_model_id("ko"), done.models("ko").doc_model_id):
             model = ml.get_model(client, model_id)
             assert (model["model_state"], model["current_worker_node_count"]) == ("DEPLOYED", NODES), model
         name = done.indices["ko"]
         shape = client.indices.get_settings(index=name)[name]["settings"]["index"]
         assert (shape["number_of_shards"], shape["number_of_replicas"]) == (str(NODES), "1")
         assert client.count(index=name)["count"] == len(corpus)
-        assert search.neural_sparse_model(client, name, index.SPARSE_FIELD, "서울 수도", done.query_model_id, k=10)
+        assert search.neural_sparse_model(
+            client, name, index.SPARSE_FIELD, "서울 수도", done.query_model_id("ko"), k=10
+        )
     finally:
         cleanup(client, done)
         ml.delete_model_group(client, done.model_group_id)

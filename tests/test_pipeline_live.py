@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
-from helpers import TEXTS
+from helpers import DEPLOY_TEST_PARAMS, TEXTS
 from nsparse.config import load_params
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.eval import evaluate
 from nsparse.eval.bm25 import document_text
-from nsparse.model.encoder import SparseEncoder
+from nsparse.model.encoder import SILENT_QUERY_WEIGHT, SparseEncoder
 from nsparse.opensearch import ml, search
 from nsparse.pipeline.baselines import bm25_nori_system, ensure_bm25_index
-from nsparse.pipeline.deploy import cleanup, deploy_variant
+from nsparse.pipeline.deploy import AS_SHIPPED, DOC_MODEL, cleanup, deploy_variant, model_name
+from nsparse.pipeline.fitting import fit_to_corpus
 
 CORPUS = {
     "d1": {"title": "", "text": "학교가 끝나면 학생들은 도서관으로 간다"},
@@ -42,24 +43,30 @@ def test_bm25_nori_finds_inflected_forms_and_reuses_an_identical_index(opensearc
     assert grown != index and opensearch.count(index=grown)["count"] == 4
 
 
-def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
+def test_deploy_fits_each_corpus_indexes_whole_documents_and_redeploy_reuses_models(
     opensearch: OpenSearch, exported_variant: tuple[Path, Path], tmp_path: Path
 ) -> None:
     model_dir, export_dir = exported_variant
     corpus = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
-    corpus["long"] = {"title": "부산", "text": " ".join(TEXTS * 4)}  # titled, longer than query_max_length
-    for name in ("ko", "en2ko"):  # two benchmarks over one corpus
-        write_benchmark(tmp_path / name, corpus, {"q0": "대한민국의 수도"}, {"test": {"q0": {"d0": 1}}})
-    benchmarks = {"ko": tmp_path / "ko", "en2ko": tmp_path / "en2ko"}
+    # Titled and longer than ML Commons' 512-token default and the transformer's window: read whole all the same.
+    corpus["long"] = {"title": "부산", "text": " ".join(TEXTS[:3] * 40) + " 김치"}  # 김치 only at its end
+    other = {f"o{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS[:3])}
+    for name, docs in (("ko", corpus), ("en2ko", corpus), ("other", other)):  # two benchmarks over one corpus
+        write_benchmark(tmp_path / name, docs, {"q0": "대한민국의 수도"}, {"test": {"q0": {next(iter(docs)): 1}}})
+    benchmarks = {name: tmp_path / name for name in ("ko", "en2ko", "other")}
     params = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test"}
 
     first = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)
-    assert first.ingest == "pipeline" and first.doc_model_deployed
-    assert first.indices["ko"] == first.indices["en2ko"]  # one index per distinct corpus
+    assert first.ingest == "pipeline" and first.statistics == "fitted"
+    assert first.indices["ko"] == first.indices["en2ko"]  # one index per distinct corpus ...
+    assert first.models("ko") == first.models("en2ko") != first.models("other")  # ... and its own fitted models
     index = first.indices["ko"]
     assert opensearch.count(index=index)["count"] == len(corpus)
-    # ML Commons stored what the encoder computes in process from title and text (rank_features keeps 9 bits)
+    # ML Commons stored what the encoder, fitted to this corpus, computes in process from title and whole text
     encoder = SparseEncoder.load(model_dir).eval()
+    assert len(encoder.tokenizer(document_text(corpus["long"]))["input_ids"]) > 512
+    fitted = fit_to_corpus(encoder, corpus)
+    assert first.models("ko").fitted_to == fitted and fitted["documents"] == len(corpus)
     expected = {
         doc_id: encoder.to_token_weights(encoder.encode_documents([document_text(document)])[0])
         for doc_id, document in corpus.items()
@@ -71,18 +78,44 @@ def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
         assert "passage" not in source and "sparse" not in source  # neither input nor vectors kept in _source
         assert stored[doc_id].keys() == expected[doc_id].keys()
         assert stored[doc_id] == pytest.approx(expected[doc_id], rel=1e-2)
-    hits = search.neural_sparse_model(opensearch, index, "sparse", "대한민국의 수도", first.query_model_id, 3)
+    assert "김치" in stored["long"]  # its one occurrence is past ML Commons' 512 tokens: deploy encoded it whole
+    # the query model carries this corpus's IDF
+    (live_query,) = ml.predict_sparse(opensearch, first.query_model_id("ko"), ["대한민국의 수도"])
+    live_query = {token: weight for token, weight in live_query.items() if weight > SILENT_QUERY_WEIGHT}
+    assert live_query == pytest.approx(encoder.query_token_weights("대한민국의 수도"), rel=1e-5)
+    hits = search.neural_sparse_model(opensearch, index, "sparse", "대한민국의 수도", first.query_model_id("ko"), 3)
     assert hits and hits[0][1] > 0
     # an English query finds the Korean documents through the translated terms ML Commons stored
-    english = dict(search.neural_sparse_model(opensearch, index, "sparse", "busan city", first.query_model_id, 5))
-    assert {"d1", "d4"} <= set(english)
+    english = search.neural_sparse_model(opensearch, index, "sparse", "busan city", first.query_model_id("ko"), 5)
+    assert {"d1", "d4"} <= set(dict(english))
 
     opensearch.indices.delete(index=index)
     second = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)
-    assert (second.query_model_id, second.doc_model_id) == (first.query_model_id, first.doc_model_id)
+    assert second.corpora == first.corpora
     assert opensearch.count(index=index)["count"] == len(corpus)
-    assert len(ml.find_models(opensearch, "nsparse-test-tiny-doc")) == 1
+    doc_model = model_name(params, "tiny", DOC_MODEL, first.corpus_of["ko"])
+    assert len(ml.find_models(opensearch, doc_model)) == 1
 
     cleanup(opensearch, second)
     assert not opensearch.indices.exists(index=index)
-    assert ml.find_models(opensearch, "nsparse-test-tiny-doc") == []
+    assert ml.find_models(opensearch, doc_model) == []
+
+
+def test_deploy_as_shipped_serves_every_corpus_with_the_exported_models(
+    opensearch: OpenSearch, exported_variant: tuple[Path, Path], tmp_path: Path
+) -> None:
+    model_dir, export_dir = exported_variant
+    for name, texts in (("a", TEXTS[:3]), ("b", TEXTS[2:])):
+        docs = {f"{name}{i}": {"title": "", "text": text} for i, text in enumerate(texts)}
+        write_benchmark(tmp_path / name, docs, {"q0": "서울"}, {"test": {"q0": {f"{name}0": 1}}})
+    params = {**DEPLOY_TEST_PARAMS, "fit_statistics": False}
+    done = deploy_variant(opensearch, "tiny", model_dir, export_dir, {n: tmp_path / n for n in "ab"}, params)
+    try:
+        assert done.statistics == "as-shipped" and list(done.corpora) == [AS_SHIPPED]
+        assert done.query_model_id("a") == done.query_model_id("b") and done.indices["a"] != done.indices["b"]
+        (live_query,) = ml.predict_sparse(opensearch, done.query_model_id("a"), ["서울"])
+        shipped = SparseEncoder.load(model_dir).eval().query_token_weights("서울")
+        live_query = {token: weight for token, weight in live_query.items() if weight > SILENT_QUERY_WEIGHT}
+        assert live_query == pytest.approx(shipped, rel=1e-5)
+    finally:
+        cleanup(opensearch, done)

@@ -24,6 +24,11 @@ from nsparse.io import atomic_open, sha256_file
 from nsparse.model.encoder import IDF_FILE, SparseEncoder
 
 TOKENIZER_FILE = "tokenizer.json"
+# ML Commons' SparseEncodingTranslator builds DJL's HuggingFaceTokenizer with options, and DJL then truncates at
+# its modelMaxLength default, 512 tokens (special tokens included), even when tokenizer.json truncates nothing:
+# on 3.6.0 a longer document was stored with the weights of its first 512 tokens. Deploy encodes such documents
+# itself, with the same ONNX graph (`nsparse.pipeline.deploy`).
+ML_COMMONS_MAX_TOKENS = 512
 FIXED_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
 SERIALIZATION_ID = ".data/serialization_id"
 
@@ -93,14 +98,17 @@ def _fixed_entry(name: str, compress_type: int) -> zipfile.ZipInfo:
 
 
 def write_ml_commons_tokenizer(encoder: SparseEncoder, path: str | os.PathLike[str]) -> None:
-    """`tokenizer.json` as ML Commons must apply it to documents: truncated at the encoder's max_length, unpadded.
+    """`tokenizer.json` as ML Commons must apply it to documents: cut at the encoder's max_length (if any), unpadded.
 
     ML Commons obeys the truncation and padding recorded in tokenizer.json, and a Hugging
     Face fast tokenizer records those of its last call (say 64, for a batch of queries):
     saved as it is, the live index would encode only the first 64 tokens of each document.
     """
     tokenizer = Tokenizer.from_str(encoder.tokenizer.backend_tokenizer.to_str())
-    tokenizer.enable_truncation(encoder.settings.max_length)
+    if encoder.settings.max_length is None:
+        tokenizer.no_truncation()  # whole documents: ML Commons (DJL) then applies no length limit of its own
+    else:
+        tokenizer.enable_truncation(encoder.settings.max_length)
     tokenizer.no_padding()
     with atomic_open(path) as handle:
         handle.write(tokenizer.to_str())
@@ -109,7 +117,8 @@ def write_ml_commons_tokenizer(encoder: SparseEncoder, path: str | os.PathLike[s
 def check_tokenizer_parity(encoder: SparseEncoder, path: str | os.PathLike[str], texts: Sequence[str]) -> None:
     """Raise ParityError unless the packaged tokenizer.json gives ML Commons the ids the parity check fed ONNX."""
     packaged = [encoding.ids for encoding in Tokenizer.from_file(str(path)).encode_batch(list(texts))]
-    expected = encoder.tokenizer(list(texts), truncation=True, max_length=encoder.settings.max_length)["input_ids"]
+    max_length = encoder.settings.max_length
+    expected = encoder.tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
     for text, got, want in zip(texts, packaged, expected):
         if got != want:
             raise ParityError(
@@ -119,25 +128,25 @@ def check_tokenizer_parity(encoder: SparseEncoder, path: str | os.PathLike[str],
 
 
 def write_packages(
-    encoder: SparseEncoder,
-    model_dir: str | os.PathLike[str],
-    export_dir: str | os.PathLike[str],
-    parity_texts: Sequence[str],
+    encoder: SparseEncoder, export_dir: str | os.PathLike[str], parity_texts: Sequence[str]
 ) -> dict[str, dict]:
-    """The three zips from the exported files in `export_dir`, the saved model in `model_dir` and its tokenizer.
+    """The ML Commons zips of `encoder` from the graphs exported into `export_dir` (model.onnx, and model.pt when
+    the graph has a transformer worth tracing), with its tokenizer and query weights.
 
     The packaged tokenizer is checked on `parity_texts` against the encoder's own.
     Returns {zip name: {"sha256", "bytes", "members"}} for the manifest.
     """
-    model, export = Path(model_dir), Path(export_dir)
+    export = Path(export_dir)
     tokenizer = export / TOKENIZER_FILE
     write_ml_commons_tokenizer(encoder, tokenizer)
     check_tokenizer_parity(encoder, tokenizer, parity_texts)
+    encoder.write_query_weights(export / IDF_FILE)
     packages = {
         "sparse_encoding.zip": {"model.onnx": export / "model.onnx", TOKENIZER_FILE: tokenizer},
-        "sparse_tokenize.zip": {TOKENIZER_FILE: tokenizer, IDF_FILE: model / IDF_FILE},
-        "torchscript.zip": {"model.pt": export / "model.pt", TOKENIZER_FILE: tokenizer},
+        "sparse_tokenize.zip": {TOKENIZER_FILE: tokenizer, IDF_FILE: export / IDF_FILE},
     }
+    if (export / "model.pt").exists():
+        packages["torchscript.zip"] = {"model.pt": export / "model.pt", TOKENIZER_FILE: tokenizer}
     described = {}
     for name, members in packages.items():
         write_zip(export / name, members)

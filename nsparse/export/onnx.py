@@ -109,8 +109,9 @@ class OnnxDocumentEncoder:
         self.encoder = encoder
 
     def run(self, texts: list[str]) -> np.ndarray:
+        max_length = self.encoder.settings.max_length
         batch = self.encoder.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.encoder.settings.max_length, return_tensors="np"
+            texts, padding=True, truncation=max_length is not None, max_length=max_length, return_tensors="np"
         )
         feeds = {graph: batch[name].astype(np.int64) for name, graph in zip(TOKENIZER_INPUTS, INPUT_NAMES)}
         return self.session.run([OUTPUT_NAME], feeds)[0]

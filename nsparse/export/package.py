@@ -1,6 +1,7 @@
-"""One variant's export: ONNX + parity gate + int8 + TorchScript + ML Commons zips + manifest + benchmark.
+"""One variant's export: ONNX + parity gate + int8 + TorchScript + ML Commons zips + manifest + benchmark; and the
+smaller package deploy makes of a model fitted to one corpus (`package_fitted`).
 
-Everything is written into a staging folder that replaces the export folder only when
+Everything is written into a staging folder that replaces the target folder only when
 the whole export (parity check included) succeeded.
 """
 
@@ -52,15 +53,19 @@ def export_variant(
     staging = target.with_name(f".{target.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    encoder = SparseEncoder.load(model_dir)
+    encoder = SparseEncoder.load(model_dir).eval()
     onnx_models = {"onnx_fp32": staging / "model.onnx"}
     export_onnx(encoder, onnx_models["onnx_fp32"], settings.opset)
     parity = check_parity(encoder, onnx_models["onnx_fp32"], parity_texts, settings.parity_atol, settings.parity_top_k)
-    if settings.quantize:
+    # Without a transformer the graph is a lookup and a scatter: int8 would quantize nothing, and ML Commons
+    # runs the ONNX graph, so a TorchScript copy would only be a second file to keep in step.
+    transformer = encoder.has_transformer()
+    if settings.quantize and transformer:
         onnx_models["onnx_int8"] = staging / "model.int8.onnx"
         quantize_int8(onnx_models["onnx_fp32"], onnx_models["onnx_int8"])
-    export_torchscript(encoder, staging / "model.pt")
-    packages = write_packages(encoder, model_dir, staging, parity_texts)
+    if transformer:
+        export_torchscript(encoder, staging / "model.pt")
+    packages = write_packages(encoder, staging, parity_texts)
     bench = encoding_benchmark(
         encoder, {name: str(path) for name, path in onnx_models.items()}, bench_subset, settings.bench
     )
@@ -83,10 +88,36 @@ def export_variant(
             key: bench["backends"]["onnx_int8"][key]
             for key in ("max_abs_diff", "top_k_mismatches", "ndcg@10", "ndcg_ratio_vs_pytorch")
         }
-        if settings.quantize
+        if "onnx_int8" in onnx_models
         else None,
     }
     write_json(staging / "manifest.json", manifest)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
     return bench
+
+
+def package_fitted(
+    encoder: SparseEncoder, target_dir: str | os.PathLike[str], parity_texts: Sequence[str], settings: ExportSettings
+) -> dict[str, Any]:
+    """ONNX (parity-gated) and the two ML Commons zips of an encoder whose statistics were fitted to one corpus.
+
+    The graph bakes in the corpus's mean document length and the query model carries its IDF,
+    so each corpus deploys its own pair. Returns the manifest (also written as manifest.json).
+    """
+    target = Path(target_dir)
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    export_onnx(encoder, staging / "model.onnx", settings.opset)
+    parity = check_parity(encoder, staging / "model.onnx", parity_texts, settings.parity_atol, settings.parity_top_k)
+    manifest = {
+        "fitted_to": encoder.fitted_corpus,
+        "encoder": encoder.settings.__dict__,
+        "files": write_packages(encoder, staging, parity_texts),
+        "parity": parity,
+    }
+    write_json(staging / "manifest.json", manifest)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    return manifest

@@ -117,9 +117,16 @@ def masked_lm_loss(model: BertForMaskedLM, input_ids: torch.Tensor, labels: torc
 
 
 def build_base_model(
-    text_path: str | os.PathLike[str], output_dir: str | os.PathLike[str], settings: BaseModelSettings
+    text_path: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    settings: BaseModelSettings,
+    pretrain: bool = True,
 ) -> dict[str, float]:
-    """Train the tokenizer and pre-train the masked LM; save both to `output_dir`; return figures."""
+    """Train the tokenizer and (`pretrain`) pre-train the masked LM; save both to `output_dir`; return figures.
+
+    Without `pretrain` the masked LM is saved as seeded initial weights: an encoder whose learned part is off
+    never runs it (its vectors are the lexical floor), so the 12 CPU-minutes of pre-training would buy nothing.
+    """
     seed_everything(settings.seed)
     started = time.perf_counter()
     lines = read_lines(text_path)
@@ -134,7 +141,8 @@ def build_base_model(
     batches = shuffled_batches(blocks.shape[0], settings.batch_size)
     model.train()
     losses = []
-    progress = tqdm(range(settings.steps), desc="pre-train MLM", unit="step", mininterval=10)
+    steps = settings.steps if pretrain else 0
+    progress = tqdm(range(steps), desc="pre-train MLM", unit="step", mininterval=10, disable=not pretrain)
     for _ in progress:
         batch = collator([{"input_ids": row} for row in blocks[next(batches)]])
         loss = masked_lm_loss(model, batch["input_ids"], batch["labels"])
@@ -155,8 +163,8 @@ def build_base_model(
         "vocab_size": len(tokenizer),
         "stop_pieces": len(stop_pieces),
         "parameters": sum(parameter.numel() for parameter in model.parameters()),
-        "steps": settings.steps,
-        "epochs": settings.steps * settings.batch_size / blocks.shape[0],
-        "final_loss": float(np.mean(losses[-20:])),
+        "steps": steps,
+        "epochs": steps * settings.batch_size / blocks.shape[0],
+        "final_loss": float(np.mean(losses[-20:])) if losses else None,
         "timings_s": {"tokenizer": tokenizer_seconds, "total": time.perf_counter() - started},
     }

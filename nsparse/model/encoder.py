@@ -19,6 +19,7 @@ tokens weigh nothing on either side.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -52,7 +53,7 @@ class EncoderSettings:
 
     mode: Mode = "inference-free"
     prune_ratio: float = 0.0  # drop document weights below prune_ratio x the document's largest weight
-    max_length: int = 256  # document tokens read (the lexical floor sees all of them)
+    max_length: int | None = 512  # document tokens read; None: the whole document (the floor has no window)
     query_max_length: int = 64
     window: int | None = None  # document tokens the transformer reads (None: max_length)
     lexical_floor: bool = False  # add BM25's term-frequency weight of every present token
@@ -69,10 +70,14 @@ class EncoderSettings:
             raise ValueError("lexical_floor needs mode 'inference-free' (query weights are BM25 IDF)")
         if self.k1 <= 0 or not 0.0 <= self.b <= 1.0 or self.avg_doc_length <= 0:
             raise ValueError(f"lexical floor needs k1 > 0, b in [0, 1], avg_doc_length > 0; got {self}")
+        if self.max_length is None and not self.lexical_floor and self.window is None:
+            raise ValueError("max_length None (whole documents) needs the lexical floor or a transformer window")
 
     @property
     def transformer_window(self) -> int:
-        return self.window or self.max_length
+        window = self.window or self.max_length
+        assert window is not None  # __post_init__ refuses a model with neither
+        return window
 
 
 def splade_pool(logits: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -175,6 +180,10 @@ class SparseEncoder(nn.Module):
         # re-weighting of it that starts at 1, so that training starts from BM25's weights.
         self.idf = nn.Parameter(torch.ones(vocab_size), requires_grad=False)
         self.idf_log_scale = nn.Parameter(torch.zeros(vocab_size), requires_grad=train_idf)
+        # What earlier training learned on top of the corpus IDF (exp of its log re-weighting), already inside
+        # `idf` once loaded: kept apart so that refitting to another corpus keeps it (`fit_lexical_statistics`).
+        self.register_buffer("query_scale", torch.ones(vocab_size), persistent=False)
+        self.fitted_corpus: dict[str, object] | None = None  # the corpus the statistics come from (`lexical.json`)
         # The learned part's scale: 0 at the start, so an untrained encoder is exactly its lexical floor.
         self.gate = nn.Parameter(
             torch.tensor(0.0 if settings.lexical_floor else 1.0), requires_grad=settings.lexical_floor
@@ -228,32 +237,55 @@ class SparseEncoder(nn.Module):
         return table
 
     def load_lexical(self, lexical: dict) -> None:
+        token_to_id = self.tokenizer.get_vocab()
         with torch.no_grad():
             self.gate.fill_(float(lexical.get("gate", self.gate.item())))
+            self.query_scale.fill_(1.0)
+            for token, scale in lexical.get("query_scale", {}).items():
+                if token in token_to_id:
+                    self.query_scale[token_to_id[token]] = scale
+        self.fitted_corpus = lexical.get("corpus")
         self.set_translations(
             {source: [tuple(pair) for pair in targets] for source, targets in lexical.get("translations", {}).items()}
         )
 
+    def learned_query_scale(self) -> torch.Tensor:
+        """[vocab] what training multiplied the corpus IDF by: the loaded scale times this run's exp(s)."""
+        return self.query_scale * torch.exp(self.idf_log_scale.detach())
+
     @torch.no_grad()
-    def fit_lexical_statistics(self, documents: Sequence[str], batch_size: int = 64) -> dict[str, float]:
+    def fit_lexical_statistics(self, documents: Sequence[str], batch_size: int = 64) -> dict[str, object]:
         """BM25's corpus statistics from the documents to be indexed: mean length and the query-side IDF.
 
         Document frequency counts the documents whose (translated) floor holds a token, so an
-        English term that many Korean documents translate to weighs little, as in BM25.
+        English term that many Korean documents translate to weighs little, as in BM25. What
+        training learned on top of the IDF (`learned_query_scale`) is kept: refitting a trained
+        model to another corpus changes only the corpus statistics, in seconds, with no retraining.
         """
         if not documents:
             raise ValueError("fit_lexical_statistics: no documents")
         frequency = torch.zeros(len(self.vocab), dtype=torch.long)
         total_length = 0.0
+        digest = hashlib.sha256()
         for start in tqdm(range(0, len(documents), batch_size), desc="corpus statistics", unit="batch", mininterval=10):
-            batch = self.tokenize(documents[start : start + batch_size], self.settings.max_length)
+            chunk = documents[start : start + batch_size]
+            for text in chunk:
+                digest.update(text.encode() + b"\x1e")
+            batch = self.tokenize(chunk, self.settings.max_length)
             frequencies, lengths = self.term_frequencies(**batch)
             frequency += (frequencies.masked_fill(self.silent_tokens, 0.0) > 0).sum(dim=0).cpu()
             total_length += float(lengths.sum())
         self.settings = replace(self.settings, avg_doc_length=max(total_length / len(documents), 1.0))
-        idf = idf_from_document_frequency(frequency.numpy(), len(documents))
-        self.set_idf({token: float(weight) for token, weight in zip(self.vocab, idf.tolist()) if token})
-        return {"documents": len(documents), "avg_doc_length": self.settings.avg_doc_length}
+        idf = torch.from_numpy(idf_from_document_frequency(frequency.numpy(), len(documents))).to(self.idf)
+        self.query_scale.copy_(self.learned_query_scale())
+        self.idf.copy_((idf * self.query_scale).masked_fill(self.silent_tokens, 0.0))
+        self.idf_log_scale.zero_()
+        self.fitted_corpus = {
+            "documents": len(documents),
+            "sha256": digest.hexdigest(),
+            "avg_doc_length": self.settings.avg_doc_length,
+        }
+        return dict(self.fitted_corpus)
 
     # --- tensors (training and export) -------------------------------------------
     def term_frequencies(
@@ -285,14 +317,22 @@ class SparseEncoder(nn.Module):
         logits = self.mlm(input_ids=input_ids, attention_mask=attention_mask).logits
         return splade_pool(logits, attention_mask).masked_fill(self.silent_tokens, 0.0)
 
+    def has_transformer(self) -> bool:
+        """Whether document vectors need the masked LM: no floor, or a learned part whose gate is open (or training).
+
+        The learned part is off (gate 0, not being trained): the transformer is skipped, in PyTorch and in
+        an exported graph alike, which is then the floor alone.
+        """
+        if not self.settings.lexical_floor:
+            return True
+        return (self.training and self.gate.requires_grad) or self.gate.item() != 0.0
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Unpruned document vectors [batch, vocab] (pruning is an inference-time choice)."""
         if not self.settings.lexical_floor:
             return self.learned(input_ids, attention_mask)
         floor = self.lexical_floor(input_ids, attention_mask)
-        if (not self.training or not self.gate.requires_grad) and self.gate.item() == 0.0:
-            # The learned part is off (gate 0, not being trained): skip the transformer, in
-            # PyTorch and in an exported graph alike, which is then the floor alone.
+        if not self.has_transformer():
             return floor
         return floor + self.gate * self.learned(input_ids, attention_mask)
 
@@ -311,8 +351,11 @@ class SparseEncoder(nn.Module):
             return self.idf_query_vectors(input_ids, attention_mask)
         return self(input_ids, attention_mask)
 
-    def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
-        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    def tokenize(self, texts: Sequence[str], max_length: int | None) -> dict[str, torch.Tensor]:
+        """Padded ids and mask; `max_length` None reads every token (whole documents)."""
+        batch = self.tokenizer(
+            list(texts), padding=True, truncation=max_length is not None, max_length=max_length, return_tensors="pt"
+        )
         device = self.idf.device
         return {"input_ids": batch["input_ids"].to(device), "attention_mask": batch["attention_mask"].to(device)}
 
@@ -373,23 +416,40 @@ class SparseEncoder(nn.Module):
         return {token: float(weight) for token, weight in zip(self.vocab, self.query_weights().tolist()) if token}
 
     # --- persistence ------------------------------------------------------------------
+    def write_query_weights(self, path: str | os.PathLike[str]) -> None:
+        """`idf.json` as ML Commons' SPARSE_TOKENIZE model reads it: {token: weight}, silent tokens near 0."""
+        special = set(self.tokenizer.all_special_tokens)
+        weights = {
+            token: weight if weight > 0 or token in special else SILENT_QUERY_WEIGHT
+            for token, weight in self.idf_weights().items()
+        }
+        with atomic_open(path) as handle:
+            json.dump(weights, handle, ensure_ascii=False)
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Hugging Face format (weights, config, tokenizer.json), idf.json, nsparse.json, lexical.json, stop pieces."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         self.mlm.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
-        special = set(self.tokenizer.all_special_tokens)
-        weights = {
-            token: weight if weight > 0 or token in special else SILENT_QUERY_WEIGHT
-            for token, weight in self.idf_weights().items()
-        }
-        with atomic_open(folder / IDF_FILE) as handle:
-            json.dump(weights, handle, ensure_ascii=False)
+        self.write_query_weights(folder / IDF_FILE)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
         save_stop_pieces(folder, self.stop_pieces)
         if self.settings.lexical_floor:
-            write_json(folder / LEXICAL_FILE, {"gate": float(self.gate.item()), "translations": self.translations()})
+            scale = self.learned_query_scale()
+            write_json(
+                folder / LEXICAL_FILE,
+                {
+                    "gate": float(self.gate.item()),
+                    "translations": self.translations(),
+                    "query_scale": {
+                        self.vocab[index]: float(scale[index])
+                        for index in torch.nonzero(scale != 1.0).flatten().tolist()
+                        if self.vocab[index]
+                    },
+                    "corpus": self.fitted_corpus,
+                },
+            )
 
     @classmethod
     def load(

@@ -181,6 +181,9 @@ def delete_index(client: OpenSearch, name: str) -> None:
         client.indices.delete(index=name, ignore_unavailable=True)
 
 
+PIPELINE_KEY = "_pipeline"
+
+
 def bulk_index(
     client: OpenSearch,
     index: str,
@@ -191,6 +194,9 @@ def bulk_index(
     refresh: bool = True,
 ) -> int:
     """Index `docs` (their `id_field` becomes the document id); return how many were indexed.
+
+    A document's `_pipeline` key, when present, names the ingest pipeline it goes through instead of the
+    index's default (`_none` for none: a document whose vector was computed here).
 
     Stops at the first failing batch with the first failed item's reason, and
     refreshes the index at the end so that the documents are searchable at once.
@@ -219,8 +225,11 @@ def _actions(index: str, docs: Iterable[dict[str, Any]], id_field: str) -> Itera
     for position, doc in enumerate(docs):
         if id_field not in doc:
             raise ValueError(f"document #{position} for {index} has no {id_field!r} field")
-        source = {key: value for key, value in doc.items() if key != id_field}
-        yield {"_index": index, "_id": str(doc[id_field]), "_source": source}
+        source = {key: value for key, value in doc.items() if key not in (id_field, PIPELINE_KEY)}
+        action = {"_index": index, "_id": str(doc[id_field]), "_source": source}
+        if PIPELINE_KEY in doc:  # this document's ingest pipeline instead of the index's default ("_none": none)
+            action["pipeline"] = doc[PIPELINE_KEY]
+        yield action
 
 
 def settled_index_size_bytes(client: OpenSearch, index: str) -> int:

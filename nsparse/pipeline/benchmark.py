@@ -4,7 +4,7 @@ Quality (nDCG@10, MRR@10, Recall@100 with per-query scores and paired tests), co
 (latency p50/p99 and throughput under bounded concurrency, index size, document and
 query non-zero terms, FLOPS), and a parity check: the live `neural_sparse` ranking must
 equal the exact ranking of the variant's own encodings, computed here (documents by the
-exported ONNX graph that ML Commons runs, queries by tokenizer + IDF), so that it checks
+ONNX graph deploy registered for that corpus, queries by tokenizer + the corpus's IDF), so that it checks
 the whole path: model, ingest pipeline and index. The index does not keep the vectors in
 `_source` (they would more than double its size), so nothing is read back from it.
 """
@@ -38,6 +38,7 @@ from nsparse.opensearch.index import SPARSE_FIELD
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.benchmark_report import BenchmarkReport
 from nsparse.pipeline.deploy import Deployment
+from nsparse.pipeline.fitting import fit_to_corpus
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +47,48 @@ Searcher = Callable[[str], list[tuple[str, float]]]
 
 @dataclass
 class VariantEncoders:
-    """A deployed variant's encoders in process: the exact side of parity, and the client-side query encoder."""
+    """A deployed variant's encoders in process, one per corpus as deploy fitted them: the exact side of parity,
+    and the client-side query encoder."""
 
-    model: SparseEncoder
-    documents: OnnxDocumentEncoder
+    model_dir: Path
+    deployment: Deployment
+    _fitted: dict[str, tuple[SparseEncoder, OnnxDocumentEncoder]] = field(default_factory=dict)
     _encoded: dict[str, tuple[list[str], sp.csr_matrix]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, model_dir: Path, export_dir: Path) -> VariantEncoders:
-        model = SparseEncoder.load(model_dir).eval()
-        return cls(model, OnnxDocumentEncoder(export_dir / "model.onnx", model))
+    def load(cls, model_dir: Path, deployment: Deployment) -> VariantEncoders:
+        return cls(model_dir, deployment)
 
-    def encode_query(self, text: str) -> dict[str, float]:
+    def encoders(self, benchmark: str, corpus: dict[str, dict[str, str]]) -> tuple[SparseEncoder, OnnxDocumentEncoder]:
+        """The encoder deploy served `benchmark`'s index with (refitted here, checked against the record), and the
+        ONNX graph it registered."""
+        key = self.deployment.corpus_of[benchmark]
+        if key not in self._fitted:
+            models = self.deployment.corpora[key]
+            model = SparseEncoder.load(self.model_dir).eval()
+            if self.deployment.statistics == "fitted":
+                fitted = fit_to_corpus(model, corpus)
+                if models.fitted_to and fitted["sha256"] != models.fitted_to["sha256"]:
+                    raise RuntimeError(
+                        f"deploy of {self.deployment.variant} fitted {benchmark}'s models to other documents than "
+                        f"its corpus now holds: rerun deploy (dvc repro deploy@{self.deployment.variant})"
+                    )
+            self._fitted[key] = (model, OnnxDocumentEncoder(Path(models.package) / "model.onnx", model))
+        return self._fitted[key]
+
+    def encode_query(self, benchmark: str, corpus: dict[str, dict[str, str]], text: str) -> dict[str, float]:
         """{token: weight} as the deployed SPARSE_TOKENIZE model computes it, but here, as a search client would."""
-        return self.model.query_token_weights(text)
+        return self.encoders(benchmark, corpus)[0].query_token_weights(text)
 
-    def documents_as_indexed(self, index: str, corpus: dict[str, dict[str, str]]) -> tuple[list[str], sp.csr_matrix]:
-        """Document ids and vectors of `index`'s corpus at `rank_features` precision (encoded once per index)."""
+    def documents_as_indexed(
+        self, benchmark: str, corpus: dict[str, dict[str, str]]
+    ) -> tuple[list[str], sp.csr_matrix]:
+        """Document ids and vectors of `benchmark`'s index at `rank_features` precision (encoded once per index)."""
+        index = self.deployment.indices[benchmark]
         if index not in self._encoded:
             ids = list(corpus)
-            matrix = self.documents.encode_documents([document_text(corpus[i]) for i in ids]).tocsr()
+            documents = self.encoders(benchmark, corpus)[1]
+            matrix = documents.encode_documents([document_text(corpus[i]) for i in ids]).tocsr()
             matrix.data = rank_features_precision(matrix.data)
             self._encoded[index] = (ids, matrix)
         return self._encoded[index]
@@ -187,13 +210,13 @@ def benchmark_one(
     searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.match(client, bm25_index, "text", text, k)}
     for variant, dep in deployments.items():
         searchers[variant] = lambda text, d=dep: search.neural_sparse_model(
-            client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k
+            client, d.indices[name], SPARSE_FIELD, text, d.query_model_id(name), k
         )
     best = deployments[chosen]
     searchers["hybrid"] = lambda text: search.hybrid(
         client,
         best.indices[name],
-        hybrid_clauses(text, best),
+        hybrid_clauses(text, best.query_model_id(name)),
         k,
         search.hybrid_pipeline_name(params["hybrid_pipeline"], search.hybrid_query_group(text)),
     )
@@ -201,13 +224,13 @@ def benchmark_one(
         searchers[f"{chosen}_two_phase"] = lambda text: search.search(
             client,
             best.indices[name],
-            search.neural_sparse_clause(SPARSE_FIELD, text, best.query_model_id),
+            search.neural_sparse_clause(SPARSE_FIELD, text, best.query_model_id(name)),
             k,
             search_pipeline=params["two_phase_pipeline"],
         )
     # The same index and query weights without ML Commons on the query path: the client tokenizes.
     searchers[f"{chosen}_client_encoded"] = lambda text: search.neural_sparse_tokens(
-        client, best.indices[name], SPARSE_FIELD, encoders[chosen].encode_query(text), k
+        client, best.indices[name], SPARSE_FIELD, encoders[chosen].encode_query(name, bench.corpus, text), k
     )
 
     results: dict[str, dict[str, Any]] = {}
@@ -232,8 +255,8 @@ def benchmark_one(
     query_ids = list(queries)
     for variant, dep in deployments.items():
         index = dep.indices[name]
-        doc_ids, doc_matrix = encoders[variant].documents_as_indexed(index, bench.corpus)
-        query_matrix = encoders[variant].model.encode_queries([queries[q] for q in query_ids])
+        doc_ids, doc_matrix = encoders[variant].documents_as_indexed(name, bench.corpus)
+        query_matrix = encoders[variant].encoders(name, bench.corpus)[0].encode_queries([queries[q] for q in query_ids])
         cost = sparse_cost(query_matrix, doc_matrix)
         results[variant].update(cost, index_size_mb=os_index.settled_index_size_bytes(client, index) / 2**20)
         exact = SparseRetriever(doc_matrix, doc_ids).search(query_matrix, query_ids, k)
@@ -251,11 +274,11 @@ def query_sample(bench: Benchmark, max_queries: int) -> tuple[dict[str, str], di
     return queries, {q: bench.qrels[q] for q in queries}
 
 
-def hybrid_clauses(text: str, deployment: Deployment) -> list[dict[str, Any]]:
-    """BM25 over the index's nori-analysed text, and the deployment's neural sparse query."""
+def hybrid_clauses(text: str, query_model_id: str) -> list[dict[str, Any]]:
+    """BM25 over the index's nori-analysed text, and the neural sparse query of the index's query model."""
     return [
         search.match_clause("text", text),
-        search.neural_sparse_clause(SPARSE_FIELD, text, deployment.query_model_id),
+        search.neural_sparse_clause(SPARSE_FIELD, text, query_model_id),
     ]
 
 
@@ -281,9 +304,11 @@ def choose_hybrid_weights(
         os_index.put_hybrid_pipeline(client, pipeline, weight)
         scores[weight] = {}
         for name, (queries, qrels) in samples.items():
-            index = deployment.indices[name]
+            index, model_id = deployment.indices[name], deployment.query_model_id(name)
             run = run_queries(
-                lambda text, index=index: search.hybrid(client, index, hybrid_clauses(text, deployment), k, pipeline),
+                lambda text, index=index, model_id=model_id: search.hybrid(
+                    client, index, hybrid_clauses(text, model_id), k, pipeline
+                ),
                 queries,
                 f"{name}/dev/hybrid@{weight}",
             ).run

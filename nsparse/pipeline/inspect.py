@@ -114,13 +114,20 @@ def deployed_target(deploy_dir: Path, variant: str, benchmark: str | None = None
         )
     deployment = read_json(record)
     indices: dict[str, str] = deployment.get("indices") or {}
-    if not deployment.get("complete", True) or not deployment.get("query_model_id") or not indices:
+    if not deployment.get("complete", True) or not indices:
         raise InputError(f"{record}: deploy of {variant!r} did not finish; rerun it (dvc repro deploy@{variant})")
     if benchmark is None:
         benchmark = next((name for name in indices if name.startswith("own")), next(iter(indices)))
     if benchmark not in indices:
         raise InputError(f"{record}: no index for {benchmark!r} (deployed: {', '.join(indices)})")
-    return Target(indices[benchmark], deployment["query_model_id"])
+    # Each corpus has its own query model (its IDF); a record from before per-corpus models has one for all.
+    corpus = (deployment.get("corpus_of") or {}).get(benchmark)
+    model_id = (deployment.get("corpora") or {}).get(corpus, {}).get("query_model_id") or deployment.get(
+        "query_model_id"
+    )
+    if not model_id:
+        raise InputError(f"{record}: deploy of {variant!r} did not finish; rerun it (dvc repro deploy@{variant})")
+    return Target(indices[benchmark], model_id)
 
 
 def sparse_field(client: OpenSearch, index: str) -> str:
