@@ -16,6 +16,7 @@ from nsparse.eval.bm25 import BM25Kiwi, document_text
 from nsparse.model.encoder import SparseEncoder
 from nsparse.pipeline.benchmark import rank_features_precision
 from nsparse.pipeline.evaluate import encode_corpus
+from nsparse.pipeline.fitting import fit_to_corpus
 
 QUERIES = {"q0": "대한민국의 수도", "q1": "김치 음식", "q2": "Seoul capital", "q3": "부산 기차"}
 QRELS = {"q0": {"d0": 1}, "q1": {"d3": 1}, "q2": {"d2": 1}, "q3": {"d4": 1, "d1": 1}}
@@ -57,6 +58,29 @@ def test_evaluate_reproduces_the_benchmark_exact_run_and_bm25(workspace: Path) -
     bench = load_benchmark(workspace / "beir", "test")
     bm25 = evaluate(bench.qrels, BM25Kiwi(bench.corpus).search(bench.queries, 100)).summary
     assert report["systems"]["bm25_kiwi"] == pytest.approx(bm25, abs=1e-9)
+
+
+def test_evaluate_fits_a_floor_model_to_the_corpus_unless_asked_for_it_as_shipped(
+    workspace: Path, exported_variant: tuple[Path, Path]
+) -> None:
+    model_dir, _ = exported_variant
+    bench = load_benchmark(workspace / "beir", "test")
+    fitted = run_cli("evaluate", str(model_dir), "beir", "--output", "fitted.json", cwd=workspace)
+    assert fitted.returncode == 0, fitted.stderr
+    assert "statistics: fitted to this corpus (5 documents" in fitted.stdout
+    shipped = run_cli("evaluate", str(model_dir), "beir", "--as-shipped", "--output", "shipped.json", cwd=workspace)
+    assert shipped.returncode == 0 and "statistics: as shipped" in shipped.stdout
+    for name, fit in (("fitted.json", True), ("shipped.json", False)):
+        report = json.loads((workspace / name).read_text())
+        encoder = SparseEncoder.load(model_dir).eval()
+        if fit:
+            fit_to_corpus(encoder, bench.corpus)
+        assert report["statistics"] == {"mode": "fitted" if fit else "as-shipped", "fitted_to": encoder.fitted_corpus}
+        doc_ids, docs = encode_corpus(encoder, bench.corpus, progress=False)
+        queries = encoder.encode_queries(list(bench.queries.values()))
+        run = SparseRetriever(docs, doc_ids).search(queries, list(bench.queries), 100)
+        ndcg = evaluate(bench.qrels, run).summary["ndcg@10"]
+        assert report["systems"][model_dir.name]["ndcg@10"] == pytest.approx(ndcg, abs=1e-9), name
 
 
 def test_encoding_in_chunks_equals_encoding_at_once() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import bm25s
 import numpy as np
 import onnx
@@ -84,6 +86,59 @@ def test_untrained_floor_scores_exactly_bm25_over_the_vocabulary(vocabulary) -> 
         expected = index.get_scores(tokens)
         np.testing.assert_allclose(scores[row], expected, rtol=1e-5, atol=1e-6)
         assert scores[row].max() > 0
+
+
+def bm25_scores(encoder: SparseEncoder, documents: list[str], queries: list[str]) -> np.ndarray:
+    """bm25s (Lucene) over the encoder's own tokens of `documents`, stop pieces and special tokens left out."""
+    tokenizer = encoder.tokenizer
+    silent = set(encoder.stop_pieces) | set(tokenizer.all_special_tokens)
+    index = bm25s.BM25(k1=encoder.settings.k1, b=encoder.settings.b, method="lucene")
+    index.index([[t for t in tokenizer.tokenize(text) if t not in silent] for text in documents], show_progress=False)
+    return np.stack([index.get_scores(sorted({t for t in tokenizer.tokenize(q) if t not in silent})) for q in queries])
+
+
+def test_a_floor_fitted_to_another_corpus_scores_exactly_bm25_over_that_corpus(vocabulary, tmp_path) -> None:
+    encoder = floor_encoder(vocabulary)  # statistics of DOCUMENTS
+    target = DOCUMENTS[2:] + ["학교 학교 학교 도서관. 학생이 많은 학교.", "부산 항구에는 배가 많다."]
+    encoder.save(tmp_path / "model")
+    shipped = SparseEncoder.load(tmp_path / "model").eval()
+    as_shipped = (shipped.encode_queries(QUERIES) @ shipped.encode_documents(target).T).toarray()
+    record = shipped.fit_lexical_statistics(target)
+    fitted = (shipped.encode_queries(QUERIES) @ shipped.encode_documents(target).T).toarray()
+    np.testing.assert_allclose(fitted, bm25_scores(shipped, target, QUERIES), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(as_shipped, fitted)  # the shipped statistics were another corpus's
+    assert record["documents"] == len(target) and len(record["sha256"]) == 64
+    shipped.save(tmp_path / "fitted")  # the package records which corpus it was fitted to
+    assert SparseEncoder.load(tmp_path / "fitted").fitted_corpus == record
+
+
+def test_refitting_keeps_what_training_learned_on_top_of_the_idf(vocabulary, tmp_path) -> None:
+    encoder = floor_encoder(vocabulary)
+    corpus_idf = encoder.idf.detach().clone()
+    with torch.no_grad():  # as training leaves it: a learned log re-weighting of the IDF
+        encoder.idf_log_scale.copy_(torch.linspace(-0.5, 0.5, corpus_idf.shape[0]))
+    learned = torch.exp(encoder.idf_log_scale.detach())
+    encoder.save(tmp_path / "model")
+    loaded = SparseEncoder.load(tmp_path / "model").eval()
+    torch.testing.assert_close(loaded.query_weights(), encoder.query_weights())  # as shipped: unchanged
+    loaded.fit_lexical_statistics(DOCUMENTS)  # the same corpus again: the same weights
+    torch.testing.assert_close(loaded.query_weights(), encoder.query_weights(), rtol=1e-5, atol=1e-6)
+    other = floor_encoder(vocabulary)
+    other.fit_lexical_statistics(DOCUMENTS[:3])
+    loaded.fit_lexical_statistics(DOCUMENTS[:3])  # another corpus: its IDF times the same learned multipliers
+    expected = (other.idf.detach() * learned).masked_fill(loaded.silent_tokens, 0.0)
+    torch.testing.assert_close(loaded.query_weights(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_whole_documents_are_read_past_any_window(vocabulary) -> None:
+    encoder = floor_encoder(vocabulary)
+    long_text = " ".join([DOCUMENTS[1]] * 40) + " 김치"
+    assert len(encoder.tokenizer(long_text)["input_ids"]) > 512
+    encoder.settings = replace(encoder.settings, max_length=None)
+    whole = encoder.to_token_weights(encoder.encode_documents([long_text])[0])
+    encoder.settings = replace(encoder.settings, max_length=512)
+    cut = encoder.to_token_weights(encoder.encode_documents([long_text])[0])
+    assert "김치" in whole and "김치" not in cut
 
 
 def test_gate_switches_the_learned_part_on(vocabulary) -> None:
