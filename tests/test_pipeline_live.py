@@ -42,6 +42,14 @@ def test_bm25_nori_finds_inflected_forms_and_reuses_an_identical_index(opensearc
     assert grown != index and opensearch.count(index=grown)["count"] == 4
 
 
+def test_bm25_nori_finds_a_document_whose_answer_is_only_in_its_title(opensearch: OpenSearch) -> None:
+    corpus = {**CORPUS, "d4": {"title": "대한민국의 수도", "text": "서울은 한강을 끼고 있는 도시다"}}
+    queries = {"q3": "수도"}  # only in d4's title
+    titled = Benchmark(corpus=corpus, queries=queries, qrels={"q3": {"d4": 1}})
+    run = bm25_nori_system(opensearch, "nsparse-test")("titled", titled, 10)
+    assert list(run["q3"]) == ["d4"]
+
+
 def test_deploy_indexes_through_ml_commons_and_redeploy_reuses_models(
     opensearch: OpenSearch, exported_variant: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from nsparse.pipeline.benchmark import one_torch_thread, parity, rank_features_precision, run_interleaved
+from nsparse.opensearch import search
+from nsparse.pipeline.benchmark import (
+    hybrid_clauses,
+    one_torch_thread,
+    parity,
+    rank_features_precision,
+    run_interleaved,
+)
+from nsparse.pipeline.deploy import Deployment
 from nsparse.pipeline.mix import build_mixture
 from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
 
@@ -67,6 +75,13 @@ def test_parity_ignores_order_within_ties_but_not_across_scores() -> None:
 def test_markdown_table_formats_numbers() -> None:
     table = markdown_table(["system", "ndcg@10"], [["v1", 0.123456], ["bm25", None]])
     assert table.splitlines() == ["| system | ndcg@10 |", "|---|---|", "| v1 | 0.1235 |", "| bm25 | – |"]
+
+
+def test_bm25_searches_title_and_text_as_one_field_in_the_baseline_and_the_hybrid() -> None:
+    clause = {"multi_match": {"query": "학교 도서관", "type": "cross_fields", "fields": ["title", "text"]}}
+    assert search.bm25_clause("학교 도서관") == clause
+    deployment = Deployment(variant="v2", query_model_id="q")
+    assert hybrid_clauses("학교 도서관", deployment)[0] == clause  # the hybrid's BM25 leg is the same query
 
 
 def test_report_renders_tables_plots_and_training_curves(tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ def benchmark_one(
     queries, qrels = query_sample(bench, params["max_queries"])
     latency_texts = list(queries.values())[: params["throughput_queries"]]
     chosen = params["variant"]  # the variant hybrid, two-phase and the paired tests use
-    searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.match(client, bm25_index, "text", text, k)}
+    searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.bm25(client, bm25_index, text, k)}
     for variant, dep in deployments.items():
         searchers[variant] = lambda text, d=dep: search.neural_sparse_model(
             client, d.indices[name], SPARSE_FIELD, text, d.query_model_id, k
@@ -252,9 +252,10 @@ def query_sample(bench: Benchmark, max_queries: int) -> tuple[dict[str, str], di
 
 
 def hybrid_clauses(text: str, deployment: Deployment) -> list[dict[str, Any]]:
-    """BM25 over the index's nori-analysed text, and the deployment's neural sparse query."""
+    """BM25 over the index's nori-analysed title and text (as `bm25_nori` queries), and the deployment's neural sparse
+    query."""
     return [
-        search.match_clause("text", text),
+        search.bm25_clause(text),
         search.neural_sparse_clause(SPARSE_FIELD, text, deployment.query_model_id),
     ]
 
