@@ -122,9 +122,18 @@ class Evaluation(Section):
     check_split = field_validator("split")(_not_dev)
 
 
+class NoriTuning(Section):
+    """nori's k1/b candidates (every pair is tried) and the benchmarks whose dev splits choose among them."""
+
+    k1: list[PositiveFloat] = Field(min_length=1)
+    b: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1)
+    dev: list[str] = Field(min_length=1)
+
+
 class Baselines(Section):
-    systems: list[Literal["bm25_kiwi", "bm25_nori", "bm25_vocab"]] = Field(min_length=1)
+    systems: list[Literal["bm25_kiwi", "bm25_nori", "bm25_nori_tuned", "bm25_vocab"]] = Field(min_length=1)
     depth: PositiveInt
+    nori_tuning: NoriTuning
 
 
 # --- LLM, synthesize, verify, mix ---------------------------------------------------
@@ -479,6 +488,8 @@ class Params(Section):
             )
         if unknown := set(self.benchmark.hybrid_dev) - set(self.evaluation.benchmarks):
             raise ValueError(f"benchmark.hybrid_dev {sorted(unknown)} are not in evaluation.benchmarks (deployed)")
+        if unknown := set(self.baselines.nori_tuning.dev) - set(self.evaluation.benchmarks):
+            raise ValueError(f"baselines.nori_tuning.dev {sorted(unknown)} are not in evaluation.benchmarks")
         return self
 
 

@@ -45,12 +45,16 @@ def ndcg(encoder: SparseEncoder, bench: Benchmark) -> float:
     """nDCG@10 of exact retrieval over the whole corpus, documents at index precision."""
     doc_ids, docs = encode_corpus(encoder, bench.corpus, progress=False)
     query_ids = list(bench.queries)
-    run = SparseRetriever(docs, doc_ids).search(encoder.encode_queries([bench.queries[q] for q in query_ids]), query_ids)
+    run = SparseRetriever(docs, doc_ids).search(
+        encoder.encode_queries([bench.queries[q] for q in query_ids]), query_ids
+    )
     return round(evaluate(bench.qrels, run).summary["ndcg@10"], 4)
 
 
 def bm25_ndcg(bench: Benchmark, k1: float, b: float) -> float:
-    return round(evaluate(bench.qrels, BM25Kiwi(bench.corpus, k1=k1, b=b).search(bench.queries, 100)).summary["ndcg@10"], 4)
+    return round(
+        evaluate(bench.qrels, BM25Kiwi(bench.corpus, k1=k1, b=b).search(bench.queries, 100)).summary["ndcg@10"], 4
+    )
 
 
 def statistics_shift(model: Path, benchmarks: Path, seed: int, bm25: Mapping[str, float]) -> dict[str, dict]:

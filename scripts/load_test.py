@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     for system in args.systems:
         if system == "bm25_nori":
             index = ensure_bm25_index(client, params["deploy"]["index_prefix"], benchmark.corpus)
-            run = functools.partial(search.match, client, index, "text", k=top_k)
+            run = functools.partial(search.bm25, client, index, k=top_k)
         elif system in params["variants"]:
             record = Path(paths["deploy"]) / system / "deployment.json"
             deployment = Deployment.load(record).require_complete(record)

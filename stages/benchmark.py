@@ -1,4 +1,5 @@
-"""DVC stage `benchmark`: every deployed variant, BM25 (nori) and hybrid against the live index."""
+"""DVC stage `benchmark`: every deployed variant, BM25 (nori, defaults and the k1/b `baselines` chose) and hybrid
+against the live index."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from nsparse.config import load_params
 from nsparse.data import load_benchmark
 from nsparse.io import atomic_open, write_json
 from nsparse.opensearch.client import connect
+from nsparse.pipeline.baselines import chosen_nori_similarity
 from nsparse.pipeline.benchmark import VariantEncoders, quality_rows, run_all
 from nsparse.pipeline.deploy import Deployment
 from nsparse.pipeline.own import own_benchmarks
@@ -20,6 +22,8 @@ def main() -> None:
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
     settings, evaluation, paths = params["benchmark"], params["evaluation"], params["paths"]
+    reports = Path(paths["reports"])
+    nori_tuned = chosen_nori_similarity(reports / "baselines.json")  # nori's k1/b, chosen on dev by `baselines`
     folders = {name: Path(paths["benchmarks"]) / name for name in evaluation["benchmarks"]}
     benchmarks = {name: load_benchmark(folder, evaluation["split"]) for name, folder in folders.items()}
     dev = {name: load_benchmark(folders[name], "dev") for name in settings["hybrid_dev"]}
@@ -28,9 +32,9 @@ def main() -> None:
     records = {v: Path(paths["deploy"]) / v / "deployment.json" for v in params["variants"]}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
     encoders = {v: VariantEncoders.load(Path(paths["models"]) / v, deployments[v]) for v in params["variants"]}
-    report = run_all(connect(), benchmarks, dev, deployments, encoders, settings, params["deploy"]["index_prefix"])
+    prefix = params["deploy"]["index_prefix"]
+    report = run_all(connect(), benchmarks, dev, deployments, encoders, settings, prefix, nori_tuned)
     report.queries = labels  # your benchmarks: judged or synthetic, the report says which
-    reports = Path(paths["reports"])
     write_json(reports / "benchmark.json", report.to_json())
     rows = quality_rows(report)
     with atomic_open(reports / "benchmark_quality.csv") as handle:

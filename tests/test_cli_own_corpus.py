@@ -18,6 +18,7 @@ from nsparse.io import write_jsonl
 from nsparse.model import base
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
 from nsparse.opensearch import search
+from nsparse.opensearch.index import BM25Similarity
 from nsparse.pipeline.synthesize import (
     OwnCorpusError,
     read_own_corpus,
@@ -50,6 +51,7 @@ TOPICS = [
         "태풍은 열대 바다에서 생긴다. 강한 바람과 비를 몰고 온다. 여름과 가을에 찾아온다. 피해를 줄이려 대비한다.",
     ),
 ]
+NORI_TUNED = BM25Similarity(k1=0.9, b=0.4)
 VARIANT = "cli-own"  # its own model names: deploy undeploys other versions of a same-named model
 CORPUS = {f"doc{i}": {"title": title, "text": text} for i, (title, text) in enumerate(TOPICS)}
 
@@ -185,7 +187,11 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     }
     # the held-out synthetic queries stand in for a dev split here: the weight is chosen on them, then reported
     encoders = {VARIANT: VariantEncoders.load(tmp_path / "model", tmp_path / "export")}
-    report = run_all(opensearch, benchmarks, benchmarks, {VARIANT: deployment}, encoders, bench_params, "nsparse-test")
+    report = run_all(
+        opensearch, benchmarks, benchmarks, {VARIANT: deployment}, encoders, bench_params, "nsparse-test", NORI_TUNED
+    )
+    assert {"bm25_nori", "bm25_nori_tuned"} <= report.systems[name].keys()
+    assert {f"{VARIANT}_vs_bm25_nori", f"{VARIANT}_vs_bm25_nori_tuned"} <= report.significance[name].keys()
     assert report.parity[name][VARIANT]["identical_topk_share"] == 1.0  # the live index ranks as the model does
     assert report.systems[name][f"{VARIANT}_client_encoded"]["ndcg@10"] == report.systems[name][VARIANT]["ndcg@10"]
     # one weight per query group (with Hangul / without), each from the candidates and left in its own pipeline

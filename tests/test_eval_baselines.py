@@ -4,6 +4,7 @@ from nsparse.config import load_params
 from nsparse.data import Benchmark
 from nsparse.eval.baselines import bm25_kiwi_system, corpus_fingerprint, score_systems
 from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
+from nsparse.opensearch.index import BM25Similarity
 from nsparse.pipeline.baselines import make_systems
 
 CORPUS = {
@@ -34,6 +35,7 @@ def test_make_systems_builds_the_configured_systems_and_rejects_unknown_names(op
     save_stop_pieces(tmp_path, stops)
     params = load_params()
     systems, bm25 = params["baselines"]["systems"], params["bm25"]
-    assert set(make_systems(systems, bm25, str(tmp_path), "nsparse-test")) == set(systems)  # no trained base needed
+    tuned = BM25Similarity(k1=1.2, b=0.75)
+    assert set(make_systems(systems, bm25, str(tmp_path), "nsparse-test", tuned)) == set(systems)  # no trained base
     with pytest.raises(KeyError, match="unknown systems \\['nope'\\]"):
-        make_systems(["nope"], bm25, str(tmp_path), "nsparse-test")
+        make_systems(["nope"], bm25, str(tmp_path), "nsparse-test", tuned)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -74,6 +75,42 @@ def test_nori_bm25_matches_inflected_korean(opensearch):
     # The plugin's built-in `nori` analyzer strips the particle the same way.
     tokens = opensearch.indices.analyze(body={"analyzer": "nori", "text": "학교에서"})["tokens"]
     assert [token["token"] for token in tokens] == ["학교"]
+
+
+def _lucene_bm25(
+    tf: int, length: int, mean_length: float, docs: int, docs_with_term: int, k1: float, b: float
+) -> float:
+    """Lucene's BM25Similarity score of one term (lengths under 24 tokens are stored exactly)."""
+    idf = math.log(1 + (docs - docs_with_term + 0.5) / (docs_with_term + 0.5))
+    return idf * tf / (tf + k1 * (1 - b + b * length / mean_length))
+
+
+def test_bm25_similarity_set_on_a_closed_index_scores_as_lucenes_formula_says(opensearch):
+    docs = [
+        {"_id": "short", "title": "", "text": "apple apple banana"},
+        {"_id": "long", "title": "", "text": "apple cherry cherry cherry cherry date"},
+        {"_id": "other", "title": "", "text": "date"},
+    ]
+    lengths = {"short": 3, "long": 6}  # tokens nori leaves (no overlaps), mean length 10 / 3
+
+    def scores() -> dict[str, float]:
+        return dict(search.search(opensearch, BM25_INDEX, search.match_clause("text", "apple"), k=10))
+
+    def expected(k1: float, b: float) -> dict[str, float]:
+        tfs = {"short": 2, "long": 1}
+        return {doc: _lucene_bm25(tfs[doc], lengths[doc], 10 / 3, 3, 2, k1, b) for doc in tfs}
+
+    tuned = index.BM25Similarity(k1=2.0, b=0.3)
+    index.create_index(opensearch, BM25_INDEX, index.text_index_body(tuned))
+    index.bulk_index(opensearch, BM25_INDEX, docs, progress=False)
+    assert scores() == pytest.approx(expected(2.0, 0.3), rel=1e-6)
+
+    # k1 and b apply at query time: the same index, closed, set and reopened, scores with the new ones
+    meta = {"similarity": {"k1": 0.6, "b": 0.9}}
+    index.set_bm25_similarity(opensearch, BM25_INDEX, index.BM25Similarity(k1=0.6, b=0.9), meta)
+    assert scores() == pytest.approx(expected(0.6, 0.9), rel=1e-6)
+    assert opensearch.indices.get_mapping(index=BM25_INDEX)[BM25_INDEX]["mappings"]["_meta"] == {"nsparse": meta}
+    assert index.text_index_body()["settings"]["index"].get("similarity") is None  # bm25_nori: Lucene's defaults
 
 
 def test_whitespace_analysis_misses_what_nori_finds(opensearch):

@@ -14,7 +14,8 @@ from nsparse.eval import evaluate
 from nsparse.eval.bm25 import document_text
 from nsparse.model.encoder import SILENT_QUERY_WEIGHT, SparseEncoder
 from nsparse.opensearch import ml, search
-from nsparse.pipeline.baselines import bm25_nori_system, ensure_bm25_index
+from nsparse.opensearch.index import BM25Similarity
+from nsparse.pipeline.baselines import bm25_nori_system, choose_nori_similarity, ensure_bm25_index
 from nsparse.pipeline.deploy import AS_SHIPPED, DOC_MODEL, cleanup, deploy_variant, model_name
 from nsparse.pipeline.fitting import fit_to_corpus
 
@@ -41,6 +42,34 @@ def test_bm25_nori_finds_inflected_forms_and_reuses_an_identical_index(opensearc
     assert ensure_bm25_index(opensearch, "nsparse-test", dict(CORPUS)) == index and uuid(index) == created
     grown = ensure_bm25_index(opensearch, "nsparse-test", {**CORPUS, "d4": {"title": "", "text": "새 문서"}})
     assert grown != index and opensearch.count(index=grown)["count"] == 4
+
+
+def test_bm25_nori_finds_a_document_whose_answer_is_only_in_its_title(opensearch: OpenSearch) -> None:
+    corpus = {**CORPUS, "d4": {"title": "대한민국의 수도", "text": "서울은 한강을 끼고 있는 도시다"}}
+    queries = {"q3": "수도"}  # only in d4's title
+    titled = Benchmark(corpus=corpus, queries=queries, qrels={"q3": {"d4": 1}})
+    for similarity in (None, BM25Similarity(k1=0.9, b=0.4)):
+        run = bm25_nori_system(opensearch, "nsparse-test", similarity)("titled", titled, 10)
+        assert list(run["q3"]) == ["d4"]
+
+
+def test_nori_k1_b_are_chosen_on_dev_and_the_tuned_index_is_reparameterised_in_place(opensearch: OpenSearch) -> None:
+    def built(index: str) -> tuple[str, dict]:
+        mappings = opensearch.indices.get(index=index)[index]
+        return mappings["settings"]["index"]["uuid"], mappings["mappings"]["_meta"]["nsparse"]
+
+    choice = choose_nori_similarity(opensearch, "nsparse-test", {"toy": BENCHMARK}, [0.6, 1.2], [0.3, 0.9], 10)
+    assert choice["dev_benchmarks"] == ["toy"] and choice["dev_queries"] == 2
+    assert set(choice["dev_ndcg@10"]) == {"0.6", "1.2"} and set(choice["dev_ndcg@10"]["0.6"]) == {"0.3", "0.9"}
+    assert (choice["k1"], choice["b"]) == (0.6, 0.3)  # every candidate finds both answers: ties go to the first
+    grid_index = ensure_bm25_index(opensearch, "nsparse-test", CORPUS, BM25Similarity(k1=1.2, b=0.9))  # as left
+    uuid, record = built(grid_index)
+    assert "bm25tuned" in grid_index and grid_index != ensure_bm25_index(opensearch, "nsparse-test", CORPUS)
+    assert record["similarity"] == {"k1": 1.2, "b": 0.9}  # the grid's last candidate, in the build record
+    tuned = ensure_bm25_index(opensearch, "nsparse-test", CORPUS, BM25Similarity(k1=2.0, b=0.75))
+    assert tuned == grid_index and built(tuned) == (uuid, {**record, "similarity": {"k1": 2.0, "b": 0.75}})  # in place
+    similarity = opensearch.indices.get_settings(index=tuned)[tuned]["settings"]["index"]["similarity"]["default"]
+    assert (similarity["k1"], similarity["b"]) == ("2.0", "0.75")
 
 
 def test_deploy_fits_each_corpus_indexes_whole_documents_and_redeploy_reuses_models(

@@ -10,7 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from nsparse.pipeline.benchmark import one_torch_thread, parity, rank_features_precision, run_interleaved
+from nsparse.io import DataFormatError
+from nsparse.opensearch import search
+from nsparse.opensearch.index import BM25Similarity
+from nsparse.pipeline.baselines import chosen_nori_similarity
+from nsparse.pipeline.baselines_report import NORI_TUNING
+from nsparse.pipeline.benchmark import (
+    hybrid_clauses,
+    one_torch_thread,
+    parity,
+    rank_features_precision,
+    run_interleaved,
+)
 from nsparse.pipeline.mix import build_mixture
 from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
 
@@ -69,6 +80,21 @@ def test_markdown_table_formats_numbers() -> None:
     assert table.splitlines() == ["| system | ndcg@10 |", "|---|---|", "| v1 | 0.1235 |", "| bm25 | – |"]
 
 
+def test_bm25_searches_title_and_text_as_one_field_in_the_baseline_and_the_hybrid() -> None:
+    clause = {"multi_match": {"query": "학교 도서관", "type": "cross_fields", "fields": ["title", "text"]}}
+    assert search.bm25_clause("학교 도서관") == clause
+    assert hybrid_clauses("학교 도서관", "q")[0] == clause  # the hybrid's BM25 leg is the same query
+
+
+def test_the_benchmark_reads_noris_k1_b_from_the_baselines_report_or_names_the_stage_to_rerun(tmp_path: Path) -> None:
+    report = tmp_path / "baselines.json"
+    report.write_text(json.dumps({"korquad": {}, NORI_TUNING: {"k1": 1.5, "b": 0.5, "dev_ndcg@10": {}}}))
+    assert chosen_nori_similarity(report) == BM25Similarity(k1=1.5, b=0.5)
+    report.write_text(json.dumps({"korquad": {}}))
+    with pytest.raises(DataFormatError, match="no 'bm25_nori_tuning' .*rerun the baselines stage"):
+        chosen_nori_similarity(report)
+
+
 def test_report_renders_tables_plots_and_training_curves(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -85,6 +111,16 @@ def test_report_renders_tables_plots_and_training_curves(tmp_path: Path) -> None
     }
     (reports / "benchmark.json").write_text(json.dumps(benchmark))
     (reports / "synthesis.json").write_text(json.dumps({"kept": 10, "rejected": {"length": 3}}))
+    nori = {"ndcg@10": 0.8, "mrr@10": 0.7, "recall@100": 0.9}
+    tuning = {
+        "k1": 0.9,
+        "b": 0.4,
+        "dev_benchmarks": ["korquad"],
+        "dev_queries": 5,
+        "dev_ndcg@10": {"0.9": {"0.4": 0.7}},
+    }
+    baselines = {"korquad": {"bm25_nori": nori, "bm25_nori_tuned": nori}, NORI_TUNING: tuning}
+    (reports / "baselines.json").write_text(json.dumps(baselines))
     curves = tmp_path / "dvclive" / "v1" / "plots" / "metrics" / "train"
     curves.mkdir(parents=True)
     (curves / "loss.tsv").write_text("timestamp\tstep\tloss\n0\t0\t2.0\n1\t10\t1.0\n")
@@ -93,6 +129,9 @@ def test_report_renders_tables_plots_and_training_curves(tmp_path: Path) -> None
 
     assert "| korquad | v2 | 0.6 | 0.5 | 0.95 |" in report
     assert "v2_vs_bm25_nori" in report
+    assert "| korquad | bm25_nori_tuned | 0.8 | 0.7 | 0.9 |" in report and f"| {NORI_TUNING} |" not in report
+    assert "`bm25_nori_tuned`: k1 0.9, b 0.4: the best mean nDCG@10 over the 5 dev queries of korquad" in report
+    assert "| 0.9 | 0.7 |" in report  # the dev grid: k1 by b
     for png in ("quality_ndcg10.png", "latency_p50.png", "training_curves.png", "synthesis_counts.png"):
         assert (reports / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert read_training_curves(tmp_path / "dvclive" / "v1") == {"train/loss": [(0.0, 2.0), (10.0, 1.0)]}

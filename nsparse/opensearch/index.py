@@ -29,9 +29,27 @@ PASSAGE_FIELD = "passage"  # title and text joined: what the document model enco
 SPARSE_VECTOR_MIN_VERSION = (3, 3)  # neural-search's `sparse_vector` field (SEISMIC) arrived in OpenSearch 3.3
 
 
-def text_index_body() -> dict[str, Any]:
-    """An index of `title` and `text` analysed by nori: the BM25 baseline's index, and the base of the sparse one."""
-    return load_body("text_index")
+@dataclass(frozen=True)
+class BM25Similarity:
+    """BM25's term-frequency saturation `k1` and length normalisation `b`, as an index's default similarity."""
+
+    k1: float
+    b: float
+
+    def settings(self) -> dict[str, Any]:
+        """The index settings (under `index`) that make every field score with these k1 and b."""
+        return {"similarity": {"default": {"type": "BM25", "k1": self.k1, "b": self.b}}}
+
+
+def text_index_body(similarity: BM25Similarity | None = None) -> dict[str, Any]:
+    """An index of `title` and `text` analysed by nori: the BM25 baseline's index, and the base of the sparse one.
+
+    Without `similarity` it scores with Lucene's BM25 defaults (k1 1.2, b 0.75).
+    """
+    body = load_body("text_index")
+    if similarity is not None:
+        body["settings"]["index"].update(similarity.settings())
+    return body
 
 
 def sparse_index_body() -> dict[str, Any]:
@@ -129,6 +147,21 @@ def with_build_record(body: dict[str, Any], meta: dict[str, Any]) -> dict[str, A
 def corpus_index_name(prefix: str, system: str, fingerprint: str) -> str:
     """`<prefix>-<system>-<corpus fingerprint>`: one index per system and distinct corpus."""
     return f"{prefix}-{system}-{fingerprint[:12]}"
+
+
+def set_bm25_similarity(client: OpenSearch, name: str, similarity: BM25Similarity, meta: dict[str, Any]) -> None:
+    """Score `name` with `similarity` from now on, without re-indexing, and record `meta` as its build record.
+
+    Lucene applies k1 and b when it scores (the index keeps only each document's length),
+    but OpenSearch changes a similarity only on a closed index: close, set, reopen. The
+    build record is emptied first, so an interrupted change never passes `index_is_current`.
+    """
+    with refused_as(f"setting the BM25 similarity of {name}"):
+        client.indices.put_mapping(index=name, body=with_build_record({}, {})["mappings"])
+        client.indices.close(index=name)
+        client.indices.put_settings(index=name, body={"index": similarity.settings()})
+        client.indices.open(index=name, wait_for_active_shards="all")
+        client.indices.put_mapping(index=name, body=with_build_record({}, meta)["mappings"])
 
 
 def index_is_current(client: OpenSearch, name: str, meta: dict[str, Any]) -> bool:

@@ -144,6 +144,24 @@ def hybrid_pipeline_name(base: str, group: str) -> str:
     return base if group == "hangul" else f"{base}-{group.replace('_', '-')}"
 
 
+BM25_FIELDS = ("title", "text")  # what the document model reads too
+
+
+def bm25_clause(text: str) -> dict[str, Any]:
+    """BM25 as an OpenSearch user would query our documents: title and text, each with its own analyzer (nori).
+
+    `cross_fields` scores the fields as if they were one (both use the same analyzer): a
+    query term counts once, in the field where it scores best, with its document frequency
+    blended over both, so a term that is rare among titles gets no inflated weight there.
+    """
+    return {"multi_match": {"query": text, "type": "cross_fields", "fields": list(BM25_FIELDS)}}
+
+
+def bm25(client: OpenSearch, index: str, text: str, k: int) -> Ranking:
+    """BM25 over title and text (`bm25_clause`): the baseline users would deploy."""
+    return search(client, index, bm25_clause(text), k)
+
+
 def match_clause(field: str, text: str) -> dict[str, Any]:
     """The BM25 clause over `field` with the field's own analyzer (nori for Korean text)."""
     return {"match": {field: text}}

@@ -1,4 +1,5 @@
-"""Benchmark deployed variants and BM25 (nori) against the live OpenSearch index.
+"""Benchmark deployed variants and BM25 (nori, with Lucene's k1/b and with those chosen on dev) against the live
+OpenSearch index.
 
 Quality (nDCG@10, MRR@10, Recall@100 with per-query scores and paired tests), cost
 (latency p50/p99 and throughput under bounded concurrency, index size, document and
@@ -34,7 +35,7 @@ from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
-from nsparse.opensearch.index import SPARSE_FIELD
+from nsparse.opensearch.index import SPARSE_FIELD, BM25Similarity
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.benchmark_report import BenchmarkReport
 from nsparse.pipeline.deploy import Deployment
@@ -199,15 +200,20 @@ def benchmark_one(
     bench: Benchmark,
     deployments: dict[str, Deployment],
     encoders: dict[str, VariantEncoders],
-    bm25_index: str,
+    bm25_indices: dict[str, str],
     params: dict[str, Any],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
-    """All systems on one benchmark: metrics per system, significance tests, parity figures."""
+    """All systems on one benchmark: metrics per system, significance tests, parity figures.
+
+    `bm25_indices` names the index of each BM25 system (`bm25_nori`, `bm25_nori_tuned`).
+    """
     k = params["top_k"]
     queries, qrels = query_sample(bench, params["max_queries"])
     latency_texts = list(queries.values())[: params["throughput_queries"]]
     chosen = params["variant"]  # the variant hybrid, two-phase and the paired tests use
-    searchers: dict[str, Searcher] = {"bm25_nori": lambda text: search.match(client, bm25_index, "text", text, k)}
+    searchers: dict[str, Searcher] = {
+        system: lambda text, index=index: search.bm25(client, index, text, k) for system, index in bm25_indices.items()
+    }
     for variant, dep in deployments.items():
         searchers[variant] = lambda text, d=dep: search.neural_sparse_model(
             client, d.indices[name], SPARSE_FIELD, text, d.query_model_id(name), k
@@ -249,7 +255,8 @@ def benchmark_one(
             "latency_p99_ms": percentile(system_run.latencies_ms, 99),
             "throughput_qps": qps[system],
         }
-    results["bm25_nori"]["index_size_mb"] = os_index.settled_index_size_bytes(client, bm25_index) / 2**20
+    for system, index in bm25_indices.items():
+        results[system]["index_size_mb"] = os_index.settled_index_size_bytes(client, index) / 2**20
 
     parity_figures: dict[str, Any] = {}
     query_ids = list(queries)
@@ -263,7 +270,7 @@ def benchmark_one(
         parity_figures[variant] = parity(live_runs[variant], exact)
     significance = {
         f"{chosen}_vs_{other}": paired_test(evaluations[chosen], evaluations[other], "ndcg@10")
-        for other in [*(v for v in deployments if v != chosen), "bm25_nori"]
+        for other in [*(v for v in deployments if v != chosen), *bm25_indices]
     }
     return results, significance, parity_figures
 
@@ -275,9 +282,10 @@ def query_sample(bench: Benchmark, max_queries: int) -> tuple[dict[str, str], di
 
 
 def hybrid_clauses(text: str, query_model_id: str) -> list[dict[str, Any]]:
-    """BM25 over the index's nori-analysed text, and the neural sparse query of the index's query model."""
+    """BM25 over the index's nori-analysed title and text (as `bm25_nori` queries), and the neural sparse query of
+    the index's own query model."""
     return [
-        search.match_clause("text", text),
+        search.bm25_clause(text),
         search.neural_sparse_clause(SPARSE_FIELD, text, query_model_id),
     ]
 
@@ -339,10 +347,12 @@ def run_all(
     encoders: dict[str, VariantEncoders],
     params: dict[str, Any],
     index_prefix: str,
+    nori_tuned: BM25Similarity,
 ) -> BenchmarkReport:
     """Every benchmark × system, with the paired tests and live-vs-exact parity of each benchmark.
 
-    `dev` holds the dev splits the hybrid's BM25 weights are chosen on, before any test query runs.
+    `dev` holds the dev splits the hybrid's BM25 weights are chosen on, before any test query runs;
+    `nori_tuned` is the k1/b the baselines stage chose for nori on them (`bm25_nori_tuned`).
     """
     report = BenchmarkReport(hybrid=choose_hybrid_weights(client, dev, deployments[params["variant"]], params))
     if params["two_phase"]:
@@ -350,9 +360,12 @@ def run_all(
             client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline")
         )
     for name, bench in benchmarks.items():
-        bm25_index = ensure_bm25_index(client, index_prefix, bench.corpus)
+        bm25_indices = {
+            "bm25_nori": ensure_bm25_index(client, index_prefix, bench.corpus),
+            "bm25_nori_tuned": ensure_bm25_index(client, index_prefix, bench.corpus, nori_tuned),
+        }
         results, significance, parity_figures = benchmark_one(
-            client, name, bench, deployments, encoders, bm25_index, params
+            client, name, bench, deployments, encoders, bm25_indices, params
         )
         report.systems[name] = results
         report.significance[name] = significance

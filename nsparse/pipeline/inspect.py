@@ -178,7 +178,7 @@ def search_index(
     """
     field = sparse_field(client, target.index)
     if hybrid_pipeline:
-        clauses = [search.match_clause("text", query), search.neural_sparse_clause(field, query, target.model_id)]
+        clauses = [search.bm25_clause(query), search.neural_sparse_clause(field, query, target.model_id)]
         ranking = search.hybrid(client, target.index, clauses, k, hybrid_pipeline)
     else:
         ranking = search.neural_sparse_model(client, target.index, field, query, target.model_id, k)

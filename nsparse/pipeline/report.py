@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # headless: the report is written by a DVC stage, never s
 import matplotlib.pyplot as plt
 
 from nsparse.io import atomic_open, write_text
+from nsparse.pipeline.baselines_report import NORI_TUNING, benchmark_tables
 from nsparse.pipeline.benchmark_report import BenchmarkReport
 
 QUALITY_METRICS = ("ndcg@10", "mrr@10", "recall@100")
@@ -191,6 +192,18 @@ def rows_table(rows_by_name: dict[str, dict[str, Any]], first: str) -> str:
     )
 
 
+def nori_tuning_section(tuning: dict[str, Any]) -> list[str]:
+    """The k1/b chosen for `bm25_nori_tuned` and the dev grid it was chosen from (mean nDCG@10, k1 by b)."""
+    benchmarks = ", ".join(tuning["dev_benchmarks"])
+    return [
+        f"`bm25_nori_tuned`: k1 {tuning['k1']}, b {tuning['b']}: the best mean nDCG@10 over the "
+        f"{tuning['dev_queries']} dev queries of {benchmarks} (`bm25_nori`: Lucene's k1 1.2, b 0.75):",
+        "",
+        rows_table(tuning["dev_ndcg@10"], "k1 \\ b"),
+        "",
+    ]
+
+
 def encode_bench_section(variant: str, bench: dict[str, Any]) -> list[str]:
     """Encoding throughput and fidelity per back end, and the export's parity gate."""
     lines = [f"### Encoding benchmark, {variant}", ""]
@@ -303,7 +316,10 @@ def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str])
     if benchmark.parity:
         sections += ["## Live index vs in-process retriever", "", parity_table(benchmark.parity), ""]
     if baselines:
-        sections += ["## In-process and OpenSearch BM25 baselines", "", metric_table(baselines, QUALITY_METRICS), ""]
+        tables = metric_table(benchmark_tables(baselines), QUALITY_METRICS)
+        sections += ["## In-process and OpenSearch BM25 baselines", "", tables, ""]
+        if NORI_TUNING in baselines:
+            sections += nori_tuning_section(baselines[NORI_TUNING])
 
     curves = {v: read_training_curves(dvclive_root / v) for v in variants}
     written = plot_training_curves(curves, plots / "training_curves.png")
