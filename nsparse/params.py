@@ -353,13 +353,17 @@ class TrainEncoder(Section):
     mode: Literal["inference-free", "bi-encoder"]
     lexical_floor: bool
     prune_ratio: Annotated[float, Field(ge=0, lt=1)]
-    max_length: PositiveInt | None  # None: whole documents (the floor has no window)
+    max_length: PositiveInt | None  # tokens per passage; None: whole documents (the floor has no window)
+    passage_overlap: NonNegativeInt | None  # longer documents: None cuts them, a number splits them into passages
     window: PositiveInt | None
 
     @model_validator(mode="after")
     def _whole_documents_need_a_window(self) -> TrainEncoder:
         if self.max_length is None and not self.lexical_floor and self.window is None:
             raise ValueError("max_length null (whole documents) needs lexical_floor true or a transformer window")
+        overlap, length = self.passage_overlap, self.max_length
+        if overlap is not None and (length is None or overlap >= length - 2):
+            raise ValueError("passage_overlap needs a max_length and must be below max_length - 2 (its special tokens)")
         return self
 
     query_max_length: PositiveInt

@@ -25,9 +25,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import scipy.sparse as sp
-
 from nsparse.config import load_params
 from nsparse.data import Benchmark, load_benchmark
 from nsparse.eval import BM25Kiwi, SparseRetriever, evaluate
@@ -106,22 +103,11 @@ def articles(bench: Benchmark) -> Benchmark:
     return Benchmark(corpus, bench.queries, qrels)
 
 
-def passages(encoder: SparseEncoder, text: str) -> list[str]:
-    """Overlapping windows of at most 512 tokens (special tokens included), cut at token boundaries."""
-    offsets = encoder.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-    width = ML_COMMONS_WINDOW - 2
-    if len(offsets) <= width:
-        return [text]
-    starts = range(0, len(offsets) - PASSAGE_OVERLAP, width - PASSAGE_OVERLAP)
-    return [text[offsets[s][0] : offsets[min(s + width, len(offsets)) - 1][1]] for s in starts]
-
-
 def long_documents(model: Path, benchmarks: Path) -> dict[str, object]:
     """Cut at 512 tokens, whole, max-pooled passages, best passage: on korquad articles, statistics fitted."""
     bench = articles(load_benchmark(benchmarks / "korquad", "test"))
     encoder = SparseEncoder.load(model).eval()
     fit_to_corpus(encoder, bench.corpus)
-    whole_settings = replace(encoder.settings, max_length=None)
     lengths = [len(encoder.tokenizer(document_text(d))["input_ids"]) for d in bench.corpus.values()]
     row: dict[str, object] = {
         "documents": len(bench.corpus),
@@ -129,32 +115,29 @@ def long_documents(model: Path, benchmarks: Path) -> dict[str, object]:
         "queries": len(bench.queries),
         "bm25_kiwi_whole": bm25_ndcg(bench, encoder.settings.k1, encoder.settings.b),
     }
-    encoder.settings = replace(whole_settings, max_length=ML_COMMONS_WINDOW)
-    row["cut_at_512"] = ndcg(encoder, bench)
-    encoder.settings = whole_settings
-    row["whole"] = ndcg(encoder, bench)
-    encoder.settings = replace(whole_settings, max_length=ML_COMMONS_WINDOW)
+    ways = {
+        "cut_at_512": {"max_length": ML_COMMONS_WINDOW, "passage_overlap": None},
+        "whole": {"max_length": None, "passage_overlap": None},
+        "passages_max_pooled": {"max_length": ML_COMMONS_WINDOW, "passage_overlap": PASSAGE_OVERLAP},
+    }
+    for label, settings in ways.items():
+        encoder.settings = replace(encoder.settings, **settings)
+        row[label] = ndcg(encoder, bench)
     doc_ids, owners, texts = list(bench.corpus), [], []
-    for number, doc_id in enumerate(doc_ids):
-        for passage in passages(encoder, document_text(bench.corpus[doc_id])):
-            owners.append(number)
+    for doc_id in doc_ids:
+        for passage in encoder.passages(document_text(bench.corpus[doc_id])):
+            owners.append(doc_id)
             texts.append(passage)
-    vectors = encoder.encode_documents(texts).tocsr()
-    owner = np.asarray(owners)
-    pooled = sp.vstack(
-        [vectors[np.flatnonzero(owner == number)].max(axis=0) for number in range(len(doc_ids))], format="csr"
-    )
     query_ids = list(bench.queries)
     queries = encoder.encode_queries([bench.queries[q] for q in query_ids])
-    run = SparseRetriever(pooled, doc_ids).search(queries, query_ids)
-    row["passages_max_pooled"] = round(evaluate(bench.qrels, run).summary["ndcg@10"], 4)
+    vectors = encoder.encode_documents(texts)
     passage_run = SparseRetriever(vectors, [str(i) for i in range(len(texts))]).search(queries, query_ids, k=1000)
     best: dict[str, dict[str, float]] = {}
-    for query_id, hits in passage_run.items():
+    for query_id, hits in passage_run.items():  # a document scores its best passage's score
         scores: dict[str, float] = {}
         for passage_id, score in hits.items():
-            doc_id = doc_ids[owners[int(passage_id)]]
-            scores[doc_id] = max(score, scores.get(doc_id, 0.0))
+            owner = owners[int(passage_id)]
+            scores[owner] = max(score, scores.get(owner, 0.0))
         best[query_id] = dict(sorted(scores.items(), key=lambda item: -item[1])[:100])
     row["best_passage"] = round(evaluate(bench.qrels, best).summary["ndcg@10"], 4)
     print("long documents", row)

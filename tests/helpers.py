@@ -169,7 +169,7 @@ def export_tiny_variant(folder: Path) -> tuple[Path, Path]:
     mlm = new_masked_lm(
         tokenizer, BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
     )
-    settings = EncoderSettings(lexical_floor=True, max_length=None, query_max_length=16, window=16)
+    settings = EncoderSettings(lexical_floor=True, max_length=128, passage_overlap=32, query_max_length=16, window=16)
     encoder = SparseEncoder(mlm, tokenizer, settings, stop_pieces=stops)
     silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
     encoder.set_translations(

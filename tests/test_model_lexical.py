@@ -130,15 +130,28 @@ def test_refitting_keeps_what_training_learned_on_top_of_the_idf(vocabulary, tmp
     torch.testing.assert_close(loaded.query_weights(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_whole_documents_are_read_past_any_window(vocabulary) -> None:
+def test_long_documents_are_cut_read_whole_or_max_pooled_over_overlapping_passages(vocabulary) -> None:
     encoder = floor_encoder(vocabulary)
     long_text = " ".join([DOCUMENTS[1]] * 40) + " 김치"
-    assert len(encoder.tokenizer(long_text)["input_ids"]) > 512
-    encoder.settings = replace(encoder.settings, max_length=None)
-    whole = encoder.to_token_weights(encoder.encode_documents([long_text])[0])
-    encoder.settings = replace(encoder.settings, max_length=512)
-    cut = encoder.to_token_weights(encoder.encode_documents([long_text])[0])
-    assert "김치" in whole and "김치" not in cut
+    tokens = encoder.tokenizer.tokenize(long_text)
+    assert len(tokens) > 512
+
+    def weights(**settings: object) -> dict[str, float]:
+        encoder.settings = replace(encoder.settings, **settings)
+        return encoder.to_token_weights(encoder.encode_documents([long_text, DOCUMENTS[0]])[0])
+
+    assert "김치" not in weights(max_length=512, passage_overlap=None)  # cut where ML Commons stops
+    assert "김치" in weights(max_length=None, passage_overlap=None)  # whole
+    pooled = weights(max_length=512, passage_overlap=128)
+    passages = encoder.passages(long_text)
+    lengths = [len(encoder.tokenizer(passage)["input_ids"]) for passage in passages]
+    assert len(passages) == 2 and max(lengths) <= 512 and "김치" in passages[-1]
+    pieces = [encoder.tokenizer.tokenize(passage) for passage in passages]  # cut between words: no piece changes
+    assert pieces[0] == tokens[: len(pieces[0])] and pieces[-1] == tokens[-len(pieces[-1]) :]
+    assert 0 < len(pieces[0]) + len(pieces[1]) - len(tokens) <= 128  # the passages overlap, and cover every token
+    each = encoder.encode_documents(passages).toarray()
+    assert pooled == encoder.to_token_weights(each.max(axis=0))  # one vector: the max over the passages
+    assert encoder.passages(DOCUMENTS[0]) == [DOCUMENTS[0]]  # a short document is its own passage
 
 
 def test_gate_switches_the_learned_part_on(vocabulary) -> None:

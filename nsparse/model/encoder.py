@@ -45,6 +45,8 @@ LEXICAL_FILE = "lexical.json"
 # and ML Commons weighs a token missing from idf.json 1.0: stop pieces are written with this
 # negligible weight instead (no document holds them, so scores do not change).
 SILENT_QUERY_WEIGHT = 1e-6
+# What a tokenizer of whole documents declares as its longest input (its `model_max_length`).
+WHOLE_DOCUMENT_TOKENS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,12 @@ class EncoderSettings:
 
     mode: Mode = "inference-free"
     prune_ratio: float = 0.0  # drop document weights below prune_ratio x the document's largest weight
-    max_length: int | None = 512  # document tokens read; None: the whole document (the floor has no window)
+    max_length: int | None = 512  # document tokens read at once (a passage); None: the whole document
     query_max_length: int = 64
     window: int | None = None  # document tokens the transformer reads (None: max_length)
+    # Documents longer than max_length: None cuts them there; a number splits them into passages of max_length
+    # tokens overlapping by this many, each encoded as a document, the vector their element-wise max.
+    passage_overlap: int | None = None
     lexical_floor: bool = False  # add BM25's term-frequency weight of every present token
     k1: float = 0.9  # lexical floor: BM25 term-frequency saturation ...
     b: float = 0.4  # ... and document-length normalisation
@@ -72,6 +77,10 @@ class EncoderSettings:
             raise ValueError(f"lexical floor needs k1 > 0, b in [0, 1], avg_doc_length > 0; got {self}")
         if self.max_length is None and not self.lexical_floor and self.window is None:
             raise ValueError("max_length None (whole documents) needs the lexical floor or a transformer window")
+        if self.passage_overlap is not None and (
+            self.max_length is None or not 0 <= self.passage_overlap < self.max_length - 2
+        ):
+            raise ValueError(f"passage_overlap needs a max_length and must be in [0, max_length - 2); got {self}")
 
     @property
     def transformer_window(self) -> int:
@@ -122,6 +131,28 @@ def encode_length_sorted(
     return sp.vstack(rows, format="csr")[np.argsort(order)]
 
 
+def encode_passages_pooled(
+    texts: Sequence[str],
+    passages: Callable[[str], list[str]],
+    batch_size: int,
+    encode_batch: Callable[[list[str]], np.ndarray],
+    width: int,
+    progress: bool = False,
+) -> sp.csr_matrix:
+    """Encode each text's passages (`passages(text)`) and keep, per text, the element-wise max over its passages."""
+    pieces = [passages(text) for text in texts]
+    if all(len(parts) == 1 for parts in pieces):
+        return encode_length_sorted(texts, batch_size, encode_batch, width, progress)
+    flat = [part for parts in pieces for part in parts]
+    rows = encode_length_sorted(flat, batch_size, encode_batch, width, progress)
+    bounds = np.cumsum([0, *map(len, pieces)])
+    pooled = [
+        rows[bounds[i]] if bounds[i + 1] - bounds[i] == 1 else rows[bounds[i] : bounds[i + 1]].max(axis=0)
+        for i in range(len(texts))
+    ]
+    return sp.vstack(pooled, format="csr")
+
+
 def idf_from_document_frequency(document_frequency: np.ndarray, count: int) -> np.ndarray:
     """BM25's (Lucene) idf = ln(1 + (N - df + 0.5) / (df + 0.5)): positive even for unseen tokens."""
     if count == 0:
@@ -164,6 +195,8 @@ class SparseEncoder(nn.Module):
         self.mlm = mlm
         self.tokenizer = tokenizer
         self.settings = settings
+        if settings.max_length is None:  # whole documents: no "longer than the maximum length" warning per call
+            tokenizer.model_max_length = WHOLE_DOCUMENT_TOKENS
         vocab_size = mlm.config.vocab_size
         if len(tokenizer) > vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model only {vocab_size} outputs")
@@ -271,7 +304,9 @@ class SparseEncoder(nn.Module):
             chunk = documents[start : start + batch_size]
             for text in chunk:
                 digest.update(text.encode() + b"\x1e")
-            batch = self.tokenize(chunk, self.settings.max_length)
+            batch = self.tokenize(
+                chunk, None if self.settings.passage_overlap is not None else self.settings.max_length
+            )
             frequencies, lengths = self.term_frequencies(**batch)
             frequency += (frequencies.masked_fill(self.silent_tokens, 0.0) > 0).sum(dim=0).cpu()
             total_length += float(lengths.sum())
@@ -360,9 +395,31 @@ class SparseEncoder(nn.Module):
         return {"input_ids": batch["input_ids"].to(device), "attention_mask": batch["attention_mask"].to(device)}
 
     # --- texts -> scipy CSR (evaluation, benchmarks) --------------------------------
+    def passages(self, text: str) -> list[str]:
+        """The text as ML Commons can read it: itself when it fits `max_length` tokens (special tokens included),
+        else overlapping passages of at most that many, cut between words (each tokenizes as its tokens did)."""
+        settings = self.settings
+        if settings.max_length is None or settings.passage_overlap is None:
+            return [text]
+        encoding = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets, words = encoding["offset_mapping"], encoding.word_ids()
+        width = settings.max_length - self.tokenizer.num_special_tokens_to_add()
+        if len(offsets) <= width:
+            return [text]
+        starts = [i for i in range(len(offsets)) if i == 0 or words[i] != words[i - 1]]  # first piece of a word
+        passages, start = [], 0
+        while True:
+            end = max(i for i in [*starts, len(offsets)] if i <= start + width)
+            if end <= start:  # a single word longer than a passage: cut inside it
+                end = start + width
+            passages.append(text[offsets[start][0] : offsets[end - 1][1]])
+            if end >= len(offsets):
+                return passages
+            start = max(start + 1, min(i for i in [*starts, end] if i >= end - settings.passage_overlap))
+
     @torch.inference_mode()
     def encode_documents(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> sp.csr_matrix:
-        """Pruned document vectors as CSR [n, vocab]."""
+        """Pruned document vectors as CSR [n, vocab]; a long document is max-pooled over its passages."""
         was_training = self.training
         self.eval()
 
@@ -370,7 +427,7 @@ class SparseEncoder(nn.Module):
             vectors = prune(self(**self.tokenize(chunk, self.settings.max_length)), self.settings.prune_ratio)
             return vectors.float().cpu().numpy()
 
-        matrix = encode_length_sorted(texts, batch_size, encode_batch, len(self.vocab), progress)
+        matrix = encode_passages_pooled(texts, self.passages, batch_size, encode_batch, len(self.vocab), progress)
         self.train(was_training)
         return matrix
 

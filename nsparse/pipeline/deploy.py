@@ -136,12 +136,14 @@ def _through_pipeline(
 ) -> Iterator[dict[str, Any]]:
     """Documents for the ingest pipeline, which encodes their `passage` (title and text, as evaluated in process).
 
-    ML Commons reads at most `ML_COMMONS_MAX_TOKENS` of a document; a longer one is encoded here whole by the
-    same ONNX graph and bypasses the pipeline, so no document loses its tail.
+    ML Commons reads at most `ML_COMMONS_MAX_TOKENS` of a document; a longer one is encoded here by the same
+    ONNX graph (max-pooled over its passages, or whole, as the encoder's settings say) and bypasses the pipeline,
+    so no document loses its tail.
     """
+    readable = min(ML_COMMONS_MAX_TOKENS, encoder.settings.max_length or ML_COMMONS_MAX_TOKENS)
     for doc_id, document in corpus.items():
         text = document_text(document)
-        if len(encoder.tokenizer(text)["input_ids"]) <= ML_COMMONS_MAX_TOKENS:
+        if len(encoder.tokenizer(text)["input_ids"]) <= readable:
             yield {"_id": doc_id, **document, PASSAGE_FIELD: text}
             continue
         vector = onnx.encode_documents([text])[0]
