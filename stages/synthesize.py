@@ -31,7 +31,11 @@ def main() -> None:
     fewshot = None
     if generator is not None and not generator.chat:  # a base model: few-shot examples from v1's training pairs
         fewshot = base_model_prompt(
-            Path(paths["train"]) / "pairs.jsonl", Path(paths["benchmarks"]), settings.get("fewshot_shots", 3), seed
+            Path(paths["train"]) / "pairs.jsonl",
+            Path(paths["benchmarks"]),
+            settings.get("fewshot_shots", 3),
+            seed,
+            settings["filters"]["min_hangul_ratio"],
         )
     pairs, report = synthesize_corpora(
         corpora, own_corpora(settings), settings, generator, seed, cache, Path(paths["own"]), fewshot

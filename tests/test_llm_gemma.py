@@ -78,6 +78,9 @@ def test_query_shots_come_from_training_pairs_and_never_from_benchmark_queries(t
     assert query_shots(pairs, excluded, 3, 0) == query_shots(pairs, excluded, 3, 0)
     with pytest.raises(ValueError, match="only 6 training pairs"):
         query_shots(pairs, excluded, 7, 0)
+    pairs += [{"query": "what is officiate", "positive": "officiate의 정의", "negatives": []}]
+    korean = [query for _, query in query_shots(pairs, excluded, 6, 0, keep=lambda query: "질문" in query)]
+    assert sorted(korean) == [f"질문 {index}" for index in range(6)]
     prompt = document_query_prompt([("문서 A", "질문 A")])
     assert prompt.prompt("새  문서\n본문") == (
         "다음은 문서와, 그 문서를 찾는 사용자의 검색 질문입니다.\n\n"

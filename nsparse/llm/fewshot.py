@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,16 @@ def benchmark_queries(benchmarks: Path) -> set[str]:
 
 
 def query_shots(
-    pairs: Iterable[Mapping[str, Any]], excluded_queries: set[str], count: int, seed: int, max_chars: int = 300
+    pairs: Iterable[Mapping[str, Any]],
+    excluded_queries: set[str],
+    count: int,
+    seed: int,
+    max_chars: int = 300,
+    keep: Callable[[str], bool] = lambda query: True,
 ) -> tuple[tuple[str, str], ...]:
-    """`count` (passage, query) training pairs with short passages, none whose query is in `excluded_queries`."""
+    """`count` (passage, query) training pairs with short passages and a query `keep` accepts, none whose query
+    is in `excluded_queries`. (v1's pairs include English queries of Korean passages: shown one, a base model
+    writes English; the synthesize stage keeps queries its language filter would keep.)"""
     eligible = sorted(
         {
             (" ".join(pair["positive"].split()), " ".join(pair["query"].split()))
@@ -74,7 +81,7 @@ def query_shots(
             if pair.get("query") and pair.get("positive") and len(pair["positive"]) <= max_chars
         }
     )
-    eligible = [(passage, query) for passage, query in eligible if query not in excluded_queries]
+    eligible = [(passage, query) for passage, query in eligible if query not in excluded_queries and keep(query)]
     if len(eligible) < count:
         raise ValueError(f"only {len(eligible)} training pairs can be few-shot examples; {count} wanted")
     return tuple(random.Random(seed).sample(eligible, count))

@@ -141,6 +141,10 @@ class LlamaCppGenerator(Generator):
                 )
                 self.stats.requests += 1
                 self.stats.generated_tokens += response["usage"]["completion_tokens"]
+                # Prompt tokens sent; llama_perf's prompt_tokens_evaluated are those not reused from the KV cache.
+                self.stats.extra["prompt_tokens"] = (
+                    self.stats.extra.get("prompt_tokens", 0) + response["usage"]["prompt_tokens"]
+                )
                 replies.append(response["choices"][0]["text"].strip())
         self._record_gpu_memory()
         self._record_perf()

@@ -32,7 +32,7 @@ from nsparse.faults import UserFault
 from nsparse.io import write_json
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
 from nsparse.llm.fewshot import FewShotPrompt, benchmark_queries, document_query_prompt, query_shots
-from nsparse.synth.filters import FILTERS, Candidate, FilterSettings, filter_candidates
+from nsparse.synth.filters import FILTERS, Candidate, FilterSettings, filter_candidates, hangul_ratio
 from nsparse.synth.generate import LLMSynthesis
 from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
 
@@ -60,9 +60,17 @@ def sample_documents(
     return documents
 
 
-def base_model_prompt(train_pairs: Path, benchmarks: Path, shots: int, seed: int) -> FewShotPrompt:
-    """A base model's few-shot prompt: `shots` training pairs, none whose query is a benchmark query."""
-    return document_query_prompt(query_shots(read_pairs(train_pairs), benchmark_queries(benchmarks), shots, seed))
+def base_model_prompt(
+    train_pairs: Path, benchmarks: Path, shots: int, seed: int, min_hangul_ratio: float
+) -> FewShotPrompt:
+    """A base model's few-shot prompt: `shots` training pairs whose query is Korean (the language filter's
+    threshold), none a benchmark query."""
+
+    def korean(query: str) -> bool:
+        return hangul_ratio(query) >= min_hangul_ratio
+
+    pairs = read_pairs(train_pairs)
+    return document_query_prompt(query_shots(pairs, benchmark_queries(benchmarks), shots, seed, keep=korean))
 
 
 def synthesize(
