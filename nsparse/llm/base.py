@@ -52,9 +52,14 @@ class GenerationStats:
 
 
 class Generator(ABC):
-    """Turns chat conversations into assistant replies (one string per conversation)."""
+    """Turns chat conversations into assistant replies (one string per conversation).
+
+    A base model (pre-trained, not chat-tuned) sets `chat = False`: callers then prompt it by
+    plain completion of few-shot text (`complete`) and judge by scoring (`logprob`).
+    """
 
     backend: str
+    chat: bool = True
 
     def __init__(self, model: str, sampling: dict[str, Any]) -> None:
         self.model_id = model
@@ -69,6 +74,14 @@ class Generator(ABC):
 
         A reply the back end could not produce is an empty string (callers count it as malformed).
         """
+
+    def complete(self, prompts: Sequence[str], stop: Sequence[str], seeds: Sequence[int], **sampling: Any) -> list[str]:
+        """Plain completions of `prompts` (no chat template), cut at the first of `stop`; `seeds[i]` seeds prompt i."""
+        raise NotImplementedError(f"the {self.backend} back end prompts chat models only")
+
+    def logprob(self, prompt: str, continuation: str) -> float:
+        """log P(continuation | prompt) under the model (natural log, summed over the continuation's tokens)."""
+        raise NotImplementedError(f"the {self.backend} back end does not score text")
 
     def provenance(self) -> dict[str, Any]:
         return {"backend": self.backend, "model": self.model_id, "sampling": self.sampling, **self.stats.as_dict()}

@@ -8,6 +8,14 @@ analysis channel, so the assistant turn is opened in the final channel instead. 
 a llama.cpp grammar, so replies are valid JSON by construction. Provenance records
 tokens/s, whether layers were offloaded to a GPU and, when they were, the device memory
 the process held (NVML).
+
+`llm.model` is a GGUF path or a packaged model's name (`nsparse.llm.models`, e.g.
+`gemma3-270m`). A base model (the packaged Gemma, or `completion=True`) gets no chat
+template: `complete` continues few-shot text up to a stop sequence, seeded per prompt, and
+`logprob` scores a continuation. Both reuse the KV cache of the longest prefix shared with
+the previous prompt, so a few-shot prefix common to every prompt is evaluated once.
+Provenance then adds llama.cpp's own counters: prompt tokens evaluated and generated, with
+their tokens/s.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from nsparse.llm.base import Conversation, Generator, strip_thinking
 from nsparse.llm.gpu import nvml_process_memory
+from nsparse.llm.models import resolve_model
 
 HARMONY_FINAL = "<|channel|>final<|message|>"
 
@@ -34,23 +44,34 @@ class LlamaCppGenerator(Generator):
         n_gpu_layers: int = -1,
         n_threads: int | None = None,
         seed: int | None = None,
+        completion: bool | None = None,
     ) -> None:
         super().__init__(model, sampling)
         try:
             import llama_cpp
         except ImportError as err:
             raise ImportError("llm.backend=llama_cpp needs the optional extra: pip install 'nsparse[llama]'") from err
+        path, packaged = resolve_model(model)
+        self.chat = not (completion if completion is not None else packaged is not None and packaged.base_model)
         seeding = {"seed": seed} if seed is not None else {}  # otherwise llama.cpp's own random seed
         self.llm = llama_cpp.Llama(
-            model_path=model, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads, verbose=False, **seeding
+            model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads, verbose=False, **seeding
         )
         template = self.llm.metadata.get("tokenizer.chat_template")
-        if template is not None:
+        if template is not None and self.chat:
             self.llm.chat_handler = self._handler_without_thinking(template)
         self.gpu_offload = bool(llama_cpp.llama_supports_gpu_offload()) and n_gpu_layers != 0
         self.stats.extra.update(
-            {"llama_cpp_version": llama_cpp.__version__, "n_gpu_layers": n_gpu_layers, "gpu_offload": self.gpu_offload}
+            {
+                "llama_cpp_version": llama_cpp.__version__,
+                "n_gpu_layers": n_gpu_layers,
+                "n_threads": self.llm.context_params.n_threads,
+                "gpu_offload": self.gpu_offload,
+                "prompting": "chat" if self.chat else "completion",
+            }
         )
+        if packaged is not None:
+            self.stats.extra["model_file"] = {"name": path.name, "sha256": packaged.sha256}
         self._record_gpu_memory()
 
     def _handler_without_thinking(self, template: str) -> Any:
@@ -100,7 +121,72 @@ class LlamaCppGenerator(Generator):
                 self.stats.generated_tokens += response["usage"]["completion_tokens"]
                 replies.append(strip_thinking(response["choices"][0]["message"]["content"] or ""))
         self._record_gpu_memory()
+        self._record_perf()
         return replies
+
+    def complete(self, prompts: Sequence[str], stop: Sequence[str], seeds: Sequence[int], **sampling: Any) -> list[str]:
+        options = self._sampling(sampling)
+        replies = []
+        with self._timed():
+            for prompt, seed in tqdm(zip(prompts, seeds, strict=True), desc="complete", disable=len(prompts) < 16):
+                response = self.llm.create_completion(
+                    prompt,
+                    temperature=options["temperature"],
+                    top_p=options["top_p"],
+                    top_k=options["top_k"] or 0,
+                    min_p=0.0,
+                    max_tokens=options["max_new_tokens"],
+                    stop=list(stop),
+                    seed=seed,
+                )
+                self.stats.requests += 1
+                self.stats.generated_tokens += response["usage"]["completion_tokens"]
+                # Prompt tokens sent; llama_perf's prompt_tokens_evaluated are those not reused from the KV cache.
+                self.stats.extra["prompt_tokens"] = (
+                    self.stats.extra.get("prompt_tokens", 0) + response["usage"]["prompt_tokens"]
+                )
+                replies.append(response["choices"][0]["text"].strip())
+        self._record_gpu_memory()
+        self._record_perf()
+        return replies
+
+    def logprob(self, prompt: str, continuation: str) -> float:
+        tokenize = self.llm.tokenize
+        prompt_tokens = tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        tokens = tokenize((prompt + continuation).encode("utf-8"), add_bos=True, special=True)
+        if tokens[: len(prompt_tokens)] != prompt_tokens:  # the join re-tokenized across the boundary
+            tokens = prompt_tokens + tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
+        total = 0.0
+        with self._timed():
+            for position in range(len(prompt_tokens), len(tokens)):
+                logits = self._next_token_logits(tokens[:position]).astype(np.float64)
+                top = logits.max()
+                total += float(logits[tokens[position]] - top - np.log(np.exp(logits - top).sum()))
+        self.stats.requests += 1
+        self._record_perf()
+        return total
+
+    def _next_token_logits(self, tokens: list[int]) -> np.ndarray:
+        """The logits after `tokens`, evaluating only what the KV cache does not already hold (at least one token)."""
+        cached, common = self.llm.input_ids[: self.llm.n_tokens], 0
+        limit = min(len(cached), len(tokens) - 1)
+        while common < limit and cached[common] == tokens[common]:
+            common += 1
+        self.llm.n_tokens = common  # eval() drops the KV entries from here on
+        self.llm.eval(tokens[common:])
+        return np.ctypeslib.as_array(self.llm._ctx.get_logits_ith(-1), shape=(self.llm.n_vocab(),)).copy()
+
+    def _record_perf(self) -> None:
+        """llama.cpp's counters since the model was loaded: prompt tokens evaluated (not reused) and generated."""
+        import llama_cpp
+
+        perf = llama_cpp.llama_perf_context(self.llm._ctx.ctx)
+        self.stats.extra["llama_perf"] = {
+            "prompt_tokens_evaluated": perf.n_p_eval,
+            "prompt_tokens_per_s": round(perf.n_p_eval / perf.t_p_eval_ms * 1e3, 1) if perf.t_p_eval_ms > 0 else None,
+            "generated_tokens": perf.n_eval,
+            "generated_tokens_per_s": round(perf.n_eval / perf.t_eval_ms * 1e3, 1) if perf.t_eval_ms > 0 else None,
+        }
 
     def _record_gpu_memory(self) -> None:
         if not self.gpu_offload:

@@ -14,9 +14,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
+from nsparse.llm.fewshot import translation_prompt, translation_shots
 from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary
 from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates
-from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, frequent_terms, offline_verify
+from nsparse.synonyms.verification import (
+    LLMVerifier,
+    ScoringVerifier,
+    VerifiedPair,
+    frequent_terms,
+    offline_verify,
+)
 
 
 def build_synonyms(
@@ -51,7 +58,7 @@ def build_synonyms(
         verified = offline
         report["provenance"] = offline_provenance("G² mutual rank agreement + Ochiai threshold")
     else:
-        verified = _llm_verified(candidates, params, generator, proposal_texts, report)
+        verified = _llm_verified(candidates, params, generator, proposal_texts, report, seed)
         report["evaluation"]["heldout"]["llm"] = evaluate_pairs(((pair.ko, pair.en) for pair in verified), heldout)
     entries, withheld = merge_dictionary(verified, seed, withheld_korean)
     report["dictionary"] = {
@@ -69,13 +76,19 @@ def _llm_verified(
     generator: Generator,
     proposal_texts: Sequence[str],
     report: dict[str, Any],
+    seed_dictionary: Mapping[str, list[str]],
 ) -> list[VerifiedPair]:
-    verifier = LLMVerifier(
-        generator,
-        PromptTemplate.load(params["prompts"]["verify"]),
-        PromptTemplate.load(params["prompts"]["propose"]),
-        params["threshold"],
-    )
+    verifier: LLMVerifier | ScoringVerifier
+    if generator.chat:
+        verifier = LLMVerifier(
+            generator,
+            PromptTemplate.load(params["prompts"]["verify"]),
+            PromptTemplate.load(params["prompts"]["propose"]),
+            params["threshold"],
+        )
+    else:  # a base model: few-shot examples from the seed split (never heldout), verdicts by scoring
+        shots = translation_shots(seed_dictionary, params.get("fewshot_shots", 6), 0)
+        verifier = ScoringVerifier(generator, translation_prompt(shots), params["threshold"])
     best = sorted(candidates, key=lambda pair: -pair.log_likelihood)[: params["llm_max_candidates"]]
     to_verify = {(pair.ko, pair.en): "mined:llm" for pair in best}
     proposals = verifier.propose(frequent_terms(proposal_texts, params["propose_terms"])) if proposal_texts else []
@@ -88,6 +101,6 @@ def _llm_verified(
     report["provenance"] = {
         **generator.provenance(),
         "threshold": params["threshold"],
-        "prompts": [verifier.verify_prompt.provenance(), verifier.propose_prompt.provenance()],
+        "prompts": verifier.prompts_provenance(),
     }
     return verified

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from nsparse.data import DataFormatError, load_benchmark, read_corpus, write_benchmark
-from nsparse.data.format import Corpus, Qrels, Queries
+from nsparse.data.format import Corpus, Qrels, Queries, read_pairs
 from nsparse.data.own import ABOUT, OWN, SPLIT
 from nsparse.faults import UserFault
 from nsparse.io import write_json
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
-from nsparse.synth.filters import FILTERS, Candidate, FilterSettings, filter_candidates
+from nsparse.llm.fewshot import FewShotPrompt, benchmark_queries, document_query_prompt, query_shots
+from nsparse.synth.filters import FILTERS, Candidate, FilterSettings, filter_candidates, hangul_ratio
 from nsparse.synth.generate import LLMSynthesis
 from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
 
@@ -59,16 +60,39 @@ def sample_documents(
     return documents
 
 
+def base_model_prompt(
+    train_pairs: Path, benchmarks: Path, shots: int, seed: int, min_hangul_ratio: float
+) -> FewShotPrompt:
+    """A base model's few-shot prompt: `shots` training pairs whose query is Korean (the language filter's
+    threshold), none a benchmark query."""
+
+    def korean(query: str) -> bool:
+        return hangul_ratio(query) >= min_hangul_ratio
+
+    pairs = read_pairs(train_pairs)
+    return document_query_prompt(query_shots(pairs, benchmark_queries(benchmarks), shots, seed, keep=korean))
+
+
 def synthesize(
-    documents: Mapping[str, str], params: Mapping[str, Any], generator: Generator | None, seed: int, cache_dir: Path
+    documents: Mapping[str, str],
+    params: Mapping[str, Any],
+    generator: Generator | None,
+    seed: int,
+    cache_dir: Path,
+    fewshot: FewShotPrompt | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Training pairs for `documents` and the report (provenance, counts per filter and method, timings)."""
-    pairs, _, report = synthesize_with_sources(documents, params, generator, seed, cache_dir)
+    pairs, _, report = synthesize_with_sources(documents, params, generator, seed, cache_dir, fewshot)
     return pairs, report
 
 
 def synthesize_with_sources(
-    documents: Mapping[str, str], params: Mapping[str, Any], generator: Generator | None, seed: int, cache_dir: Path
+    documents: Mapping[str, str],
+    params: Mapping[str, Any],
+    generator: Generator | None,
+    seed: int,
+    cache_dir: Path,
+    fewshot: FewShotPrompt | None = None,
 ) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
     """`synthesize`, plus each pair's document key: what holding out documents' queries needs."""
     started = time.perf_counter()
@@ -87,11 +111,13 @@ def synthesize_with_sources(
             max_document_chars=params["max_document_chars"],
             cache_dir=cache_dir,
             seed=seed,
+            fewshot=fewshot,
         )
         candidates, stats = synthesis.candidates(documents)
+        prompts = [synthesis.query_prompt.provenance(), synthesis.paraphrase_prompt.provenance()]
         report["provenance"] = {
             **generator.provenance(),
-            "prompts": [synthesis.query_prompt.provenance(), synthesis.paraphrase_prompt.provenance()],
+            "prompts": prompts if fewshot is None or generator.chat else [fewshot.provenance()],
         }
         report["cache"] = {"hits": stats.cache_hits, "generated": stats.generated, "run_key": synthesis.run_key()}
         report["malformed"] = stats.malformed
@@ -242,6 +268,7 @@ def synthesize_corpora(
     seed: int,
     cache_dir: Path,
     own_folder: Path,
+    fewshot: FewShotPrompt | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The synthesize stage: training pairs for the sampled corpora (and the own corpus), the report,
     and `own_folder` written. Without an own corpus the pairs and report are exactly `synthesize`'s."""
@@ -249,7 +276,7 @@ def synthesize_corpora(
         corpora = {**corpora, OWN: own.corpus}
     documents = sample_documents(corpora, settings["documents_per_corpus"], seed)
     heldout = set() if own is None or own.qrels else heldout_keys(list(documents), settings["own_heldout_share"], seed)
-    pairs, doc_keys, report = synthesize_with_sources(documents, settings, generator, seed, cache_dir)
+    pairs, doc_keys, report = synthesize_with_sources(documents, settings, generator, seed, cache_dir, fewshot)
     training, held = split_pairs(pairs, doc_keys, heldout)
     about = write_own_benchmark(own_folder, own, held, len(heldout))
     if own is not None:

@@ -11,16 +11,27 @@ LLM: each candidate is asked as a yes/no question with a confidence; "yes" at or
 `threshold` verifies it, and the confidence is its score. The LLM also proposes English
 equivalents for frequent Korean terms of the target corpus (`frequent_terms`), verified
 the same way.
+
+Base model (`ScoringVerifier`): no free text is parsed. A few-shot translation prompt
+built from the seed split (`nsparse.llm.fewshot.translation_prompt`) ends with "한국어:
+학교\n영어:", and the confidence is the probability that the model writes exactly the
+candidate there and ends the example: P(" school\n\n" | prompt), from its
+log-probabilities. Proposals are the greedy completions of the same prompt. (A yes/no
+question scored as P(" 예") against P(" 아니오") hardly separated true from false pairs
+with Gemma 3 270M: see scripts/gemma_probe.py.)
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nsparse.korean import analyze_batch, has_hangul
 from nsparse.llm import Generator, PromptTemplate, extract_json, string_list
+from nsparse.llm.fewshot import FewShotPrompt
 from nsparse.synonyms.mining import CandidatePair
 
 CONTEXT_CHARS = 80  # characters either side of a term shown to the LLM as its context
@@ -75,7 +86,7 @@ class LLMVerifier:
             if words is None:
                 self.malformed["propose"] += 1
                 continue
-            proposals += [(term, word.lower()) for word in words if word.isascii() and word.isalpha()]
+            proposals += _english_words(term, words)
         return proposals
 
     def verify(self, pairs: Sequence[tuple[str, str, str]]) -> list[VerifiedPair]:
@@ -92,6 +103,54 @@ class LLMVerifier:
             elif judgement[0] and judgement[1] >= self.threshold:
                 verified.append(VerifiedPair(ko, en, judgement[1], source))
         return verified
+
+    def prompts_provenance(self) -> list[dict[str, Any]]:
+        return [self.verify_prompt.provenance(), self.propose_prompt.provenance()]
+
+
+def _english_words(term: str, words: Sequence[str]) -> list[tuple[str, str]]:
+    return [(term, word.lower()) for word in words if word.isascii() and word.isalpha()]
+
+
+@dataclass
+class ScoringVerifier:
+    """A base model's verification: answer log-probabilities, never parsed text (see the module docstring)."""
+
+    generator: Generator
+    translate_prompt: FewShotPrompt
+    threshold: float
+    seed: int = 0
+    malformed: dict[str, int] = field(default_factory=lambda: {"verify": 0, "propose": 0})
+
+    def confidence(self, ko: str, en: str) -> float:
+        """P(the model translates `ko` as exactly `en`): the word, then the end of the example."""
+        prompt = self.translate_prompt
+        return math.exp(self.generator.logprob(prompt.prompt(ko), f" {en}{prompt.separator}"))
+
+    def propose(self, contexts: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(ko, en) from a greedy completion of the translation prompt for each Korean term."""
+        replies = self.generator.complete(
+            [self.translate_prompt.prompt(term) for term in contexts],
+            self.translate_prompt.stop,
+            [self.seed] * len(contexts),
+            temperature=0.0,
+        )
+        proposals = []
+        for term, reply in zip(contexts, replies):
+            words = reply.replace(",", " ").split()[:1]
+            if not words:
+                self.malformed["propose"] += 1
+            proposals += _english_words(term, words)
+        return proposals
+
+    def verify(self, pairs: Sequence[tuple[str, str, str]]) -> list[VerifiedPair]:
+        scored = [(ko, en, source, self.confidence(ko, en)) for ko, en, source in pairs]
+        return [
+            VerifiedPair(ko, en, round(score, 4), source) for ko, en, source, score in scored if score >= self.threshold
+        ]
+
+    def prompts_provenance(self) -> list[dict[str, Any]]:
+        return [self.translate_prompt.provenance()]
 
 
 def frequent_terms(texts: Sequence[str], count: int) -> dict[str, str]:

@@ -5,6 +5,12 @@ as soon as its batch is generated; the run key hashes everything that shapes the
 replies (back end, model, prompt files, sampling, counts, seed), so a changed prompt
 or model never reuses stale text. Unparseable replies are kept in the cache as raw
 text, counted as malformed, and skipped.
+
+A base model (`generator.chat` false) is prompted by plain completion of a few-shot text
+(`nsparse.llm.fewshot`): each of a document's queries is one completion, seeded by the
+run's seed, the document and the query's index, so a document's queries do not depend on
+which other documents ran before it. Base models write no paraphrases (no training data
+shows one).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from tqdm.auto import tqdm
 
 from nsparse.io import read_json, write_json
 from nsparse.llm import Generator, PromptTemplate, string_list
+from nsparse.llm.fewshot import FewShotPrompt
 from nsparse.synth.filters import Candidate
 
 
@@ -41,13 +48,19 @@ class LLMSynthesis:
     cache_dir: Path
     seed: int
     chunk_size: int = 32  # documents per generate() call: the unit of progress saved to the cache
+    fewshot: FewShotPrompt | None = None  # a base model's prompt (generator.chat false)
+
+    def __post_init__(self) -> None:
+        if not self.generator.chat and self.fewshot is None:
+            raise ValueError(f"{self.generator.model_id} is a base model: query synthesis needs few-shot examples")
 
     def run_key(self) -> str:
+        prompts = [self.query_prompt.sha256, self.paraphrase_prompt.sha256]
         shaping = {
             "backend": self.generator.backend,
             "model": self.generator.model_id,
             "sampling": self.generator.sampling,
-            "prompts": [self.query_prompt.sha256, self.paraphrase_prompt.sha256],
+            "prompts": prompts if self.generator.chat else [self.fewshot.sha256],  # type: ignore[union-attr]
             "counts": [self.queries_per_document, self.paraphrases_per_query, self.max_document_chars],
             "seed": self.seed,
         }
@@ -86,6 +99,8 @@ class LLMSynthesis:
         return candidates, stats
 
     def _generate(self, doc_keys: Sequence[str], documents: Mapping[str, str]) -> list[dict[str, Any]]:
+        if not self.generator.chat:
+            return self._complete(doc_keys, documents)
         query_replies = self.generator.generate(
             [
                 self.query_prompt.conversation(
@@ -121,6 +136,35 @@ class LLMSynthesis:
                 entry["paraphrases"] = _limited(string_list(reply, "paraphrases"), limit)
                 entry["raw"]["paraphrases"] = reply
         return entries
+
+    def _complete(self, doc_keys: Sequence[str], documents: Mapping[str, str]) -> list[dict[str, Any]]:
+        """A base model's queries: `queries_per_document` seeded completions of each document's few-shot prompt."""
+        assert self.fewshot is not None
+        count = self.queries_per_document
+        prompts = [self.fewshot.prompt(documents[key][: self.max_document_chars]) for key in doc_keys]
+        replies = self.generator.complete(
+            [prompt for prompt in prompts for _ in range(count)],
+            self.fewshot.stop,
+            [request_seed(self.seed, key, index) for key in doc_keys for index in range(count)],
+        )
+        entries = []
+        for position, key in enumerate(doc_keys):
+            mine = replies[position * count : (position + 1) * count]
+            queries = list(dict.fromkeys(reply for reply in mine if reply))
+            entries.append(
+                {
+                    "doc_key": key,
+                    "queries": queries or None,
+                    "paraphrases": [],
+                    "raw": {"queries": mine, "paraphrases": None},
+                }
+            )
+        return entries
+
+
+def request_seed(seed: int, doc_key: str, index: int) -> int:
+    """The sampling seed of one completion: fixed by the run's seed, the document and the query's index."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\x00{doc_key}\x00{index}".encode()).digest()[:4], "big") >> 1
 
 
 def _limited(items: list[str] | None, limit: int) -> list[str] | None:
