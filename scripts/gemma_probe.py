@@ -10,7 +10,7 @@ What it measures, with the pipeline's own code paths (`make_generator`, `LLMSynt
   * peak resident memory of the process and the load average around the run (the CPUs are shared).
 
 Needs `nsparse[llama]` and `nsparse[gemma]`, and v1's training pairs and seed dictionary (the `prepare` stage):
-  python scripts/gemma_probe.py [--data /work/main/data] [--documents 20] [--threads 2]
+  python scripts/gemma_probe.py [--data data] [--documents 20] [--threads 2]
 """
 
 from __future__ import annotations

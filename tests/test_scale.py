@@ -182,5 +182,8 @@ def test_latency_is_measured_with_the_systems_taking_turns_query_by_query():
     assert calls[:6] == [("slow", "q0"), ("fast", "q0"), ("mid", "q0"), ("fast", "q1"), ("mid", "q1"), ("slow", "q1")]
     assert calls[6:9] == [("mid", "q2"), ("slow", "q2"), ("fast", "q2")]
     assert {name: entry["queries"] for name, entry in figures.items()} == {"slow": 4, "fast": 4, "mid": 4}
-    assert figures["slow"]["latency_p50_ms"] >= 4 > figures["fast"]["latency_p99_ms"]
+    # each system keeps its own latencies (a busy machine only adds time: no upper bound on the fast one)
+    assert (
+        figures["slow"]["latency_p50_ms"] >= 4 and figures["slow"]["latency_p50_ms"] > figures["fast"]["latency_p50_ms"]
+    )
     assert figures["fast"]["clients"] == 1
