@@ -111,7 +111,7 @@ def count_pieces(lines: Sequence[str], normalizer: normalizers.Normalizer) -> Pi
 
 def latin_vocabulary(words: Counter[str], size: int, min_frequency: int) -> list[str]:
     """Latin-script pieces: a small ordinary WordPiece that spells any word, then the most frequent whole words."""
-    vocabulary = set(latin_spelling(words, min(size, LATIN_SPELLING), min_frequency))
+    vocabulary = set(latin_spelling(words, min(size // 4, LATIN_SPELLING), min_frequency))
     for word, count in sorted(words.items(), key=lambda item: (-item[1], item[0])):
         if len(vocabulary) >= size or count < min_frequency:
             break
