@@ -25,7 +25,7 @@ from transformers import PreTrainedTokenizerFast
 
 from nsparse.config import load_params
 from nsparse.data.format import load_benchmark, read_queries
-from nsparse.io import write_json
+from nsparse.io import read_json, write_json
 from nsparse.model.base import BaseModelSettings, new_masked_lm, read_lines, seed_everything, vocabulary_lines
 from nsparse.model.encoder import SparseEncoder
 from nsparse.model.vocabulary import (
@@ -102,12 +102,37 @@ def measure(
     }
 
 
+def table(report: dict[str, Any]) -> str:
+    """The figures that decide, one markdown row per candidate."""
+    lines = [
+        "| candidate | nouns whole | English whole | table P / R | nnz floor / +table | dev floor"
+        " korquad / msmarco-ko / en2ko | dev floor+table | test floor+table |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in report["candidates"].items():
+        heldout, floor, translated = row["translation_heldout"], row["floor"], row["+translation"]
+        nnz = f"{floor['doc_nnz']['korquad']:.0f} / {translated['doc_nnz']['korquad']:.0f}"
+        floor_dev, dev, test = (
+            " / ".join(f"{scores[split][name]:.4f}" for name in SPLITS[split])
+            for scores, split in ((floor, "dev"), (translated, "dev"), (translated, "test"))
+        )
+        lines.append(
+            f"| {name} | {row['nouns_one_piece']:.1%} | {row['english_one_piece']:.1%} | "
+            f"{heldout['precision']:.2f} / {heldout['recall']:.2f} | {nnz} | {floor_dev} | {dev} | {test} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, help="an existing base model folder to measure first (today's)")
     parser.add_argument("--sizes", type=int, nargs="*", default=[16000, 32000, 48000])
     parser.add_argument("--output", type=Path, default=Path("reports/vocabulary.json"))
+    parser.add_argument("--table", action="store_true", help="only print the table of an existing --output")
     args = parser.parse_args()
+    if args.table:
+        print(table(read_json(args.output)))
+        return
     params = load_params()
     paths, base = params["paths"], params["base"]
     benchmarks = Path(paths["benchmarks"])
@@ -138,6 +163,7 @@ def main() -> None:
             report["candidates"][str(size)] = measure(folder, params, sets, nouns, words, heldout)
             print(size, report["candidates"][str(size)])
     write_json(args.output, report)
+    print(table(report))
 
 
 if __name__ == "__main__":
