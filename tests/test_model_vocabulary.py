@@ -45,9 +45,9 @@ def test_frequent_english_words_enter_whole_not_as_wordpiece_fragments() -> None
         "patients often report headaches fever coughing sneezing fatigue nausea dizziness chills sweating "
         "rashes swelling bleeding bruising cramps aches stiffness numbness tingling weakness"
     ).split()
-    texts = ["definition of symptoms", "difference between symptoms", "two definitions differ"] * 15
+    texts = ["definition of symptoms", "difference between symptoms", "two definitions differ"] * 25
     texts += [" ".join(filler[start:] + filler[:start]) for start in range(len(filler))] + ["서울은 수도이다."]
-    tokenizer, _ = train_tokenizer(texts * 2, vocab_size=400, min_frequency=2)
+    tokenizer, _ = train_tokenizer(texts * 2, vocab_size=300, min_frequency=2)
     assert split_words(tokenizer, ["definition", "symptoms", "difference", "two"]) == {}
     assert "[UNK]" not in tokenizer.tokenize("sneezed")  # an unseen word is still spelled
 

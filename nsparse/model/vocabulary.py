@@ -37,7 +37,7 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CONTINUATION = "##"
 STOP_PIECES_FILE = "stop_pieces.json"
 LATIN_SHARE = 0.25  # share of the vocabulary given to Latin-script words (English, code, numbers)
-LATIN_SPELLING = 1000  # size of the ordinary WordPiece that spells Latin words not in the vocabulary whole
+LATIN_SPELLING = 1000  # merges of the ordinary WordPiece that spells Latin words not in the vocabulary whole
 NOUN_TAGS = ("NNG", "NNP")  # kiwi's common and proper nouns: counted whole wherever they stand
 STOP_SHARE = 0.95  # a piece is a stop piece when kiwi tags it a function morpheme this often
 
@@ -111,7 +111,9 @@ def count_pieces(lines: Sequence[str], normalizer: normalizers.Normalizer) -> Pi
 
 def latin_vocabulary(words: Counter[str], size: int, min_frequency: int) -> list[str]:
     """Latin-script pieces: a small ordinary WordPiece that spells any word, then the most frequent whole words."""
-    vocabulary = set(latin_spelling(words, min(size // 4, LATIN_SPELLING), min_frequency))
+    alphabet = {char for word in words for char in word}  # each in both forms, before any merge is learned
+    spelling = 2 * len(alphabet) + min(size // 4, LATIN_SPELLING)
+    vocabulary = set(latin_spelling(words, spelling, min_frequency))
     for word, count in sorted(words.items(), key=lambda item: (-item[1], item[0])):
         if len(vocabulary) >= size or count < min_frequency:
             break
