@@ -10,7 +10,7 @@ precision / recall (data/dict/heldout.tsv), the share of the 1,000 most frequent
 corpus nouns and of the 500 most frequent msmarco-en2ko query words that are one piece,
 and a few translations. Run from the project root after `prepare`:
 
-    python scripts/vocabulary_sizes.py --baseline models/base --sizes 16000 32000 48000
+    python scripts/vocabulary_sizes.py --baseline models/base --sizes 16000 32000 48000 64000
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def table(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, help="an existing base model folder to measure first (today's)")
-    parser.add_argument("--sizes", type=int, nargs="*", default=[16000, 32000, 48000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[16000, 32000, 48000, 64000])
     parser.add_argument("--output", type=Path, default=Path("reports/vocabulary.json"))
     parser.add_argument("--table", action="store_true", help="only print the table of an existing --output")
     args = parser.parse_args()

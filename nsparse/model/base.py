@@ -34,7 +34,7 @@ from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
 class BaseModelSettings:
     """Size of the base model and how long it pre-trains (params.yaml `base:`)."""
 
-    vocab_size: int = 16000
+    vocab_size: int = 48000
     min_frequency: int = 2
     hidden_size: int = 256
     num_layers: int = 4
