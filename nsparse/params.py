@@ -308,6 +308,7 @@ class Base(Section):
     threads: Threads
     vocab_size: PositiveInt
     min_frequency: PositiveInt
+    vocabulary_corpora: list[str]  # names under paths.benchmarks (their documents; empty: the pre-training text alone)
     hidden_size: PositiveInt
     num_layers: PositiveInt
     num_heads: PositiveInt

@@ -3,7 +3,8 @@
 With `base.pretrained` set (a hub id such as
 `opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1`) the stage only
 records it; otherwise it learns the vocabulary (tokenizer, stop pieces) on `data/pretrain/text.txt`
-and pre-trains the masked LM on it only when a variant trains the learned part
+(with the documents of `base.vocabulary_corpora`)
+and pre-trains the masked LM on the text only when a variant trains the learned part
 (`train.objective.learned_part`); the default model is the lexical floor, which never runs it.
 Either way `models/base/source.json` names what `train` loads.
 """
@@ -15,12 +16,22 @@ from pathlib import Path
 import torch
 
 from nsparse.config import load_params
+from nsparse.data.format import read_corpus
 from nsparse.io import write_json, write_timings
 from nsparse.model.base import BaseModelSettings, build_base_model
 from nsparse.model.threads import configure_threads
 from nsparse.params import deep_merged
 
-STAGE_KEYS = ("pretrained", "threads")
+STAGE_KEYS = ("pretrained", "threads", "vocabulary_corpora")
+
+
+def corpus_texts(benchmarks: Path, names: list[str]) -> list[str]:
+    """Title and text of every document of the named benchmark corpora (never their queries), in id order."""
+    documents: dict[str, str] = {}
+    for name in names:
+        for doc_id, document in read_corpus(benchmarks / name / "corpus.jsonl").items():
+            documents[doc_id] = f"{document['title']} {document['text']}".strip()
+    return [documents[doc_id] for doc_id in sorted(documents)]
 
 
 def needs_pretraining(params: dict) -> bool:
@@ -43,7 +54,11 @@ def main() -> None:
         seed=params["seed"], **{key: value for key, value in base.items() if key not in STAGE_KEYS}
     )
     figures = build_base_model(
-        Path(paths["pretrain"]) / "text.txt", output, settings, pretrain=needs_pretraining(params)
+        Path(paths["pretrain"]) / "text.txt",
+        output,
+        settings,
+        pretrain=needs_pretraining(params),
+        vocabulary_texts=corpus_texts(Path(paths["benchmarks"]), base["vocabulary_corpora"]),
     )
     figures["threads"] = torch.get_num_threads()
     write_timings(paths["reports"], "base", figures.pop("timings_s"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
 class BaseModelSettings:
     """Size of the base model and how long it pre-trains (params.yaml `base:`)."""
 
-    vocab_size: int = 16000
+    vocab_size: int = 48000
     min_frequency: int = 2
     hidden_size: int = 256
     num_layers: int = 4
@@ -62,6 +62,11 @@ def read_lines(path: str | os.PathLike[str]) -> list[str]:
     if not lines:
         raise ValueError(f"{path}: no text to train on")
     return lines
+
+
+def vocabulary_lines(lines: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """The distinct lines the vocabulary is learned on: the pre-training text, then `texts` on one line each."""
+    return list(dict.fromkeys([*lines, *(" ".join(text.split()) for text in texts)]))
 
 
 def new_masked_lm(tokenizer: PreTrainedTokenizerFast, settings: BaseModelSettings) -> BertForMaskedLM:
@@ -121,8 +126,12 @@ def build_base_model(
     output_dir: str | os.PathLike[str],
     settings: BaseModelSettings,
     pretrain: bool = True,
+    vocabulary_texts: Sequence[str] = (),
 ) -> dict[str, float]:
     """Train the tokenizer and (`pretrain`) pre-train the masked LM; save both to `output_dir`; return figures.
+
+    The vocabulary is learned on the pre-training text and `vocabulary_texts` (the documents of the corpora the
+    model indexes, so that their names and nouns are whole pieces); the masked LM pre-trains on the text alone.
 
     Without `pretrain` the masked LM is saved as seeded initial weights: an encoder whose learned part is off
     never runs it (its vectors are the lexical floor), so the 12 CPU-minutes of pre-training would buy nothing.
@@ -130,7 +139,8 @@ def build_base_model(
     seed_everything(settings.seed)
     started = time.perf_counter()
     lines = read_lines(text_path)
-    tokenizer, stop_pieces = train_tokenizer(lines, settings.vocab_size, settings.min_frequency)
+    vocabulary = vocabulary_lines(lines, vocabulary_texts)
+    tokenizer, stop_pieces = train_tokenizer(vocabulary, settings.vocab_size, settings.min_frequency)
     tokenizer.model_max_length = settings.max_length
     tokenizer_seconds = time.perf_counter() - started
     blocks = pack_blocks(tokenizer, lines, settings.block_length)
@@ -159,6 +169,7 @@ def build_base_model(
     save_stop_pieces(output, stop_pieces)
     return {
         "lines": len(lines),
+        "vocabulary_lines": len(vocabulary),
         "blocks": int(blocks.shape[0]),
         "vocab_size": len(tokenizer),
         "stop_pieces": len(stop_pieces),

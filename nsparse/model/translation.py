@@ -92,10 +92,14 @@ def learn_translation_table(
     vocab = tokenizer.get_vocab()
     id_to_token = {index: token for token, index in vocab.items()}
     korean_ids = {index for token, index in vocab.items() if index not in silent_ids and has_hangul(token)}
-    english_ids = {
+    english_ids = {  # whole words only: a fragment (`##ition`, `k`) would match unrelated words
         index
         for token, index in vocab.items()
-        if index not in silent_ids and not has_hangul(token) and any(char.isalpha() for char in token)
+        if index not in silent_ids
+        and not has_hangul(token)
+        and not token.startswith("##")
+        and len(token) > 1
+        and any(char.isalpha() for char in token)
     }
     sources = _distinct_ids(tokenizer, korean_texts, korean_ids, settings.max_tokens)
     targets = _distinct_ids(tokenizer, english_texts, english_ids, settings.max_tokens)
