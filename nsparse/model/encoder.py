@@ -389,7 +389,12 @@ class SparseEncoder(nn.Module):
     def tokenize(self, texts: Sequence[str], max_length: int | None) -> dict[str, torch.Tensor]:
         """Padded ids and mask; `max_length` None reads every token (whole documents)."""
         batch = self.tokenizer(
-            list(texts), padding=True, truncation=max_length is not None, max_length=max_length, return_tensors="pt"
+            list(texts),
+            padding=True,
+            truncation=max_length is not None,
+            max_length=max_length,
+            return_tensors="pt",
+            verbose=False,  # a whole document is meant to be longer than the tokenizer's model_max_length
         )
         device = self.idf.device
         return {"input_ids": batch["input_ids"].to(device), "attention_mask": batch["attention_mask"].to(device)}
@@ -401,7 +406,7 @@ class SparseEncoder(nn.Module):
         settings = self.settings
         if settings.max_length is None or settings.passage_overlap is None:
             return [text]
-        encoding = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        encoding = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offsets, words = encoding["offset_mapping"], encoding.word_ids()
         width = settings.max_length - self.tokenizer.num_special_tokens_to_add()
         if len(offsets) <= width:
