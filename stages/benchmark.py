@@ -31,7 +31,7 @@ def main() -> None:
     benchmarks.update(own)
     records = {v: Path(paths["deploy"]) / v / "deployment.json" for v in params["variants"]}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
-    encoders = {v: VariantEncoders.load(Path(paths["models"]) / v, deployments[v]) for v in params["variants"]}
+    encoders = {v: VariantEncoders(Path(paths["models"]) / v, deployments[v]) for v in params["variants"]}
     prefix = params["deploy"]["index_prefix"]
     report = run_all(connect(), benchmarks, dev, deployments, encoders, settings, prefix, nori_tuned)
     report.queries = labels  # your benchmarks: judged or synthetic, the report says which

@@ -186,7 +186,7 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
         "hybrid_bm25_weights": [0.2, 0.5],
     }
     # the held-out synthetic queries stand in for a dev split here: the weight is chosen on them, then reported
-    encoders = {VARIANT: VariantEncoders.load(tmp_path / "model", deployment)}
+    encoders = {VARIANT: VariantEncoders(tmp_path / "model", deployment)}
     report = run_all(
         opensearch, benchmarks, benchmarks, {VARIANT: deployment}, encoders, bench_params, "nsparse-test", NORI_TUNED
     )

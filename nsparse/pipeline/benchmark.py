@@ -56,10 +56,6 @@ class VariantEncoders:
     _fitted: dict[str, tuple[SparseEncoder, OnnxDocumentEncoder]] = field(default_factory=dict)
     _encoded: dict[str, tuple[list[str], sp.csr_matrix]] = field(default_factory=dict)
 
-    @classmethod
-    def load(cls, model_dir: Path, deployment: Deployment) -> VariantEncoders:
-        return cls(model_dir, deployment)
-
     def encoders(self, benchmark: str, corpus: dict[str, dict[str, str]]) -> tuple[SparseEncoder, OnnxDocumentEncoder]:
         """The encoder deploy served `benchmark`'s index with (refitted here, checked against the record), and the
         ONNX graph it registered."""

@@ -260,24 +260,23 @@ def _deploy(
     save()
     deployment.model_group_id = ml.ensure_model_group(client, params["model_group"], "nsparse sparse retrieval models")
     save()
-    shipped = SparseEncoder.load(model_dir).eval()
     fitted_root = record.parent if record else export_dir.with_name(f"{export_dir.name}-fitted")
+    encoders: dict[str, SparseEncoder] = {}  # corpus key -> the encoder its models were packaged from
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="benchmark"):
         corpus = read_corpus(folder / "corpus.jsonl")
         fingerprint = corpus_fingerprint(corpus)
         key = corpus_key(fingerprint) if params["fit_statistics"] else AS_SHIPPED
         deployment.corpus_of[name] = key
         if key not in deployment.corpora:
-            if key == AS_SHIPPED:
-                encoder, package = shipped, export_dir
-            else:
-                # Fitted in place (seconds): the shipped encoder is reloaded for the next corpus.
-                encoder, package = SparseEncoder.load(model_dir).eval(), fitted_root / key
-                fit_to_corpus(encoder, corpus)
-                package_fitted(encoder, package, parity_sample(corpus), export_settings)
-            deployment.corpora[key] = CorpusModels(str(package), fitted_to=encoder.fitted_corpus)
-            _serve(client, deployment, key, encoder, params, save)
-        models = deployment.corpora[key]
+            encoders[key] = SparseEncoder.load(model_dir).eval()
+            package = export_dir
+            if key != AS_SHIPPED:  # fitted to this corpus (seconds), and packaged for it
+                package = fitted_root / key
+                fit_to_corpus(encoders[key], corpus)
+                package_fitted(encoders[key], package, parity_sample(corpus), export_settings)
+            deployment.corpora[key] = CorpusModels(str(package), fitted_to=encoders[key].fitted_corpus)
+            _serve(client, deployment, key, encoders[key], params, save)
+        encoder, models = encoders[key], deployment.corpora[key]
         # Benchmarks over the same corpus (korquad/codeswitch, msmarco-ko/-en2ko) share one index.
         index_name = corpus_index_name(params["index_prefix"], variant, fingerprint)
         deployment.indices[name] = index_name

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from nsparse.data import Benchmark, load_benchmark
 from nsparse.faults import UserFault
-from nsparse.pipeline.fitting import fit_to_corpus
 
 if TYPE_CHECKING:  # torch, ranx and the OpenSearch client load lazily: a bad path fails in a second
     import scipy.sparse as sp
@@ -160,6 +159,7 @@ def evaluate_model(
     `max_queries` keeps the first queries in qrels order, as the benchmark stage's cap does.
     """
     from nsparse.eval import BM25Kiwi, SparseRetriever, sparse_cost
+    from nsparse.pipeline.fitting import fit_to_corpus
 
     queries = dict(list(benchmark.queries.items())[:max_queries])
     qrels = {query_id: benchmark.qrels[query_id] for query_id in queries}
