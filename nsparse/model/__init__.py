@@ -10,6 +10,7 @@ machines) everything loads from local folders.
 
 Modules: `encoder` (the sparse encoder and its lexical floor), `vocabulary` (the
 morpheme-aware tokenizer), `translation` (IBM Model 1 table), `base` (MLM pre-training),
+`words` (the words of a text and the pieces they became: `nsparse encode|explain`),
 `threads`. Import them directly; this package imports nothing, so the `base` stage does
 not depend on the encoder.
 """
