@@ -30,10 +30,27 @@ EXAMPLES = {
               path/to/beir/scifact --split test --output scifact.json""",
     "encode": """\
         example:
-          nsparse encode models/v2 "서울은 대한민국의 수도이다." --query "한국 수도" """,
+          nsparse encode models/v2 "서울은 대한민국의 수도이다." "한국 수도" --query
+
+        prints, per side, the words of the text heaviest first, a word the vocabulary splits
+        with its pieces and their weights (particles weigh 0), then the terms the model added
+        that are in no word of the text (English translations of a Korean text):
+          document: 6 terms
+            words     (3):
+              대한민국의  1.082 = 대한 ##민국 ##의 (0.541 + 0.541 + 0)
+              서울은      0.541 = 서울 ##은 (0.541 + 0)
+              수도이다    0.541 = 수도 ##이 ##다 (0.541 + 0 + 0)
+            expansion (2): seoul 0.485, capital 0.452""",
     "explain": """\
         example:
-          nsparse explain models/v2 --query "한국 수도" --doc "서울은 대한민국의 수도이다." """,
+          nsparse explain models/v2 --query "대한민국의 수도" --doc "서울은 대한민국의 수도이다."
+
+        after both sides' words and expansion terms, the score by query word (its part, its
+        share, and for a word of several pieces the pieces it matched by), then by term:
+          score 1.0391 from 3 matched terms
+          by query word (a word matches where its pieces do):
+            수도        0.5306   51.1%
+            대한민국의  0.5085   48.9% = 대한 ##민국 (0.2543 + 0.2543)""",
     "search": """\
         examples:
           nsparse search "한국의 수도는 어디인가" --variant v2 -k 5
@@ -83,13 +100,45 @@ def _terms_line(terms: Sequence[Any], limit: int) -> str:
     return (shown or "–") + (f"  … {len(terms) - limit} more" if len(terms) > limit else "")
 
 
-def _print_terms(label: str, terms: Sequence[Any], limit: int) -> None:
-    """A side's weights as two lines: terms present in the text, and expansion terms the model added."""
-    present = [term for term in terms if term.present]
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+def _piece_weight(weight: float) -> str:
+    return f"{weight:.3f}" if weight else "0"
+
+
+def _word_line(word: Any, width: int) -> str:
+    """`대한민국의  2.710 = 대한 ##민国 ##의 (2.310 + 0.400 + 0)`: a word of the text, and its pieces when several."""
+    line = f"{_pad(word.text, width)}  {word.weight:.3f}"
+    if len(word.pieces) > 1:
+        line += f" = {' '.join(word.pieces)} ({' + '.join(map(_piece_weight, word.weights))})"
+    return line
+
+
+def _print_terms(label: str, terms: Sequence[Any], words: Sequence[Any], limit: int) -> None:
+    """A side's weights: the words of the text (heaviest first, each with its pieces), then the expansion terms
+    the model added, which are in no word of the text."""
     expansion = [term for term in terms if not term.present]
+    shown = sorted(words, key=lambda word: -word.weight)[:limit]
+    width = max((_width(word.text) for word in shown), default=0)
     print(f"  {label}: {len(terms)} terms")
-    print(f"    present   ({len(present)}): {_terms_line(present, limit)}")
+    print(f"    words     ({len(words)}):{'' if words else ' –'}")
+    for word in shown:
+        print(f"      {_word_line(word, width)}")
+    if len(words) > limit:
+        print(f"      … {len(words) - limit} more")
     print(f"    expansion ({len(expansion)}): {_terms_line(expansion, limit)}")
+
+
+def _word_json(word: Any) -> dict[str, Any]:
+    pieces = [{"token": piece, "weight": weight} for piece, weight in zip(word.pieces, word.weights)]
+    return {"word": word.text, "weight": word.weight, "pieces": pieces}
+
+
+def _words_json(words: Sequence[Any]) -> list[dict[str, Any]]:
+    """Words of a text as JSON, heaviest first (as the term lists are)."""
+    return [_word_json(word) for word in sorted(words, key=lambda word: -word.weight)]
 
 
 def _snippet(text: str, width: int = 90) -> str:
@@ -144,7 +193,8 @@ def describe_statistics(statistics: dict[str, Any]) -> str:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    """Print each text's document-side weights (and with --query, the query-side ones), heaviest first."""
+    """Print each text's document-side weights (and with --query, the query-side ones), heaviest first, by word."""
+    from nsparse.model.words import text_words
     from nsparse.pipeline.evaluate import load_model
     from nsparse.pipeline.inspect import terms
 
@@ -154,22 +204,77 @@ def _encode(args: argparse.Namespace) -> int:
         sides = {"document": terms(encoder, text, "document")}
         if args.query:
             sides["query"] = terms(encoder, text, "query")
-        output.append({"text": text, **{side: [vars(t) for t in found] for side, found in sides.items()}})
+        words = {
+            side: text_words(encoder.tokenizer, text, {t.token: t.weight for t in found})
+            for side, found in sides.items()
+        }
+        output.append(
+            {
+                "text": text,
+                **{side: [vars(t) for t in found] for side, found in sides.items()},
+                "words": {side: _words_json(found) for side, found in words.items()},
+            }
+        )
         if not args.json:
             print(text)
             for side, found in sides.items():
-                _print_terms(side, found, args.top)
+                _print_terms(side, found, words[side], args.top)
     if args.json:
         print(json.dumps(output, ensure_ascii=False, indent=1))
     return 0
 
 
+def _word_matches(query_words: Sequence[Any], matches: Sequence[Any]) -> list[dict[str, Any]]:
+    """The score's matched terms grouped by the query's words (`nsparse.model.words.match_words`), with a row of
+    its own for each matched expansion term of the query; largest contribution first, adding up to the score."""
+    from nsparse.model.words import match_words
+
+    by_word, rest = match_words(query_words, {m.token: m.contribution for m in matches})
+    rows = [
+        {
+            "word": found.word.text,
+            "pieces": list(found.word.pieces),
+            "matched": list(found.matched),
+            "shared": dict(found.shared),
+            "contribution": found.contribution,
+            "in_query": True,
+        }
+        for found in by_word
+    ]
+    rows += [
+        {"word": token, "pieces": [token], "matched": [token], "shared": {}, "contribution": value, "in_query": False}
+        for token, value in rest.items()
+    ]
+    return sorted(rows, key=lambda row: -row["contribution"])
+
+
+def _word_match_line(row: dict[str, Any], contributions: dict[str, float], score: float, width: int) -> str:
+    """`대한민국의  0.4947  48.9% = 대한 ##민국 (0.2474 + 0.2474)`: a query word's part of the score and share of it,
+    and for a word of several pieces the pieces it matched by."""
+    line = f"{_pad(row['word'], width)}  {row['contribution']:.4f}  {row['contribution'] / score:6.1%}"
+    if not row["in_query"]:
+        return line + "  (an expansion term of the query)"
+    shared = [f"{piece} (counted in {word})" for piece, word in row["shared"].items()]
+    if not row["matched"] and not shared:
+        return line + "  no piece in the document"
+    if len(row["pieces"]) > 1:
+        line += f" = {' '.join(row['matched'] + shared)}"
+    if len(row["matched"]) > 1:
+        line += f" ({' + '.join(f'{contributions[piece]:.4f}' for piece in row['matched'])})"
+    return line
+
+
 def _explain(args: argparse.Namespace) -> int:
-    """Break the query-document score down by matched terms; mark expansion terms apart from present ones."""
+    """Break the query-document score down by the query's words and by matched terms; mark expansion terms."""
+    from nsparse.model.words import text_words
     from nsparse.pipeline.evaluate import load_model
     from nsparse.pipeline.inspect import explain
 
-    explanation = explain(load_model(args.model), args.query, args.doc)
+    encoder = load_model(args.model)
+    explanation = explain(encoder, args.query, args.doc)
+    query_words = text_words(encoder.tokenizer, args.query, {t.token: t.weight for t in explanation.query_terms})
+    doc_words = text_words(encoder.tokenizer, args.doc, {t.token: t.weight for t in explanation.doc_terms})
+    word_rows = _word_matches(query_words, explanation.matches)
     if args.json:
         print(
             json.dumps(
@@ -178,20 +283,31 @@ def _explain(args: argparse.Namespace) -> int:
                     "query_terms": [vars(t) for t in explanation.query_terms],
                     "doc_terms": [vars(t) for t in explanation.doc_terms],
                     "matches": [{**vars(m), "contribution": m.contribution} for m in explanation.matches],
+                    "words": {
+                        "query": _words_json(query_words),
+                        "document": _words_json(doc_words),
+                        "matches": word_rows,
+                    },
                 },
                 ensure_ascii=False,
                 indent=1,
             )
         )
         return 0
-    _print_terms("query", explanation.query_terms, args.top)
-    _print_terms("document", explanation.doc_terms, args.top)
+    _print_terms("query", explanation.query_terms, query_words, args.top)
+    _print_terms("document", explanation.doc_terms, doc_words, args.top)
     print(f"score {explanation.score:.4f} from {len(explanation.matches)} matched terms")
     if explanation.matches:
 
         def kind(present: bool | None) -> str:
             return "present" if present else "expansion"
 
+        print("by query word (a word matches where its pieces do):")
+        contributions = {m.token: m.contribution for m in explanation.matches}
+        width = max(_width(row["word"]) for row in word_rows)
+        for row in word_rows:
+            print(f"  {_word_match_line(row, contributions, explanation.score, width)}")
+        print("by term:")
         rows = [
             [
                 m.token,
@@ -389,15 +505,23 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("model", help=model_help)
     encode.add_argument("texts", nargs="+", metavar="TEXT", help="texts to encode")
     encode.add_argument("--query", action="store_true", help="also print the query-side weights")
-    encode.add_argument("--top", type=_positive, default=30, help="terms shown per side (default 30)")
-    encode.add_argument("--json", action="store_true", help="every term as JSON instead")
+    encode.add_argument(
+        "--top", type=_positive, default=30, help="words and expansion terms shown per side (default 30)"
+    )
+    encode.add_argument(
+        "--json", action="store_true", help="every term, and the words of the text (key `words`), as JSON instead"
+    )
 
     explain = _add(commands, "explain", _explain)
     explain.add_argument("model", help=model_help)
     explain.add_argument("--query", required=True, help="the query text")
     explain.add_argument("--doc", required=True, help="the document text (title and body, as indexed)")
-    explain.add_argument("--top", type=_positive, default=20, help="terms shown per side (default 20)")
-    explain.add_argument("--json", action="store_true", help="every term and match as JSON instead")
+    explain.add_argument(
+        "--top", type=_positive, default=20, help="words and expansion terms shown per side (default 20)"
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="every term and match, and the same by word (key `words`), as JSON instead"
+    )
 
     search = _add(commands, "search", _search)
     search.add_argument("query", help="the query text")
