@@ -158,7 +158,7 @@ class Llm(Section):
     extra_body: dict[str, Any]
     n_ctx: PositiveInt
     n_gpu_layers: Annotated[int, Field(ge=-1)]
-    n_threads: PositiveInt | None = None  # llama_cpp: CPU threads; None: llama.cpp's default
+    n_threads: PositiveInt | None  # llama_cpp: CPU threads; None: every CPU the process may use
     completion: bool | None = None  # llama_cpp: prompt by plain few-shot completion; None: for packaged base models
 
 

@@ -21,6 +21,15 @@ def test_document_sampling_is_reproducible_and_skips_texts_shared_between_corpor
     sampled = sample_documents({"demo": SYNTH_CORPUS, "twin": twin}, per_corpus=10, seed=0)
     assert sampled == sample_documents({"demo": SYNTH_CORPUS, "twin": twin}, per_corpus=10, seed=0)
     assert sorted(sampled) == ["demo/d1", "demo/d2", "demo/d3", "demo/d4", "twin/t2"]
+    corpus = {f"d{index}": {"title": "", "text": f"문서 {index}"} for index in range(8)}
+    twins = {
+        "t1": corpus["d0"],
+        "t2": corpus["d1"],
+        "t3": {"title": "", "text": "t3"},
+        "t4": {"title": "", "text": "t4"},
+    }
+    topped = sample_documents({"a": corpus, "b": twins}, per_corpus=3, seed=1)
+    assert len(topped) == 6 and len(set(topped.values())) == 6  # a twin of an `a` document is made up from `b`
     assert len(sample_documents({"demo": SYNTH_CORPUS}, per_corpus=2, seed=0)) == 2
 
 

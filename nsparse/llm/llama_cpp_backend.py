@@ -20,6 +20,7 @@ their tokens/s.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,6 +55,8 @@ class LlamaCppGenerator(Generator):
         path, packaged = resolve_model(model)
         self.chat = not (completion if completion is not None else packaged is not None and packaged.base_model)
         seeding = {"seed": seed} if seed is not None else {}  # otherwise llama.cpp's own random seed
+        if n_threads is None:  # llama-cpp-python's own default is half the CPUs: one thread on a 2-core machine
+            n_threads = len(os.sched_getaffinity(0))
         self.llm = llama_cpp.Llama(
             model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads, verbose=False, **seeding
         )

@@ -42,21 +42,34 @@ OFFLINE_METHODS = ("ict", "keywords")
 def sample_documents(
     corpora: Mapping[str, Mapping[str, Mapping[str, str]]], per_corpus: int, seed: int
 ) -> dict[str, str]:
-    """Up to `per_corpus` documents of each corpus, as {"<corpus>/<doc id>": text}, reproducibly.
+    """Up to `per_corpus` distinct documents of each corpus, as {"<corpus>/<doc id>": text}, reproducibly.
 
     A text already sampled (corpora share passages, e.g. distractors) is skipped: a twin
-    would tie with the positive in the round trip and come back as its "negative".
+    would tie with the positive in the round trip and come back as its "negative". Skipped
+    twins are made up from the same corpus after every corpus's first draw, so those draws
+    (and an LLM cache of their queries) stay as they are.
     """
     rng = random.Random(seed)
     documents: dict[str, str] = {}
-    seen: set[str] = set()
+
+    def add(name: str, corpus: Mapping[str, Mapping[str, str]], doc_id: str) -> bool:
+        text = corpus[doc_id]["text"]
+        if text in documents.values():
+            return False
+        documents[f"{name}/{doc_id}"] = text
+        return True
+
+    first_draws = {}
     for name, corpus in corpora.items():
-        doc_ids = sorted(corpus)
-        for doc_id in sorted(rng.sample(doc_ids, min(per_corpus, len(doc_ids)))):
-            text = corpus[doc_id]["text"]
-            if text not in seen:
-                seen.add(text)
-                documents[f"{name}/{doc_id}"] = text
+        first = sorted(rng.sample(sorted(corpus), min(per_corpus, len(corpus))))
+        first_draws[name] = (first, sum(add(name, corpus, doc_id) for doc_id in first))
+    for name, corpus in corpora.items():
+        first, added = first_draws[name]
+        rest = sorted(set(corpus) - set(first))
+        for doc_id in rng.sample(rest, len(rest)) if added < per_corpus else []:
+            added += add(name, corpus, doc_id)
+            if added == per_corpus:
+                break
     return documents
 
 
