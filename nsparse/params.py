@@ -373,9 +373,14 @@ class TrainEncoder(Section):
     query_max_length: PositiveInt
 
 
+class Expansion(Translation):
+    scales: list[NonNegativeFloat] = Field(min_length=1)  # candidate weights of the table, chosen on the dev splits
+
+
 class TrainLexical(Section):
     idf_corpora: list[str] = Field(min_length=1)  # names under paths.benchmarks
     translation: Translation
+    expansion: Expansion
 
 
 class TrainObjective(Section):

@@ -37,17 +37,6 @@ def main(variant: str) -> None:
     pairs = read_pairs(Path(variant_params["pairs"]) / "pairs.jsonl")
     base = read_json(Path(paths["base"]) / "source.json")["model"]
     benchmarks = Path(paths["benchmarks"])
-    encoder, fitted = build_encoder(
-        base,
-        train,
-        bm25,
-        pairs,
-        variant_params.get("parallel", []),
-        [benchmarks / name for name in train["lexical"]["idf_corpora"]],
-        Path(paths["dictionaries"]) / "heldout.tsv",  # the MUSE test split: the table's held-out quality
-    )
-    if settings.distill:
-        pairs = attach_teacher_scores(pairs, build_teacher(train["distillation"]["teacher"], bm25))
     checks = train["validation"]
     validation = {
         name: capped_validation_set(
@@ -58,6 +47,18 @@ def main(variant: str) -> None:
         )
         for name in checks["benchmarks"]
     }
+    encoder, fitted = build_encoder(
+        base,
+        train,
+        bm25,
+        pairs,
+        variant_params.get("parallel", []),
+        [benchmarks / name for name in train["lexical"]["idf_corpora"]],
+        validation,
+        Path(paths["dictionaries"]) / "heldout.tsv",  # the MUSE test split: the table's held-out quality
+    )
+    if settings.distill:
+        pairs = attach_teacher_scores(pairs, build_teacher(train["distillation"]["teacher"], bm25))
     live_dir = Path(paths["live"]) / variant
     run_paths = RunPaths(model_dir=Path(paths["models"]) / variant, checkpoint_dir=live_dir / "checkpoints")
     with live_logger(live_dir, resume=(run_paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:

@@ -15,7 +15,14 @@ from nsparse.data import Benchmark
 from nsparse.export.onnx import check_parity, export_onnx
 from nsparse.model.base import BaseModelSettings, new_masked_lm
 from nsparse.model.encoder import EncoderSettings, SparseEncoder
-from nsparse.model.translation import TranslationSettings, ibm_model1, learn_translation_table, table_quality
+from nsparse.model.translation import (
+    TranslationSettings,
+    ibm_model1,
+    learn_expansion_table,
+    learn_translation_table,
+    merged_table,
+    table_quality,
+)
 from nsparse.model.vocabulary import load_stop_pieces, save_stop_pieces, train_tokenizer
 from nsparse.pipeline.baselines import bm25_vocab_system
 
@@ -41,6 +48,13 @@ PARALLEL = [
     ("인구", "population"),
     ("서울", "seoul"),
 ] * 3
+# (query, relevant document): users type 학교 (school) for documents about students that never say it.
+QUERY_DOCUMENT_PAIRS = [
+    ("학교 도서관", "대학교 도서관에는 책이 많다."),
+    ("도서관 책", "대학교 도서관에는 책이 많다. 학생들이 도서관에서 공부한다."),
+    ("학교 공부", "학생들은 수학과 과학을 공부한다."),
+    ("학교 수학", "학생들은 수학을 공부한다."),
+] * 3
 TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
 
 
@@ -49,7 +63,7 @@ def vocabulary():
     return train_tokenizer(DOCUMENTS * 3 + [ko for ko, _ in PARALLEL] + [en for _, en in PARALLEL], 600, 1)
 
 
-def floor_encoder(vocabulary, translations: bool = False) -> SparseEncoder:
+def floor_encoder(vocabulary, translations: bool = False, expansions: bool = False) -> SparseEncoder:
     tokenizer, stops = vocabulary
     torch.manual_seed(0)
     encoder = SparseEncoder(
@@ -61,7 +75,10 @@ def floor_encoder(vocabulary, translations: bool = False) -> SparseEncoder:
     if translations:
         silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
         settings = TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)
-        encoder.set_translations(learn_translation_table(tokenizer, PARALLEL, silent, settings))
+        table = learn_translation_table(tokenizer, PARALLEL, silent, settings)
+        if expansions:
+            table = merged_table(table, learn_expansion_table(tokenizer, QUERY_DOCUMENT_PAIRS, silent, settings), 0.5)
+        encoder.set_translations(table)
     encoder.fit_lexical_statistics(DOCUMENTS)
     return encoder.eval()
 
@@ -184,8 +201,30 @@ def test_translation_table_expands_korean_documents_with_english_terms(vocabular
     assert int(np.argmax(scores)) == 6  # the Korean library document, which holds no English word
 
 
-def test_onnx_graph_of_floor_and_translations_matches_pytorch(vocabulary, tmp_path) -> None:
-    encoder = floor_encoder(vocabulary, translations=True)
+def test_expansion_table_adds_the_query_words_a_document_lacks(vocabulary) -> None:
+    encoder = floor_encoder(vocabulary)
+    silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
+    settings = TranslationSettings(min_count=1, min_probability=0.05, max_targets=2, max_document_ratio=1.0)
+    expansions = learn_expansion_table(encoder.tokenizer, QUERY_DOCUMENT_PAIRS, silent, settings)
+    assert any(target == "학교" for targets in expansions.values() for target, _ in targets)
+    assert all(source != target for source, targets in expansions.items() for target, _ in targets)
+    assert not any(target.startswith("##") for targets in expansions.values() for target, _ in targets)
+    documents = ["학생들은 과학을 공부한다.", "부산은 항구 도시이다."]
+    before = encoder.encode_queries(["학교"]) @ encoder.encode_documents(documents).T
+    encoder.set_translations(merged_table({}, expansions, 1.0))
+    after = encoder.encode_queries(["학교"]) @ encoder.encode_documents(documents).T
+    assert before.toarray()[0, 0] == 0 and after.toarray()[0, 0] > 0 and after.toarray()[0, 1] == 0
+
+
+def test_merged_table_adds_scaled_expansions_to_translations() -> None:
+    table = merged_table({"학교": [("school", 0.5)]}, {"학교": [("school", 0.2), ("학생", 0.4)]}, 0.5)
+    assert table == {"학교": [("school", 0.6), ("학생", 0.2)]}
+    assert merged_table({"학교": [("school", 0.5)]}, {"학교": [("학생", 0.4)]}, 0.0) == {"학교": [("school", 0.5)]}
+
+
+def test_onnx_graph_of_floor_translations_and_expansions_matches_pytorch(vocabulary, tmp_path) -> None:
+    encoder = floor_encoder(vocabulary, translations=True, expansions=True)
+    assert any(target.startswith("학") for targets in encoder.translations().values() for target, _ in targets)
     with torch.no_grad():
         encoder.gate.fill_(0.5)
     export_onnx(encoder, tmp_path / "model.onnx", opset=17)

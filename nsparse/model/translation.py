@@ -80,6 +80,50 @@ def ibm_model1(
     return pair_sources, pair_keys % width, probability
 
 
+def _learned_table(
+    tokenizer: PreTrainedTokenizerBase,
+    source_texts: Sequence[str],
+    target_texts: Sequence[str],
+    source_vocabulary: set[int],
+    target_vocabulary: set[int],
+    settings: TranslationSettings,
+    with_self: bool = True,
+) -> dict[str, list[tuple[str, float]]]:
+    """{source token: [(target token, t(target | source)), ...]} by IBM Model 1 over aligned texts.
+
+    Tokens in more than `max_document_ratio` of a side's texts are function words and align
+    to NULL; a source needs `min_count` texts; each keeps its `max_targets` most probable
+    targets above `min_probability` (`with_self` false: a token is never its own target).
+    """
+    id_to_token = {index: token for token, index in tokenizer.get_vocab().items()}
+    sources = _distinct_ids(tokenizer, source_texts, source_vocabulary, settings.max_tokens)
+    targets = _distinct_ids(tokenizer, target_texts, target_vocabulary, settings.max_tokens)
+    source_count = np.bincount(np.concatenate([*sources, np.zeros(0, np.int64)]), minlength=len(id_to_token))
+    target_count = np.bincount(np.concatenate([*targets, np.zeros(0, np.int64)]), minlength=len(id_to_token))
+    sources = [row[source_count[row] <= settings.max_document_ratio * len(sources)] for row in sources]
+    targets = [row[target_count[row] <= settings.max_document_ratio * len(targets)] for row in targets]
+    source_ids, target_ids, probability = ibm_model1(sources, targets, len(id_to_token), settings.iterations)
+    keep = (
+        (source_ids < len(id_to_token))
+        & (probability >= settings.min_probability)
+        & (source_count[np.minimum(source_ids, len(id_to_token) - 1)] >= settings.min_count)
+    )
+    if not with_self:
+        keep &= source_ids != target_ids
+    table: dict[str, list[tuple[str, float]]] = {}
+    for index in np.lexsort((-probability[keep], source_ids[keep])):
+        source, target, weight = source_ids[keep][index], target_ids[keep][index], probability[keep][index]
+        entries = table.setdefault(id_to_token[int(source)], [])
+        if len(entries) < settings.max_targets:
+            entries.append((id_to_token[int(target)], round(float(weight), 4)))
+    return table
+
+
+def _is_whole_word(token: str) -> bool:
+    """A piece that starts a word and holds a letter: `capital`, `서울`, not `##ition`, `k` or `.`."""
+    return not token.startswith("##") and (len(token) > 1 or has_hangul(token)) and any(c.isalpha() for c in token)
+
+
 def learn_translation_table(
     tokenizer: PreTrainedTokenizerBase,
     pairs: Iterable[tuple[str, str]],
@@ -90,37 +134,50 @@ def learn_translation_table(
     pairs = list(pairs)
     korean_texts, english_texts = zip(*pairs, strict=True) if pairs else ((), ())
     vocab = tokenizer.get_vocab()
-    id_to_token = {index: token for token, index in vocab.items()}
     korean_ids = {index for token, index in vocab.items() if index not in silent_ids and has_hangul(token)}
     english_ids = {  # whole words only: a fragment (`##ition`, `k`) would match unrelated words
         index
         for token, index in vocab.items()
-        if index not in silent_ids
-        and not has_hangul(token)
-        and not token.startswith("##")
-        and len(token) > 1
-        and any(char.isalpha() for char in token)
+        if index not in silent_ids and not has_hangul(token) and _is_whole_word(token)
     }
-    sources = _distinct_ids(tokenizer, korean_texts, korean_ids, settings.max_tokens)
-    targets = _distinct_ids(tokenizer, english_texts, english_ids, settings.max_tokens)
-    source_count = np.bincount(np.concatenate([*sources, np.zeros(0, np.int64)]), minlength=len(id_to_token))
-    target_count = np.bincount(np.concatenate([*targets, np.zeros(0, np.int64)]), minlength=len(id_to_token))
-    frequent = settings.max_document_ratio * len(sources)
-    sources = [row[source_count[row] <= frequent] for row in sources]
-    targets = [row[target_count[row] <= frequent] for row in targets]
-    source_ids, target_ids, probability = ibm_model1(sources, targets, len(id_to_token), settings.iterations)
-    keep = (
-        (source_ids < len(id_to_token))
-        & (probability >= settings.min_probability)
-        & (source_count[np.minimum(source_ids, len(id_to_token) - 1)] >= settings.min_count)
-    )
-    table: dict[str, list[tuple[str, float]]] = {}
-    for index in np.lexsort((-probability[keep], source_ids[keep])):
-        source, target, weight = source_ids[keep][index], target_ids[keep][index], probability[keep][index]
-        entries = table.setdefault(id_to_token[int(source)], [])
-        if len(entries) < settings.max_targets:
-            entries.append((id_to_token[int(target)], round(float(weight), 4)))
-    return table
+    return _learned_table(tokenizer, korean_texts, english_texts, korean_ids, english_ids, settings)
+
+
+def learn_expansion_table(
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Iterable[tuple[str, str]],
+    silent_ids: set[int],
+    settings: TranslationSettings,
+) -> dict[str, list[tuple[str, float]]]:
+    """{document token: [(query token, t(q | d)), ...]} from (query, relevant document) pairs.
+
+    Berger and Lafferty's translation model of retrieval (1999), learned as Karimzadehgan and
+    Zhai (2010) do with IBM Model 1 over query/document pairs: the words a user types for a
+    document that the document does not hold (doc2query's effect, as a term table).
+    Self-translations are left out: the floor already counts a token's own occurrences.
+    Targets are whole words, so an expansion never adds a fragment that matches unrelated words.
+    """
+    pairs = list(pairs)
+    queries, documents = zip(*pairs, strict=True) if pairs else ((), ())
+    vocab = tokenizer.get_vocab()
+    content = {  # pieces with a letter: punctuation and digits say nothing about what a document is about
+        index for token, index in vocab.items() if index not in silent_ids and any(char.isalpha() for char in token)
+    }
+    words = {index for token, index in vocab.items() if index in content and _is_whole_word(token)}
+    return _learned_table(tokenizer, documents, queries, content, words, settings, with_self=False)
+
+
+def merged_table(
+    translations: dict[str, list[tuple[str, float]]], expansions: dict[str, list[tuple[str, float]]], scale: float
+) -> dict[str, list[tuple[str, float]]]:
+    """Each source's translations plus `scale` x its expansions: expected counts that add where targets meet."""
+    table = {source: dict(targets) for source, targets in translations.items()}
+    if scale > 0:
+        for source, targets in expansions.items():
+            row = table.setdefault(source, {})
+            for target, weight in targets:
+                row[target] = round(row.get(target, 0.0) + scale * weight, 4)
+    return {source: sorted(row.items(), key=lambda entry: -entry[1]) for source, row in table.items()}
 
 
 def table_quality(

@@ -18,9 +18,16 @@ from nsparse.dictionary import read_dictionary
 from nsparse.eval.bm25 import document_text
 from nsparse.io import atomic_open
 from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
-from nsparse.model.translation import TranslationSettings, learn_translation_table, table_quality
+from nsparse.model.translation import (
+    TranslationSettings,
+    learn_expansion_table,
+    learn_translation_table,
+    merged_table,
+    table_quality,
+)
 from nsparse.train.teachers import BM25Teacher, EncoderTeacher, Teacher
 from nsparse.train.trainer import TrainSettings
+from nsparse.train.validation import ValidationSet, validate
 
 TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainSettings)}
 ENCODER_FIELDS = {field.name for field in dataclasses.fields(EncoderSettings)}
@@ -71,13 +78,15 @@ def build_encoder(
     pairs: list[dict],
     parallel: list[str],
     corpora: list[Path],
+    validation: dict[str, ValidationSet],
     heldout_dictionary: Path | None = None,
 ) -> tuple[SparseEncoder, dict[str, Any]]:
-    """The base masked LM as a sparse encoder: lexical floor (the pipeline's `bm25`), translation table, and IDF
-    from the documents of `corpora` (benchmark folders).
+    """The base masked LM as a sparse encoder: lexical floor (the pipeline's `bm25`), translation table,
+    document expansion learned from `pairs`, and IDF from the documents of `corpora` (benchmark folders).
 
     Without the floor (bi-encoder, hub models) the IDF comes from the training documents, as before.
-    Returns the encoder and figures about what was fitted (table size and held-out quality).
+    Returns the encoder and figures about what was fitted (table sizes, held-out quality, the expansion's
+    dev scores).
     """
     overrides = {**train["encoder"], **bm25}
     encoder = SparseEncoder.load(
@@ -90,22 +99,47 @@ def build_encoder(
         encoder.set_idf(compute_idf(encoder.tokenizer, sorted(documents), encoder.settings.max_length))
         return encoder, {}
     figures: dict[str, Any] = {}
+    silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
+    translations: dict[str, list[tuple[str, float]]] = {}
     if parallel:
-        silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
-        table = learn_translation_table(
+        translations = learn_translation_table(
             encoder.tokenizer,
             read_parallel_texts(parallel),
             silent,
             TranslationSettings(**train["lexical"]["translation"]),
         )
-        encoder.set_translations(table)
-        figures["translation"] = {"sources": len(table), "entries": sum(map(len, table.values()))}
+        figures["translation"] = {"sources": len(translations), "entries": sum(map(len, translations.values()))}
         if heldout_dictionary:
             held = read_dictionary(heldout_dictionary)
             figures["translation"]["heldout"] = table_quality(
-                table, [(korean, english) for korean, words in held.items() for english in words], encoder.tokenizer
+                translations,
+                [(korean, english) for korean, words in held.items() for english in words],
+                encoder.tokenizer,
             )
-    figures["corpus"] = encoder.fit_lexical_statistics(corpus_documents(corpora))
+    documents = corpus_documents(corpora)
+    expansion = dict(train["lexical"]["expansion"])
+    scales = sorted(set(expansion.pop("scales")))
+    expansions = {}
+    if any(scales):
+        expansions = learn_expansion_table(
+            encoder.tokenizer,
+            [(pair["query"], pair["positive"]) for pair in pairs],
+            silent,
+            TranslationSettings(**expansion),
+        )
+    figures["expansion"] = {"sources": len(expansions), "entries": sum(map(len, expansions.values())), "dev": {}}
+    best: tuple[float, float] | None = None
+    for scale in scales if expansions else [0.0]:
+        encoder.set_translations(merged_table(translations, expansions, scale))
+        encoder.fit_lexical_statistics(documents)
+        score = validate(encoder, validation)["ndcg@10"] if len(scales) > 1 and expansions else 0.0
+        figures["expansion"]["dev"][str(scale)] = round(score, 6)
+        if best is None or score > best[1]:  # ties keep the smaller weight
+            best = (scale, score)
+    assert best is not None
+    figures["expansion"]["scale"] = best[0]
+    encoder.set_translations(merged_table(translations, expansions, best[0]))
+    figures["corpus"] = encoder.fit_lexical_statistics(documents)
     return encoder, figures
 
 
