@@ -9,7 +9,7 @@ VENV=${NSPARSE_VENV:-.venv}
 
 # The JDK the local node runs on, as `nsparse node up` picks it (nsparse/opensearch/install.py,
 # Installer.java_home): OpenSearch 3.x (the default) the newest JDK 21+ under /usr/lib/jvm, whose
-# javac also compiles the nori plugin; 2.x the `java` on PATH (JDK 17).
+# javac also compiles the nori plugin; 2.x the `java` on PATH (JDK 11 to 21).
 version=${NSPARSE_OPENSEARCH_VERSION:-$(sed -n 's/^  version: *\([0-9][0-9.]*\).*/\1/p' params.yaml)}
 java_home=${NSPARSE_OPENSEARCH_JAVA_HOME:-$(sed -n 's/^  java_home: *\([^ #]*\).*/\1/p' params.yaml)}
 jdk21_home() {  # the newest JDK 21+ with javac under /usr/lib/jvm, or nothing
@@ -27,7 +27,8 @@ if [[ -z ${NSPARSE_OPENSEARCH_URL:-} && $java_home == auto && ${version%%.*} -ge
 fi
 
 missing=()
-command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)  # java and javac for a 2.x node and its nori plugin
+# java and javac on PATH for a 2.x node and its nori plugin: the distribution's JDK (17 on Debian 12, 21 on 13)
+command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v unzip >/dev/null || missing+=(unzip)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
