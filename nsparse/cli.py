@@ -29,8 +29,9 @@ EXAMPLES = {
           nsparse evaluate opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1 \\
               path/to/beir/scifact --split test --output scifact.json""",
     "encode": """\
-        example:
-          nsparse encode models/v2 "서울은 대한민국의 수도이다." --query "한국 수도" """,
+        examples:
+          nsparse encode models/v2 "서울은 대한민국의 수도이다."
+          nsparse encode models/v2 "한국 수도" "서울은 대한민국의 수도이다." --query   # each text, both sides""",
     "explain": """\
         example:
           nsparse explain models/v2 --query "한국 수도" --doc "서울은 대한민국의 수도이다." """,
@@ -46,6 +47,10 @@ EXAMPLES = {
         examples:
           NSPARSE_OPENSEARCH_PORT=9250 nsparse node up
           NSPARSE_OPENSEARCH_PORT=9250 nsparse bench scale --sizes 10000 100000""",
+    "scale": """\
+        examples:
+          nsparse bench scale --sizes 10000 100000 --clients 4 --queries 200
+          nsparse bench scale --neural-breaker-limit 50%   # 10k, 100k and 1M documents: 43 min on 2 cores""",
 }
 
 
@@ -428,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build each system's index at each size (real documents, then synthetic ones that join two "
         "real documents' sentences), and measure build time, size on disk, latency under concurrent clients, "
         "SEISMIC's recall@10 against exact rank_features, and the node's memory. Needs OpenSearch >= 3.3.",
+        epilog=textwrap.dedent(EXAMPLES["scale"]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scale.add_argument("--sizes", type=_positive, nargs="+", help="documents per corpus (default 10000 100000 1000000)")
     scale.add_argument(
