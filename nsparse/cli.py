@@ -45,7 +45,7 @@ EXAMPLES = {
         example:
           nsparse explain models/v2 --query "대한민국의 수도" --doc "서울은 대한민국의 수도이다."
 
-        after both sides' words and expansion terms, the score by query word (its part, its
+        after the words and expansion terms of both sides, the score by query word (its part, its
         share, and for a word of several pieces the pieces it matched by), then by term:
           score 1.0391 from 3 matched terms
           by query word (a word matches where its pieces do):
@@ -63,6 +63,10 @@ EXAMPLES = {
         examples:
           NSPARSE_OPENSEARCH_PORT=9250 nsparse node up
           NSPARSE_OPENSEARCH_PORT=9250 nsparse bench scale --sizes 10000 100000""",
+    "scale": """\
+        examples:
+          nsparse bench scale --sizes 10000 100000 --clients 4 --queries 200
+          nsparse bench scale --neural-breaker-limit 50%   # 10k, 100k and 1M documents: 43 min on 2 cores""",
 }
 
 
@@ -552,6 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build each system's index at each size (real documents, then synthetic ones that join two "
         "real documents' sentences), and measure build time, size on disk, latency under concurrent clients, "
         "SEISMIC's recall@10 against exact rank_features, and the node's memory. Needs OpenSearch >= 3.3.",
+        epilog=textwrap.dedent(EXAMPLES["scale"]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scale.add_argument("--sizes", type=_positive, nargs="+", help="documents per corpus (default 10000 100000 1000000)")
     scale.add_argument(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from nsparse.pipeline.report import write_report
 
 BENCHMARK = {
@@ -99,3 +101,46 @@ def test_costs_are_stated_as_multiples_of_bm25_on_the_same_benchmark() -> None:
     assert "| korquad | v2 | 1.5 | 2 |" in table
     assert "| korquad | hybrid | 2 | – |" in table
     assert "bm25_nori |" not in table.split("\n", 2)[2]  # no row compares BM25 with itself
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_headline_is_a_few_rounded_figures_per_benchmark() -> None:
+    from nsparse.pipeline.benchmark_report import BenchmarkReport
+    from nsparse.pipeline.report import headline
+
+    systems = {
+        "bm25_nori": {"ndcg@10": 0.9, "latency_p50_ms": 4.0, "index_size_mb": 5.0},
+        "bm25_nori_tuned": {"ndcg@10": 0.95, "latency_p50_ms": 8.0, "index_size_mb": 5.0},
+        "v1": {"ndcg@10": 0.93},
+        "v2": {"ndcg@10": 0.9312345, "latency_p50_ms": 6.0, "index_size_mb": 10.0},
+        "v2_two_phase": {"ndcg@10": 0.93},
+    }
+    report = BenchmarkReport(systems={"korquad": systems, "own": {"bm25_nori": {"ndcg@10": 0.5}, "v2": {}}})
+    assert headline(report, ["v1", "v2"], "v2") == {
+        # bm25: the tuned nori when the benchmark ran it; the cost ratios are against nori's defaults
+        "korquad": {"bm25": 0.95, "v1": 0.93, "v2": 0.9312, "v2-v1": 0.0012, "p50_vs_nori": 1.5, "size_vs_nori": 2.0},
+        "own": {"bm25": 0.5},  # what a benchmark lacks is left out
+    }
+
+
+def test_the_committed_headline_is_the_committed_benchmarks() -> None:
+    from nsparse.pipeline.benchmark_report import BenchmarkReport
+    from nsparse.pipeline.report import headline
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    benchmark = BenchmarkReport.from_json(json.loads((ROOT / "reports" / "benchmark.json").read_text(encoding="utf-8")))
+    committed = json.loads((ROOT / "reports" / "headline.json").read_text(encoding="utf-8"))
+    assert committed == headline(benchmark, list(params["variants"]), params["benchmark"]["variant"])
+    figures = [value for row in committed.values() for value in row.values()]
+    assert 20 <= len(figures) <= 32 and all(value == round(value, 4) for value in figures)
+
+
+def test_dvc_declares_one_metrics_file_the_headline() -> None:
+    """`dvc exp show` gets a column per figure of every metrics file: only the headline is one."""
+    dvc_yaml = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    declared = list(dvc_yaml.get("metrics", []))
+    for stage in dvc_yaml["stages"].values():
+        declared += [next(iter(m)) if isinstance(m, dict) else m for m in stage.get("do", stage).get("metrics", [])]
+    assert declared == ["${paths.reports}/headline.json"]

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 
 from opensearchpy import OpenSearch
@@ -35,25 +36,64 @@ def _params_errors_as_one_line(command: Command) -> Command:
     return run
 
 
+EXAMPLES = {
+    "node": """\
+        examples:
+          nsparse node up            # install once (cached outside the repo), start, wait for health
+          nsparse node status
+          nsparse node logs -n 200
+          nsparse node down""",
+    "up": """\
+        examples:
+          nsparse node up
+          nsparse node up --nodes 3   # a cluster on ports 9200-9202: a shard per node and 1 replica
+          NSPARSE_OPENSEARCH_VERSION=2.19.1 NSPARSE_OPENSEARCH_PORT=9250 nsparse node up   # a 2.x node beside it""",
+    "down": """\
+        examples:
+          nsparse node down
+          NSPARSE_OPENSEARCH_VERSION=2.19.1 NSPARSE_OPENSEARCH_PORT=9250 nsparse node down""",
+    "status": """\
+        examples:
+          nsparse node status
+          NSPARSE_OPENSEARCH_URL=https://search.example.com:9200 nsparse node status   # your cluster""",
+    "logs": """\
+        examples:
+          nsparse node logs -n 200
+          nsparse node logs --node 1   # the second node of a cluster""",
+}
+
+
+def _parser(commands: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with its examples (EXAMPLES), line for line."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=textwrap.dedent(EXAMPLES[name]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the `node` command to the `nsparse` console script."""
-    node = commands.add_parser("node", help="install, start, stop or inspect the local OpenSearch node")
+    node = _parser(commands, "node", "install, start, stop or inspect the local OpenSearch node")
     actions = node.add_subparsers(dest="action", required=True)
     guard = _params_errors_as_one_line
-    up = actions.add_parser("up", help="install (once) and start the node(s); prints the first node's URL last")
+    up = _parser(actions, "up", "install (once) and start the node(s); prints the first node's URL last")
     up.add_argument(
         "--nodes",
         type=_positive_int,
         help="run a cluster of N nodes on ports port..port+N-1 (default: opensearch.nodes, 1)",
     )
     up.set_defaults(func=guard(_up))
-    actions.add_parser("down", help="stop every node `up` started").set_defaults(func=guard(_down))
-    actions.add_parser(
+    _parser(actions, "down", "stop every node `up` started").set_defaults(func=guard(_down))
+    _parser(
+        actions,
         "status",
-        help="check NSPARSE_OPENSEARCH_URL, else the local node: exit 0 when it answers, "
+        "check NSPARSE_OPENSEARCH_URL, else the local node: exit 0 when it answers, "
         "1 when nothing answers, 2 when it answers but refuses (TLS, 401, 5xx)",
     ).set_defaults(func=guard(_status))
-    logs = actions.add_parser("logs", help="print the end of the node's log (each node's, for a cluster)")
+    logs = _parser(actions, "logs", "print the end of the node's log (each node's, for a cluster)")
     logs.add_argument("-n", "--lines", type=int, default=100, help="how many lines (default 100)")
     logs.add_argument("--node", type=int, metavar="I", help="only node I of the cluster (0 is the first)")
     logs.set_defaults(func=guard(_logs))

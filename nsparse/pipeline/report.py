@@ -17,12 +17,16 @@ import matplotlib
 matplotlib.use("Agg")  # headless: the report is written by a DVC stage, never shown
 import matplotlib.pyplot as plt
 
-from nsparse.io import atomic_open, write_text
+from nsparse.io import atomic_open, write_json, write_text
 from nsparse.pipeline.baselines_report import NORI_TUNING, benchmark_tables
 from nsparse.pipeline.benchmark_report import BenchmarkReport
 
 QUALITY_METRICS = ("ndcg@10", "mrr@10", "recall@100")
 COST_METRICS = ("latency_p50_ms", "latency_p99_ms", "throughput_qps", "index_size_mb", "doc_nnz", "query_nnz", "flops")
+
+
+# The fair BM25 of the headline: nori with the k1/b chosen on the dev splits, else with Lucene's.
+HEADLINE_BM25 = ("bm25_nori_tuned", "bm25_nori")
 
 
 def _load(path: Path) -> Any:
@@ -278,6 +282,41 @@ def synonyms_section(data: dict[str, Any], plot: list[str]) -> list[str]:
     if rest:
         lines += [key_value_table(rest), ""]
     return lines + plot
+
+
+def headline(benchmark: BenchmarkReport, variants: Sequence[str], variant: str) -> dict[str, dict[str, float]]:
+    """The few figures runs are compared by (`reports/headline.json`, DVC's only metrics file), per benchmark.
+
+    `bm25`, each variant and `hybrid`: nDCG@10 on the live index (`bm25` is the first of
+    `HEADLINE_BM25` the benchmark ran); `<variant>-<other>`: the difference of their nDCG@10;
+    `p50_vs_nori`, `size_vs_nori`: `variant`'s p50 latency and index size as multiples of
+    `bm25_nori`'s, as in the report's cost table. Rounded to 4 decimals; a figure the
+    benchmark lacks is left out.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for name, systems in benchmark.systems.items():
+        bm25 = next((systems[s] for s in HEADLINE_BM25 if s in systems), {})
+        ndcg = {"bm25": bm25.get("ndcg@10")}
+        ndcg |= {system: systems.get(system, {}).get("ndcg@10") for system in (*variants, "hybrid")}
+        row: dict[str, float | None] = dict(ndcg)
+        for other in variants:
+            if other != variant and ndcg.get(variant) is not None and ndcg[other] is not None:
+                row[f"{variant}-{other}"] = ndcg[variant] - ndcg[other]
+        for key, metric in (("p50_vs_nori", "latency_p50_ms"), ("size_vs_nori", "index_size_mb")):
+            value, reference = systems.get(variant, {}).get(metric), systems.get("bm25_nori", {}).get(metric)
+            row[key] = value / reference if value is not None and reference else None
+        # + 0.0: a difference that rounds to zero is written 0.0, not -0.0
+        out[name] = {key: round(value, 4) + 0.0 for key, value in row.items() if value is not None}
+    return {name: row for name, row in out.items() if row}
+
+
+def write_headline(reports_dir: Path, variants: Sequence[str], variant: str) -> Path:
+    """Write `reports/headline.json` from `reports/benchmark.json`; return its path."""
+    path = reports_dir / "headline.json"
+    write_json(
+        path, headline(BenchmarkReport.from_json(_load(reports_dir / "benchmark.json") or {}), variants, variant)
+    )
+    return path
 
 
 def write_report(reports_dir: Path, dvclive_root: Path, variants: Sequence[str]) -> Path:
