@@ -30,7 +30,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,9 +44,9 @@ from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
 from nsparse.opensearch.client import refused_as
 from nsparse.opensearch.index import SPARSE_FIELD, SeismicMethod
+from nsparse.opensearch.latency import latency_percentiles, run_interleaved, throughput
 from nsparse.opensearch.node import resident_memory_bytes
 from nsparse.opensearch.search import SeismicQuery
-from nsparse.pipeline.benchmark import percentile, throughput, turn_order
 
 log = logging.getLogger(__name__)
 
@@ -303,26 +302,10 @@ def measure_latency(
     The systems take turns query by query, in an order rotated from query to query (as the
     pipeline's benchmark does), so the SEISMIC / BM25 ratio is measured under the same load.
     """
-    names = list(searchers)
-    turns = [(name, qid) for position, qid in enumerate(query_ids) for name in turn_order(names, position)]
-
-    def timed(turn: tuple[str, str]) -> float:
-        start = time.perf_counter()
-        searchers[turn[0]](turn[1])
-        return (time.perf_counter() - start) * 1000
-
-    by_system: dict[str, list[float]] = {name: [] for name in names}
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        for (name, _), milliseconds in zip(turns, pool.map(timed, turns)):
-            by_system[name].append(milliseconds)
+    runs = run_interleaved(searchers, {qid: qid for qid in query_ids}, "latency", clients)
     return {
-        name: {
-            "clients": clients,
-            "queries": len(latencies),
-            "latency_p50_ms": percentile(latencies, 50),
-            "latency_p99_ms": percentile(latencies, 99),
-        }
-        for name, latencies in by_system.items()
+        name: {"clients": clients, "queries": len(run.latencies_ms), **latency_percentiles(run.latencies_ms)}
+        for name, run in runs.items()
     }
 
 
