@@ -12,15 +12,10 @@ import torch
 
 from nsparse.io import DataFormatError
 from nsparse.opensearch import search
-from nsparse.opensearch.index import BM25Similarity
+from nsparse.opensearch.index import BM25Similarity, rank_features_precision
 from nsparse.pipeline.baselines import chosen_nori_similarity
 from nsparse.pipeline.baselines_report import NORI_TUNING
-from nsparse.pipeline.benchmark import (
-    hybrid_clauses,
-    one_torch_thread,
-    parity,
-    rank_features_precision,
-)
+from nsparse.pipeline.benchmark import hybrid_clauses, one_torch_thread, parity
 from nsparse.pipeline.mix import build_mixture
 from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
 

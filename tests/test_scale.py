@@ -13,7 +13,7 @@ from nsparse.cli import build_parser
 from nsparse.opensearch import index, search
 from nsparse.opensearch.index import SeismicMethod, SparseVectorUnsupported
 from nsparse.opensearch.search import SeismicQuery
-from nsparse.pipeline.evaluate import encode_corpus
+from nsparse.pipeline.fitting import encode_corpus
 from nsparse.pipeline.scale import (
     SYNTHETIC_CHUNK,
     SYNTHETIC_PREFIX,

@@ -27,7 +27,6 @@ from opensearchpy import OpenSearch
 
 from nsparse.data import Benchmark
 from nsparse.eval import EvalResult, SparseRetriever, evaluate, paired_test, sparse_cost
-from nsparse.eval.bm25 import document_text
 from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
@@ -37,7 +36,7 @@ from nsparse.opensearch.latency import Searcher, latency_percentiles, run_interl
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.benchmark_report import BenchmarkReport
 from nsparse.pipeline.deploy import Deployment
-from nsparse.pipeline.fitting import fit_to_corpus
+from nsparse.pipeline.fitting import encode_corpus, fit_to_corpus
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +75,13 @@ class VariantEncoders:
     def documents_as_indexed(
         self, benchmark: str, corpus: dict[str, dict[str, str]]
     ) -> tuple[list[str], sp.csr_matrix]:
-        """Document ids and vectors of `benchmark`'s index at `rank_features` precision (encoded once per index)."""
+        """Document ids and vectors of `benchmark`'s index at `rank_features` precision (encoded once per index, by
+        the ONNX graph deploy registered, in one call)."""
         index = self.deployment.indices[benchmark]
         if index not in self._encoded:
-            ids = list(corpus)
             documents = self.encoders(benchmark, corpus)[1]
-            matrix = documents.encode_documents([document_text(corpus[i]) for i in ids]).tocsr()
-            matrix.data = rank_features_precision(matrix.data)
-            self._encoded[index] = (ids, matrix)
+            self._encoded[index] = encode_corpus(documents, corpus, chunk_size=None, progress=False)
         return self._encoded[index]
-
-
-def rank_features_precision(values: np.ndarray) -> np.ndarray:
-    """Truncate weights as Lucene's FeatureField stores them: 9 significant bits (`floatToIntBits >>> 15`)."""
-    bits = np.asarray(values, dtype=np.float32).view(np.uint32) >> np.uint32(15) << np.uint32(15)
-    return bits.view(np.float32)
 
 
 @contextmanager

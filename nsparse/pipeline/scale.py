@@ -133,7 +133,7 @@ def recombined_texts(real_texts: Sequence[str], count: int, rng: np.random.Gener
 
 def synthetic_corpus(real_texts: Sequence[str], count: int, seed: int, encoder: Any) -> EncodedCorpus:
     """`count` recombined texts encoded by `encoder`, seeded per chunk: a smaller corpus is a larger one's prefix."""
-    from nsparse.pipeline.evaluate import encode_corpus
+    from nsparse.pipeline.fitting import encode_corpus
 
     texts: list[str] = []
     for chunk in range(math.ceil(count / SYNTHETIC_CHUNK)):
@@ -187,7 +187,7 @@ class EncodedQueries:
 
 def load_real(params: ScaleParams, encoder: Any, limit: int) -> tuple[EncodedCorpus, EncodedQueries]:
     """Up to `limit` real documents of `params.corpora` encoded by the model, and the real queries, encoded too."""
-    from nsparse.pipeline.evaluate import encode_corpus
+    from nsparse.pipeline.fitting import encode_corpus
 
     corpus: dict[str, dict[str, str]] = {}
     queries: dict[str, str] = {}
