@@ -438,7 +438,7 @@ def run_scale(
     Sizes that `output` already holds from a run with the same settings and node version are
     kept, so a long size (1M) can be run on its own and join the others.
     """
-    from nsparse.pipeline.evaluate import load_model
+    from nsparse.tools.inputs import load_model
 
     os_index.require_sparse_vector(client)
     if params.neural_breaker_limit:
