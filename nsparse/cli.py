@@ -377,9 +377,10 @@ def _search(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     """Benchmarks against a live cluster beyond the pipeline's: `scale` (10k to 1M documents, OpenSearch >= 3.3)."""
     from nsparse.opensearch.client import connect
-    from nsparse.pipeline.scale import ScaleParams, run_scale
+    from nsparse.tools.scale.run import run_scale
+    from nsparse.tools.scale.settings import ScaleParams
 
-    defaults = ScaleParams()
+    defaults = ScaleParams(model=args.model)
     given = {
         name: getattr(args, name)
         for name in (
@@ -561,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["bm25_nori", "v2_rank_features", "v2_sparse_vector"],
         help="systems to measure, in this order (default all three); recall needs both v2 systems",
     )
-    scale.add_argument("--model", help="the encoder whose vectors are indexed (default models/v2)")
+    scale.add_argument("--model", default="models/v2", help="the encoder whose vectors are indexed (default models/v2)")
     scale.add_argument("--benchmarks-dir", help="the BEIR benchmarks holding the real documents and queries")
     scale.add_argument("--queries", type=_positive, help="real queries timed per size and system (default 200)")
     scale.add_argument("--clients", type=_positive, help="concurrent clients while timing (default 4)")
