@@ -11,7 +11,6 @@ import json
 import string
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,9 @@ from tqdm import tqdm
 
 from nsparse.faults import UserFault
 from nsparse.opensearch.client import OpenSearchError, refused_as
+from nsparse.opensearch.resources import assets_dir
 
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "opensearch" / "mappings"
+MAPPINGS_DIR = assets_dir() / "mappings"
 
 
 SPARSE_FIELD = "sparse"  # the rank_features field holding each document's token weights
