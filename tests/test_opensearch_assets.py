@@ -1,5 +1,8 @@
 """The repository's opensearch/ folder (node components and config, mappings, the nori plugin's sources) reaches
-nsparse wherever it runs: read from the source tree in a checkout, from the package's copy once installed."""
+nsparse wherever it runs: read from the source tree in a checkout, from the package's copy once installed.
+
+The wheel test builds as `pip install .` does, in an isolated environment: pip fetches setuptools for it
+from the package index (or its cache)."""
 
 from __future__ import annotations
 
