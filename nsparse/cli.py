@@ -2,7 +2,7 @@
 
 Use a trained model (evaluate, encode, explain, search), run the OpenSearch node, and
 remove a deployment. This module only parses arguments and prints; the work is done by
-the library (`nsparse.pipeline.evaluate`, `nsparse.pipeline.inspect`, ...).
+the library (`nsparse.tools.evaluate`, `nsparse.tools.inspect`, ...).
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ def _snippet(text: str, width: int = 90) -> str:
 def _evaluate(args: argparse.Namespace) -> int:
     """Score a saved model on a BEIR folder, exactly and in process (nDCG@10, MRR@10, Recall@100, cost)."""
     from nsparse.io import write_json
-    from nsparse.pipeline.evaluate import evaluate_model, load_beir, load_model
+    from nsparse.tools.evaluate import evaluate_model
+    from nsparse.tools.inputs import load_beir, load_model
 
     benchmark = load_beir(args.beir_dir, args.split)  # first: a bad folder fails before the model loads
     encoder = load_model(args.model)
@@ -199,8 +200,8 @@ def describe_statistics(statistics: dict[str, Any]) -> str:
 def _encode(args: argparse.Namespace) -> int:
     """Print each text's document-side weights (and with --query, the query-side ones), heaviest first, by word."""
     from nsparse.model.words import text_words
-    from nsparse.pipeline.evaluate import load_model
-    from nsparse.pipeline.inspect import terms
+    from nsparse.tools.inputs import load_model
+    from nsparse.tools.inspect import terms
 
     encoder = load_model(args.model)
     output = []
@@ -271,8 +272,8 @@ def _word_match_line(row: dict[str, Any], contributions: dict[str, float], score
 def _explain(args: argparse.Namespace) -> int:
     """Break the query-document score down by the query's words and by matched terms; mark expansion terms."""
     from nsparse.model.words import text_words
-    from nsparse.pipeline.evaluate import load_model
-    from nsparse.pipeline.inspect import explain
+    from nsparse.tools.inputs import load_model
+    from nsparse.tools.inspect import explain
 
     encoder = load_model(args.model)
     explanation = explain(encoder, args.query, args.doc)
@@ -332,8 +333,8 @@ def _search(args: argparse.Namespace) -> int:
     """Query a deployed index and print the hits with their scores and matched terms."""
     from nsparse.opensearch.client import connect
     from nsparse.opensearch.search import hybrid_pipeline_name, hybrid_query_group
-    from nsparse.pipeline.evaluate import InputError
-    from nsparse.pipeline.inspect import Target, deployed_target, ensure_hybrid_pipeline, search_index
+    from nsparse.tools.inputs import InputError
+    from nsparse.tools.inspect import Target, deployed_target, ensure_hybrid_pipeline, search_index
 
     if (args.index is None) != (args.model_id is None):
         raise InputError("--index and --model-id go together (or neither: the variant's deployment.json names them)")
@@ -380,9 +381,10 @@ def _search(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     """Benchmarks against a live cluster beyond the pipeline's: `scale` (10k to 1M documents, OpenSearch >= 3.3)."""
     from nsparse.opensearch.client import connect
-    from nsparse.pipeline.scale import ScaleParams, run_scale
+    from nsparse.tools.scale.run import run_scale
+    from nsparse.tools.scale.settings import ScaleParams
 
-    defaults = ScaleParams()
+    defaults = ScaleParams(model=args.model)
     given = {
         name: getattr(args, name)
         for name in (
@@ -566,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["bm25_nori", "v2_rank_features", "v2_sparse_vector"],
         help="systems to measure, in this order (default all three); recall needs both v2 systems",
     )
-    scale.add_argument("--model", help="the encoder whose vectors are indexed (default models/v2)")
+    scale.add_argument("--model", default="models/v2", help="the encoder whose vectors are indexed (default models/v2)")
     scale.add_argument("--benchmarks-dir", help="the BEIR benchmarks holding the real documents and queries")
     scale.add_argument("--queries", type=_positive, help="real queries timed per size and system (default 200)")
     scale.add_argument("--clients", type=_positive, help="concurrent clients while timing (default 4)")

@@ -31,8 +31,7 @@ from nsparse.eval import BM25Kiwi, SparseRetriever, evaluate
 from nsparse.eval.bm25 import document_text
 from nsparse.io import write_json
 from nsparse.model.encoder import SparseEncoder
-from nsparse.pipeline.evaluate import encode_corpus
-from nsparse.pipeline.fitting import fit_to_corpus
+from nsparse.pipeline.fitting import encode_corpus, fit_to_corpus
 
 ML_COMMONS_WINDOW = 512
 PASSAGE_OVERLAP = 128

@@ -21,7 +21,7 @@ from nsparse.io import write_json
 from nsparse.opensearch import search
 from nsparse.opensearch.client import OpenSearchError, connect
 from nsparse.opensearch.index import SPARSE_FIELD
-from nsparse.opensearch.load import run_load
+from nsparse.opensearch.latency import run_load
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.deploy import Deployment
 

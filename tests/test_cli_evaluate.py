@@ -14,9 +14,8 @@ from nsparse.data import load_benchmark, write_benchmark
 from nsparse.eval import SparseRetriever, evaluate, sparse_cost
 from nsparse.eval.bm25 import BM25Kiwi, document_text
 from nsparse.model.encoder import SparseEncoder
-from nsparse.pipeline.benchmark import rank_features_precision
-from nsparse.pipeline.evaluate import encode_corpus
-from nsparse.pipeline.fitting import fit_to_corpus
+from nsparse.opensearch.index import rank_features_precision
+from nsparse.pipeline.fitting import encode_corpus, fit_to_corpus
 
 QUERIES = {"q0": "대한민국의 수도", "q1": "김치 음식", "q2": "Seoul capital", "q3": "부산 기차"}
 QRELS = {"q0": {"d0": 1}, "q1": {"d3": 1}, "q2": {"d2": 1}, "q3": {"d4": 1, "d1": 1}}

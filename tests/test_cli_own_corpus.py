@@ -136,10 +136,10 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     from nsparse.export.package import ExportSettings, export_variant
     from nsparse.pipeline.benchmark import VariantEncoders, run_all
     from nsparse.pipeline.deploy import deploy_variant
-    from nsparse.pipeline.evaluate import evaluate_model
-    from nsparse.pipeline.inspect import Target, search_index
     from nsparse.pipeline.own import own_benchmark_folders, own_benchmarks, point_own_aliases
     from nsparse.pipeline.report import write_report
+    from nsparse.tools.evaluate import evaluate_model
+    from nsparse.tools.inspect import Target, search_index
     from nsparse.train.validation import capped_validation_set
 
     own_dir = tmp_path / "data" / "own"

@@ -3,9 +3,11 @@ import pytest
 from nsparse.config import load_params
 from nsparse.data import Benchmark
 from nsparse.eval.baselines import bm25_kiwi_system, corpus_fingerprint, score_systems
+from nsparse.eval.bm25 import BM25Kiwi
 from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
 from nsparse.opensearch.index import BM25Similarity
-from nsparse.pipeline.baselines import make_systems
+from nsparse.pipeline import baselines
+from nsparse.pipeline.baselines import bm25_system, make_systems
 
 CORPUS = {
     "d1": {"title": "", "text": "학교에서 공부하는 학생"},
@@ -21,6 +23,25 @@ def test_score_systems_reports_every_metric_per_benchmark_and_system():
     table = score_systems({"toy": BENCHMARK}, {"bm25_kiwi": bm25_kiwi_system(k1=0.9, b=0.4)})
     # q1 finds its document first; q2 finds only d2 (not its judged d3).
     assert table == {"toy": {"bm25_kiwi": {"ndcg@10": 0.5, "mrr@10": 0.5, "recall@100": 0.5}}}
+
+
+def test_in_process_bm25_indexes_each_corpus_once_and_scores_as_bm25kiwi(monkeypatch):
+    built: list[int] = []
+
+    class Counting(BM25Kiwi):
+        def __init__(self, corpus, **options) -> None:
+            built.append(len(corpus))
+            super().__init__(corpus, **options)
+
+    monkeypatch.setattr(baselines, "BM25Kiwi", Counting)
+    system = bm25_system(k1=0.9, b=0.4)
+    shared = Benchmark(corpus=dict(CORPUS), queries={"q3": "공원"}, qrels={"q3": {"d3": 1}})
+    runs = [system("toy", BENCHMARK, 10), system("shared", shared, 10)]
+    assert built == [len(CORPUS)]  # one index for the two benchmarks over the same documents
+    assert runs == [BM25Kiwi(CORPUS).search(bench.queries, 10) for bench in (BENCHMARK, shared)]
+    assert score_systems({"toy": BENCHMARK}, {"s": system}) == score_systems(
+        {"toy": BENCHMARK}, {"s": bm25_kiwi_system(k1=0.9, b=0.4)}
+    )
 
 
 def test_corpus_fingerprint_depends_on_texts_not_only_ids():

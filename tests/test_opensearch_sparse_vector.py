@@ -13,7 +13,9 @@ from nsparse.opensearch import index, search
 from nsparse.opensearch.client import OpenSearchError
 from nsparse.opensearch.index import SeismicMethod
 from nsparse.opensearch.search import SeismicQuery
-from nsparse.pipeline.scale import SYSTEMS, ScaleParams, recall_at_k, run_scale
+from nsparse.tools.scale.measure import recall_at_k
+from nsparse.tools.scale.run import run_scale
+from nsparse.tools.scale.settings import SYSTEMS, ScaleParams
 from tests.helpers import TEXTS, tiny_encoder
 
 pytestmark = pytest.mark.opensearch
@@ -94,6 +96,7 @@ def test_scale_benchmark_builds_measures_and_removes_each_size(sparse_vector_nod
         (tmp_path / name / "qrels").mkdir()
         (tmp_path / name / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels, encoding="utf-8")
     params = ScaleParams(
+        model="tiny",
         sizes=(60, 150),
         benchmarks_dir=str(tmp_path),
         corpora=("alpha", "beta"),

@@ -12,16 +12,10 @@ import torch
 
 from nsparse.io import DataFormatError
 from nsparse.opensearch import search
-from nsparse.opensearch.index import BM25Similarity
+from nsparse.opensearch.index import BM25Similarity, rank_features_precision
 from nsparse.pipeline.baselines import chosen_nori_similarity
 from nsparse.pipeline.baselines_report import NORI_TUNING
-from nsparse.pipeline.benchmark import (
-    hybrid_clauses,
-    one_torch_thread,
-    parity,
-    rank_features_precision,
-    run_interleaved,
-)
+from nsparse.pipeline.benchmark import hybrid_clauses, one_torch_thread, parity
 from nsparse.pipeline.mix import build_mixture
 from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
 
@@ -35,30 +29,6 @@ def test_rank_features_precision_keeps_nine_significant_bits() -> None:
     (bits,) = struct.unpack(">I", struct.pack(">f", 3.14159))
     (expected,) = struct.unpack(">f", struct.pack(">I", bits >> 15 << 15))
     assert rounded[2] == np.float32(expected)
-
-
-def test_systems_take_turns_query_by_query_and_each_keeps_its_own_run_and_latencies() -> None:
-    calls: list[tuple[str, str]] = []
-
-    def searcher(system: str):
-        def run(text: str) -> list[tuple[str, float]]:
-            calls.append((system, text))
-            return [(f"{system}-{text}", 1.0)]
-
-        return run
-
-    queries = {"q1": "a", "q2": "b", "q3": "c", "q4": "d"}
-    runs = run_interleaved({name: searcher(name) for name in ("x", "y", "z")}, queries, "test")
-
-    # Every query visits every system back to back, the first system rotating from query to query.
-    assert calls == [
-        ("x", "a"), ("y", "a"), ("z", "a"),
-        ("y", "b"), ("z", "b"), ("x", "b"),
-        ("z", "c"), ("x", "c"), ("y", "c"),
-        ("x", "d"), ("y", "d"), ("z", "d"),
-    ]  # fmt: skip
-    assert runs["y"].run == {q: {f"y-{t}": 1.0} for q, t in queries.items()}
-    assert all(len(run.latencies_ms) == 4 and min(run.latencies_ms) >= 0 for run in runs.values())
 
 
 def test_queries_are_timed_with_torch_in_one_thread_and_its_threads_come_back_after() -> None:

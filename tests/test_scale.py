@@ -9,25 +9,22 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from nsparse.cli import build_parser
+from nsparse.cli import build_parser, main
 from nsparse.opensearch import index, search
 from nsparse.opensearch.index import SeismicMethod, SparseVectorUnsupported
 from nsparse.opensearch.search import SeismicQuery
-from nsparse.pipeline.evaluate import encode_corpus
-from nsparse.pipeline.scale import (
+from nsparse.pipeline.fitting import encode_corpus
+from nsparse.tools.scale.corpus import (
     SYNTHETIC_CHUNK,
     SYNTHETIC_PREFIX,
     EncodedCorpus,
-    ScaleParams,
     corpus_documents,
-    measure_latency,
-    quantization_ceiling,
-    recall_at_k,
     recombined_texts,
-    seismic_for_size,
     sentences,
     synthetic_corpus,
 )
+from nsparse.tools.scale.measure import measure_latency, recall_at_k
+from nsparse.tools.scale.settings import ScaleParams, quantization_ceiling, seismic_for_size
 from tests.helpers import TEXTS, tiny_encoder
 
 
@@ -123,7 +120,7 @@ def test_sparse_vector_body_keeps_the_sparse_index_layout():
 
 
 def test_seismic_is_sized_to_the_corpus_unless_values_are_given():
-    params = ScaleParams()
+    params = ScaleParams(model="models/v2")
     sized = [seismic_for_size(params, size) for size in (10_000, 100_000, 1_000_000)]
     assert [method.n_postings for method in sized] == [160, 200, 2000]
     assert [method.approximate_threshold for method in sized] == [10_000, 100_000, 1_000_000]
@@ -136,6 +133,30 @@ def test_scale_cli_refuses_a_share_outside_zero_to_one(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "scale", "--n-postings-share", "2"])
     assert "--n-postings-share: must be a share in (0, 1], got 2.0" in capsys.readouterr().err
+
+
+def test_scale_cli_indexes_models_v2_unless_given_a_model(monkeypatch, tmp_path):
+    """The library names no model (`ScaleParams.model` has no default); `nsparse bench scale` defaults to models/v2."""
+    import nsparse.opensearch.client
+    import nsparse.tools.scale.run
+
+    with pytest.raises(TypeError, match="model"):
+        ScaleParams()
+    ran: list[ScaleParams] = []
+
+    def fake_run_scale(client, params, output, plot):
+        ran.append(params)
+        return {"sizes": {}}
+
+    monkeypatch.setattr(nsparse.tools.scale.run, "run_scale", fake_run_scale)
+    monkeypatch.setattr(nsparse.opensearch.client, "connect", lambda **options: None)
+    output = ["--output", str(tmp_path / "scale.json"), "--plot", str(tmp_path / "scale.png")]
+    assert main(["bench", "scale", *output]) == 0
+    assert main(["bench", "scale", "--model", "models/v1", "--sizes", "100", *output]) == 0
+    assert [(params.model, params.sizes) for params in ran] == [
+        ("models/v2", ScaleParams(model="x").sizes),
+        ("models/v1", (100,)),
+    ]
 
 
 def test_seismic_clause_carries_the_method_parameters():

@@ -108,6 +108,11 @@ class OnnxDocumentEncoder:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.encoder = encoder
 
+    @property
+    def vocab(self) -> list[str]:
+        """Column index -> token of the vectors, as the encoder's."""
+        return self.encoder.vocab
+
     def run(self, texts: list[str]) -> np.ndarray:
         max_length = self.encoder.settings.max_length
         batch = self.encoder.tokenizer(

@@ -11,17 +11,18 @@ import json
 import string
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 from tqdm import tqdm
 
 from nsparse.faults import UserFault
 from nsparse.opensearch.client import OpenSearchError, refused_as
+from nsparse.opensearch.resources import assets_dir
 
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "opensearch" / "mappings"
+MAPPINGS_DIR = assets_dir() / "mappings"
 
 
 SPARSE_FIELD = "sparse"  # the rank_features field holding each document's token weights
@@ -68,6 +69,13 @@ def sparse_index_body() -> dict[str, Any]:
         {PASSAGE_FIELD: {"type": "text", "index": False}, SPARSE_FIELD: {"type": "rank_features"}}
     )
     return body
+
+
+def rank_features_precision(values: np.ndarray) -> np.ndarray:
+    """Weights as a `rank_features` field stores them: Lucene's FeatureField keeps 9 significant bits
+    (`floatToIntBits >>> 15`), truncating the rest."""
+    bits = np.asarray(values, dtype=np.float32).view(np.uint32) >> np.uint32(15) << np.uint32(15)
+    return bits.view(np.float32)
 
 
 @dataclass(frozen=True)

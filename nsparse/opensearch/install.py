@@ -27,9 +27,10 @@ from tqdm import tqdm
 from nsparse.io import atomic_open, write_text
 from nsparse.opensearch.artifacts import ArtifactFetcher, ArtifactNotFound, Coordinate, download
 from nsparse.opensearch.djl import node_environment, seed_djl_cache
+from nsparse.opensearch.resources import assets_dir
 from nsparse.opensearch.settings import NodeSettings
 
-ASSETS = Path(__file__).resolve().parents[2] / "opensearch"
+ASSETS = assets_dir()
 COMPONENTS_FILE = ASSETS / "node" / "components.yaml"
 
 

@@ -1,6 +1,7 @@
-"""Baselines that need more than the text library: BM25 with OpenSearch's nori on a live index (the
-baseline users would deploy, with Lucene's k1/b and with k1/b chosen on the dev splits) and BM25 over
-a model's own vocabulary (the floor the model starts from)."""
+"""The baselines stage's systems: BM25 with OpenSearch's nori on a live index (the baseline users would
+deploy, with Lucene's k1/b and with k1/b chosen on the dev splits), and in-process BM25 (`bm25_system`)
+over kiwi morphemes and over a model's own vocabulary (the floor the model starts from), each corpus
+indexed once."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 
 from nsparse.data import Benchmark
-from nsparse.eval.baselines import Run, System, bm25_kiwi_system, corpus_fingerprint
-from nsparse.eval.bm25 import BM25Kiwi
+from nsparse.eval.baselines import Run, System, corpus_fingerprint
+from nsparse.eval.bm25 import Analyzer, BM25Kiwi
 from nsparse.eval.metrics import evaluate
 from nsparse.io import DataFormatError, read_json
 from nsparse.model.vocabulary import load_stop_pieces
@@ -124,12 +125,21 @@ def bm25_vocab_system(model: str, k1: float, b: float) -> System:
         for text in texts:
             yield [token for token in tokenizer.tokenize(text) if token not in silent]
 
+    return bm25_system(k1, b, analyzer=analyzer, distinct_query_terms=True)
+
+
+def bm25_system(k1: float, b: float, analyzer: Analyzer | None = None, distinct_query_terms: bool = False) -> System:
+    """In-process BM25 (`BM25Kiwi`: kiwi morphemes unless another `analyzer` is given) as a baselines system; each
+    distinct corpus is indexed once, however many benchmarks share it."""
+    options = {"analyzer": analyzer} if analyzer is not None else {}
     indexes: dict[str, BM25Kiwi] = {}
 
     def search_run(name: str, benchmark: Benchmark, depth: int) -> Run:
         fingerprint = corpus_fingerprint(benchmark.corpus)
         if fingerprint not in indexes:
-            indexes[fingerprint] = BM25Kiwi(benchmark.corpus, k1=k1, b=b, analyzer=analyzer, distinct_query_terms=True)
+            indexes[fingerprint] = BM25Kiwi(
+                benchmark.corpus, k1=k1, b=b, distinct_query_terms=distinct_query_terms, **options
+            )
         return indexes[fingerprint].search(benchmark.queries, k=depth)
 
     return search_run
@@ -144,7 +154,7 @@ def make_systems(
     k1/b (`bm25_nori`, the reference row) and with those chosen for it (`bm25_nori_tuned`).
     """
     factories = {
-        "bm25_kiwi": lambda: bm25_kiwi_system(**bm25),
+        "bm25_kiwi": lambda: bm25_system(**bm25),
         "bm25_nori": lambda: bm25_nori_system(connect(), index_prefix),
         "bm25_nori_tuned": lambda: bm25_nori_system(connect(), index_prefix, nori_tuned),
         "bm25_vocab": lambda: bm25_vocab_system(base_model, **bm25),

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,24 +24,21 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from opensearchpy import OpenSearch
-from tqdm import tqdm
 
 from nsparse.data import Benchmark
 from nsparse.eval import EvalResult, SparseRetriever, evaluate, paired_test, sparse_cost
-from nsparse.eval.bm25 import document_text
 from nsparse.export.onnx import OnnxDocumentEncoder
 from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
 from nsparse.opensearch.index import SPARSE_FIELD, BM25Similarity
+from nsparse.opensearch.latency import Searcher, latency_percentiles, run_interleaved, run_queries, throughput
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.benchmark_report import BenchmarkReport
 from nsparse.pipeline.deploy import Deployment
-from nsparse.pipeline.fitting import fit_to_corpus
+from nsparse.pipeline.fitting import encode_corpus, fit_to_corpus
 
 log = logging.getLogger(__name__)
-
-Searcher = Callable[[str], list[tuple[str, float]]]
 
 
 @dataclass
@@ -80,58 +75,13 @@ class VariantEncoders:
     def documents_as_indexed(
         self, benchmark: str, corpus: dict[str, dict[str, str]]
     ) -> tuple[list[str], sp.csr_matrix]:
-        """Document ids and vectors of `benchmark`'s index at `rank_features` precision (encoded once per index)."""
+        """Document ids and vectors of `benchmark`'s index at `rank_features` precision (encoded once per index, by
+        the ONNX graph deploy registered, in one call)."""
         index = self.deployment.indices[benchmark]
         if index not in self._encoded:
-            ids = list(corpus)
             documents = self.encoders(benchmark, corpus)[1]
-            matrix = documents.encode_documents([document_text(corpus[i]) for i in ids]).tocsr()
-            matrix.data = rank_features_precision(matrix.data)
-            self._encoded[index] = (ids, matrix)
+            self._encoded[index] = encode_corpus(documents, corpus, chunk_size=None, progress=False)
         return self._encoded[index]
-
-
-@dataclass
-class SystemRun:
-    run: dict[str, dict[str, float]]
-    latencies_ms: list[float]
-
-
-def rank_features_precision(values: np.ndarray) -> np.ndarray:
-    """Truncate weights as Lucene's FeatureField stores them: 9 significant bits (`floatToIntBits >>> 15`)."""
-    bits = np.asarray(values, dtype=np.float32).view(np.uint32) >> np.uint32(15) << np.uint32(15)
-    return bits.view(np.float32)
-
-
-def run_queries(searcher: Searcher, queries: dict[str, str], desc: str) -> SystemRun:
-    """Run every query once, sequentially, timing each round trip (the latency sample)."""
-    return run_interleaved({desc: searcher}, queries, desc)[desc]
-
-
-def run_interleaved(searchers: dict[str, Searcher], queries: dict[str, str], desc: str) -> dict[str, SystemRun]:
-    """Run every query once on every system, the systems taking turns query by query.
-
-    Latency ratios between systems are the cost figures users decide on; timing each system
-    in its own block would let whatever else the machine does meanwhile (a merge, a GC, a
-    background job) fall on one system only. Here each query visits every system back to
-    back, in an order rotated from query to query, so no system always goes first (warm
-    caches) and every system sees the same conditions.
-    """
-    names = list(searchers)
-    runs = {name: SystemRun({}, []) for name in names}
-    for position, (qid, text) in enumerate(tqdm(queries.items(), desc=desc, unit="q", leave=False)):
-        for name in turn_order(names, position):
-            start = time.perf_counter()
-            hits = searchers[name](text)
-            runs[name].latencies_ms.append((time.perf_counter() - start) * 1000)
-            runs[name].run[qid] = {doc_id: score for doc_id, score in hits}
-    return runs
-
-
-def turn_order(names: Sequence[str], position: int) -> list[str]:
-    """The order in which the systems run the query at `position`: rotated by one per query."""
-    shift = position % len(names)
-    return [*names[shift:], *names[:shift]]
 
 
 @contextmanager
@@ -150,18 +100,6 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-def throughput(searcher: Searcher, texts: Sequence[str], clients: int) -> float:
-    """Queries per second with `clients` concurrent clients over a bounded list of queries."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(searcher, texts))
-    return len(texts) / (time.perf_counter() - start)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
 def _top(ranking: dict[str, float], k: int) -> list[tuple[str, float]]:
@@ -247,8 +185,7 @@ def benchmark_one(
         evaluations[system] = evaluation
         results[system] = {
             **evaluation.summary,
-            "latency_p50_ms": percentile(system_run.latencies_ms, 50),
-            "latency_p99_ms": percentile(system_run.latencies_ms, 99),
+            **latency_percentiles(system_run.latencies_ms),
             "throughput_qps": qps[system],
         }
     for system, index in bm25_indices.items():

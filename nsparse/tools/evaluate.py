@@ -2,115 +2,28 @@
 
 The figures are those of the benchmark stage's exact run: documents are encoded from the
 same text (title + body, `nsparse.eval.bm25.document_text`), weights are truncated to the
-precision a `rank_features` field stores (`rank_features_precision`), and the ranking is
+precision a `rank_features` field stores (`nsparse.pipeline.fitting.encode_corpus`), and the ranking is
 `SparseRetriever`'s exact dot product scored by `nsparse.eval.evaluate`; so a number here
 is the number the live index would give, without a cluster.
 
 Memory stays bounded on large corpora: documents are encoded in chunks whose dense
-activations are dropped as soon as each chunk is a CSR block, and the retriever scores
-queries in blocks sized to a fixed number of score cells.
+activations are dropped as soon as each chunk is a CSR block (`encode_corpus`), and the
+retriever scores queries in blocks sized to a fixed number of score cells.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsparse.data import Benchmark, load_benchmark
-from nsparse.faults import UserFault
+from nsparse.data import Benchmark
+from nsparse.tools.inputs import InputError
 
 if TYPE_CHECKING:  # torch, ranx and the OpenSearch client load lazily: a bad path fails in a second
-    import scipy.sparse as sp
-
     from nsparse.model.encoder import SparseEncoder
-
-ENCODE_CHUNK = 1024  # documents per encoding chunk: bounds the dense activations held at once
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-class InputError(UserFault, ValueError):
-    """A path, folder or split the user named that cannot be used; the message says why in one line."""
-
-
-def load_model(model: str) -> SparseEncoder:
-    """A saved encoder from a `models/<variant>` folder, or from the Hugging Face hub for an `org/name` id.
-
-    A path that exists locally, or whose first component does, is a folder and never sent
-    to the hub: a typo in `models/v2` fails here at once instead of after a network timeout.
-    """
-    path = Path(model).expanduser()
-    local = path.exists() or path.is_absolute() or model.startswith(".") or Path(path.parts[0]).exists()
-    folder = local or not HUB_ID.match(model)
-    if folder:
-        if not path.exists():
-            raise InputError(f"{model}: no such model folder")
-        if not path.is_dir():
-            raise InputError(f"{model}: not a folder (expected a saved model folder such as models/v2)")
-        if not (path / "config.json").exists():
-            raise InputError(f"{model}: not a saved model (no config.json; expected e.g. models/v2)")
-    from nsparse.model.encoder import SparseEncoder
-
-    if folder:
-        return SparseEncoder.load(path)
-    from huggingface_hub.utils import logging as hub_logging
-
-    hub_logging.set_verbosity_error()  # not a line per retry: one line below says what failed
-    try:
-        return SparseEncoder.load(model)
-    except Exception as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{model}: not a local folder, and the hub could not provide it ({reason})") from err
-
-
-def load_beir(folder: str | Path, split: str) -> Benchmark:
-    """`load_benchmark`, after checking the folder's layout so a wrong path is one clear line."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise InputError(f"{folder}: no such folder (expected a BEIR folder with corpus.jsonl, queries.jsonl, qrels/)")
-    for name in ("corpus.jsonl", "queries.jsonl"):
-        if not (root / name).is_file():
-            raise InputError(f"{folder}: not a BEIR folder (no {name})")
-    if not (root / "qrels" / f"{split}.tsv").is_file():
-        available = sorted(p.stem for p in (root / "qrels").glob("*.tsv"))
-        raise InputError(
-            f"{folder}: no split {split!r} (qrels/{split}.tsv; available: {', '.join(available) or 'none'})"
-        )
-    return load_benchmark(root, split)
-
-
-def encode_corpus(
-    encoder: SparseEncoder,
-    corpus: Mapping[str, Mapping[str, str]],
-    batch_size: int = 32,
-    chunk_size: int = ENCODE_CHUNK,
-    index_precision: bool = True,
-    progress: bool = True,
-) -> tuple[list[str], sp.csr_matrix]:
-    """(document ids, CSR [n, vocab]) of the corpus' title + text, encoded chunk by chunk."""
-    import numpy as np
-    import scipy.sparse as sp
-    from tqdm.auto import tqdm
-
-    from nsparse.eval.bm25 import document_text
-    from nsparse.pipeline.benchmark import rank_features_precision
-
-    doc_ids = list(corpus)
-    blocks = []
-    with tqdm(total=len(doc_ids), desc="encode documents", unit="doc", disable=not progress) as bar:
-        for start in range(0, len(doc_ids), chunk_size):
-            chunk = doc_ids[start : start + chunk_size]
-            block = encoder.encode_documents([document_text(corpus[i]) for i in chunk], batch_size=batch_size)
-            if index_precision:
-                block.data = rank_features_precision(block.data)
-                block.eliminate_zeros()
-            blocks.append(block.astype(np.float32))
-            bar.update(len(chunk))
-    matrix = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, len(encoder.vocab)), dtype=np.float32)
-    return doc_ids, matrix
 
 
 @dataclass
@@ -159,7 +72,7 @@ def evaluate_model(
     `max_queries` keeps the first queries in qrels order, as the benchmark stage's cap does.
     """
     from nsparse.eval import BM25Kiwi, SparseRetriever, sparse_cost
-    from nsparse.pipeline.fitting import fit_to_corpus
+    from nsparse.pipeline.fitting import encode_corpus, fit_to_corpus
 
     queries = dict(list(benchmark.queries.items())[:max_queries])
     qrels = {query_id: benchmark.qrels[query_id] for query_id in queries}

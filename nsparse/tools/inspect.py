@@ -17,7 +17,7 @@ from nsparse.io import read_json
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml, search
 from nsparse.opensearch.client import refused_as
-from nsparse.pipeline.evaluate import InputError
+from nsparse.tools.inputs import InputError
 
 if TYPE_CHECKING:  # `nsparse search` needs no model: torch is not imported for it
     import scipy.sparse as sp

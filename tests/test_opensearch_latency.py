@@ -1,4 +1,5 @@
-"""The load test's engine: sustained concurrent queries, latency percentiles, errors counted rather than raised."""
+"""Timing a search client: systems taking turns query by query (alone or with concurrent clients), and the load
+test's engine: sustained concurrent queries, latency percentiles, errors counted rather than raised."""
 
 from __future__ import annotations
 
@@ -13,9 +14,55 @@ from opensearchpy import OpenSearch
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
 from nsparse.opensearch.client import ClusterSettings, connect
-from nsparse.opensearch.load import run_load
+from nsparse.opensearch.latency import Searcher, latency_percentiles, run_interleaved, run_load
 
 INFO = {"name": "n1", "cluster_name": "stand-in", "version": {"number": "2.19.1"}}
+
+
+def _recording(names: tuple[str, ...], calls: list[tuple[str, str]]) -> dict[str, Searcher]:
+    """Searchers that note each (system, text) they are called with, and find one document named after both."""
+    lock = threading.Lock()
+
+    def searcher(system: str) -> Searcher:
+        def run(text: str) -> list[tuple[str, float]]:
+            with lock:
+                calls.append((system, text))
+            return [(f"{system}-{text}", 1.0)]
+
+        return run
+
+    return {name: searcher(name) for name in names}
+
+
+def test_systems_take_turns_query_by_query_and_each_keeps_its_own_run_and_latencies() -> None:
+    calls: list[tuple[str, str]] = []
+    queries = {"q1": "a", "q2": "b", "q3": "c", "q4": "d"}
+    runs = run_interleaved(_recording(("x", "y", "z"), calls), queries, "test")
+
+    # Every query visits every system back to back, the first system rotating from query to query.
+    assert calls == [
+        ("x", "a"), ("y", "a"), ("z", "a"),
+        ("y", "b"), ("z", "b"), ("x", "b"),
+        ("z", "c"), ("x", "c"), ("y", "c"),
+        ("x", "d"), ("y", "d"), ("z", "d"),
+    ]  # fmt: skip
+    assert runs["y"].run == {q: {f"y-{t}": 1.0} for q, t in queries.items()}
+    assert all(len(run.latencies_ms) == 4 and min(run.latencies_ms) >= 0 for run in runs.values())
+
+
+def test_concurrent_clients_take_the_same_turns_and_each_system_keeps_its_own_run() -> None:
+    calls: list[tuple[str, str]] = []
+    queries = {f"q{i}": f"t{i}" for i in range(30)}
+    runs = run_interleaved(_recording(("x", "y"), calls), queries, "test", clients=3)
+    assert sorted(calls) == sorted((name, text) for text in queries.values() for name in ("x", "y"))
+    for name, system_run in runs.items():
+        assert list(system_run.run) == list(queries) and len(system_run.latencies_ms) == len(queries)
+        assert system_run.run == {q: {f"{name}-{t}": 1.0} for q, t in queries.items()}
+
+
+def test_latency_percentiles_of_an_empty_sample_are_not_numbers() -> None:
+    assert latency_percentiles([1.0, 2.0, 3.0]) == {"latency_p50_ms": 2.0, "latency_p99_ms": pytest.approx(2.98)}
+    assert all(value != value for value in latency_percentiles([]).values())
 
 
 class _Overloaded(http.server.BaseHTTPRequestHandler):
