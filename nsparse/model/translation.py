@@ -110,9 +110,10 @@ def _learned_table(
     )
     if not with_self:
         keep &= source_ids != target_ids
+    source_ids, target_ids, probability = source_ids[keep], target_ids[keep], probability[keep]
     table: dict[str, list[tuple[str, float]]] = {}
-    for index in np.lexsort((-probability[keep], source_ids[keep])):
-        source, target, weight = source_ids[keep][index], target_ids[keep][index], probability[keep][index]
+    for index in np.lexsort((-probability, source_ids)):
+        source, target, weight = source_ids[index], target_ids[index], probability[index]
         entries = table.setdefault(id_to_token[int(source)], [])
         if len(entries) < settings.max_targets:
             entries.append((id_to_token[int(target)], round(float(weight), 4)))
