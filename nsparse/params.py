@@ -344,13 +344,17 @@ class Validation(Section):
         return split
 
 
-class Translation(Section):
+class IbmModel1(Section):
     iterations: PositiveInt
     max_tokens: PositiveInt
     min_count: PositiveInt
     min_probability: Annotated[float, Field(gt=0, le=1)]
     max_targets: PositiveInt
     max_document_ratio: Annotated[float, Field(gt=0, le=1)]
+
+
+class Translation(IbmModel1):
+    min_reverse_probability: Annotated[float, Field(ge=0, le=1)]  # 0: no agreement of the directions asked
 
 
 class TrainEncoder(Section):
@@ -373,7 +377,7 @@ class TrainEncoder(Section):
     query_max_length: PositiveInt
 
 
-class Expansion(Translation):
+class Expansion(IbmModel1):
     scales: list[NonNegativeFloat] = Field(min_length=1)  # candidate weights of the table, chosen on the dev splits
 
 

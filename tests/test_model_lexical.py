@@ -201,6 +201,19 @@ def test_translation_table_expands_korean_documents_with_english_terms(vocabular
     assert int(np.argmax(scores)) == 6  # the Korean library document, which holds no English word
 
 
+def test_reverse_agreement_keeps_a_subset_of_the_translations(vocabulary) -> None:
+    encoder = floor_encoder(vocabulary)
+    silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
+    settings = TranslationSettings(min_count=1, min_probability=0.1, max_document_ratio=1.0)
+    table = learn_translation_table(encoder.tokenizer, PARALLEL, silent, settings)
+    agreed = learn_translation_table(
+        encoder.tokenizer, PARALLEL, silent, replace(settings, min_reverse_probability=0.6)
+    )
+    entries = {(source, target) for source, targets in table.items() for target, _ in targets}
+    kept = {(source, target) for source, targets in agreed.items() for target, _ in targets}
+    assert ("서울", "seoul") in kept and ("인구", "of") not in kept and kept < entries  # `of`: t(인구 | of) is low
+
+
 def test_expansion_table_adds_the_query_words_a_document_lacks(vocabulary) -> None:
     encoder = floor_encoder(vocabulary)
     silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())

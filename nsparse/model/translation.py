@@ -11,7 +11,7 @@ Korean document carries the English terms a user would type (nsparse.model.encod
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,6 +30,7 @@ class TranslationSettings:
     min_probability: float = 0.1  # t(e | k) below this is noise
     max_targets: int = 4  # English tokens kept per Korean token
     max_document_ratio: float = 0.05  # tokens in a larger share of a side's texts are function words
+    min_reverse_probability: float = 0.0  # translations only: t(k | e) of the other direction must reach this
 
 
 def _distinct_ids(
@@ -141,7 +142,17 @@ def learn_translation_table(
         for token, index in vocab.items()
         if index not in silent_ids and not has_hangul(token) and _is_whole_word(token)
     }
-    return _learned_table(tokenizer, korean_texts, english_texts, korean_ids, english_ids, settings)
+    table = _learned_table(tokenizer, korean_texts, english_texts, korean_ids, english_ids, settings)
+    if settings.min_reverse_probability > 0:  # both directions agree: IBM Model 1's usual symmetrisation
+        unbounded = replace(settings, min_probability=settings.min_reverse_probability, max_targets=len(korean_ids))
+        reverse = _learned_table(tokenizer, english_texts, korean_texts, english_ids, korean_ids, unbounded)
+        agreed = {(korean, english) for english, targets in reverse.items() for korean, _ in targets}
+        table = {
+            korean: kept
+            for korean, targets in table.items()
+            if (kept := [(english, weight) for english, weight in targets if (korean, english) in agreed])
+        }
+    return table
 
 
 def learn_expansion_table(
