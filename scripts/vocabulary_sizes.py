@@ -37,6 +37,7 @@ from nsparse.model.vocabulary import (
     split_words,
     tokenizer_from_counts,
 )
+from nsparse.params import deep_merged
 from nsparse.train.setup import build_encoder
 from nsparse.train.validation import capped_validation_set, validate
 from stages.base import STAGE_KEYS, corpus_texts
@@ -80,7 +81,8 @@ def measure(
 ) -> dict[str, Any]:
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(base / "tokenizer.json"))
     split_nouns, split_english = split_words(tokenizer, nouns), split_words(tokenizer, words)
-    paths, train, bm25 = params["paths"], params["train"], params["bm25"]
+    paths, bm25 = params["paths"], params["bm25"]
+    train = deep_merged(params["train"], {"lexical": {"expansion": {"scales": [0.0]}}})  # the vocabulary's own effect
     corpora = [Path(paths["benchmarks"]) / name for name in train["lexical"]["idf_corpora"]]
     parallel = params["variants"]["v1"]["parallel"]
     started = time.perf_counter()

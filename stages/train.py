@@ -54,8 +54,8 @@ def main(variant: str) -> None:
         pairs,
         variant_params.get("parallel", []),
         [benchmarks / name for name in train["lexical"]["idf_corpora"]],
-        validation,
         Path(paths["dictionaries"]) / "heldout.tsv",  # the MUSE test split: the table's held-out quality
+        validation,  # the expansion's weight is chosen on it
     )
     if settings.distill:
         pairs = attach_teacher_scores(pairs, build_teacher(train["distillation"]["teacher"], bm25))

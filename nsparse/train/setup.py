@@ -78,8 +78,8 @@ def build_encoder(
     pairs: list[dict],
     parallel: list[str],
     corpora: list[Path],
-    validation: dict[str, ValidationSet],
     heldout_dictionary: Path | None = None,
+    validation: dict[str, ValidationSet] | None = None,
 ) -> tuple[SparseEncoder, dict[str, Any]]:
     """The base masked LM as a sparse encoder: lexical floor (the pipeline's `bm25`), translation table,
     document expansion learned from `pairs`, and IDF from the documents of `corpora` (benchmark folders).
@@ -119,6 +119,8 @@ def build_encoder(
     documents = corpus_documents(corpora)
     expansion = dict(train["lexical"]["expansion"])
     scales = sorted(set(expansion.pop("scales")))
+    if len(scales) > 1 and validation is None:
+        raise ValueError("train.lexical.expansion.scales: several weights need validation sets to choose among them")
     expansions = {}
     if any(scales):
         expansions = learn_expansion_table(
@@ -128,11 +130,12 @@ def build_encoder(
             TranslationSettings(**expansion),
         )
     figures["expansion"] = {"sources": len(expansions), "entries": sum(map(len, expansions.values())), "dev": {}}
+    choosing = len(scales) > 1 and bool(expansions)
     best: tuple[float, float] | None = None
     for scale in scales if expansions else [0.0]:
         encoder.set_translations(merged_table(translations, expansions, scale))
         encoder.fit_lexical_statistics(documents)
-        score = validate(encoder, validation)["ndcg@10"] if len(scales) > 1 and expansions else 0.0
+        score = validate(encoder, validation)["ndcg@10"] if choosing and validation is not None else 0.0
         figures["expansion"]["dev"][str(scale)] = round(score, 6)
         if best is None or score > best[1]:  # ties keep the smaller weight
             best = (scale, score)
