@@ -40,6 +40,10 @@ def test_offline_synthesis_labels_methods_and_accounts_for_every_candidate(tmp_p
     assert report["kept"] == len(pairs) > 0
     assert report["candidates"] == report["kept"] + sum(report["rejected"].values())
     assert {pair["source"] for pair in pairs} <= {"synthetic:ict", "synthetic:keywords"}
+    kept = {pair["query"] for pair in pairs}
+    assert report["examples"]["kept"] and set(report["examples"]["kept"]) <= kept
+    for outcome, queries in report["examples"].items():  # rejected examples are queries no pair holds
+        assert 0 < len(queries) <= 8 and (outcome == "kept" or not set(queries) & kept)
     write_jsonl(tmp_path / "pairs.jsonl", pairs)
     assert read_pairs(tmp_path / "pairs.jsonl") == pairs
 

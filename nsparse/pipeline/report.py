@@ -233,7 +233,7 @@ def _provenance_line(data: dict[str, Any]) -> list[str]:
 
 
 def synthesis_section(data: dict[str, Any], plot: list[str]) -> list[str]:
-    """Synthetic queries: what each filter rejected per method, what was kept."""
+    """Synthetic queries: what each filter rejected per method, what was kept, and examples of both."""
     lines = ["## Query synthesis", "", *_provenance_line(data)]
     methods = data.get("methods")
     if isinstance(methods, dict) and methods:
@@ -251,7 +251,12 @@ def synthesis_section(data: dict[str, Any], plot: list[str]) -> list[str]:
             "kept": data.get("kept"),
         }
         lines += [rows_table(rows, "method"), ""]
-    rest = {k: v for k, v in data.items() if k not in ("provenance", "methods", "candidates", "rejected", "kept")}
+    examples = data.get("examples") or {}
+    for outcome, queries in examples.items():
+        title = "kept" if outcome == "kept" else f"rejected ({outcome})"
+        lines += [f"Queries {title}, the first {len(queries)}:", "", *(f"- {query}" for query in queries), ""]
+    skipped = ("provenance", "methods", "candidates", "rejected", "kept", "examples")
+    rest = {k: v for k, v in data.items() if k not in skipped}
     if rest:
         lines += [key_value_table(rest), ""]
     return lines + plot

@@ -140,6 +140,7 @@ def synthesize_with_sources(
     report["candidates"] = len(candidates)
     report["kept"] = len(outcome.pairs)
     report["rejected"] = {name: sum(counts["rejected"][name] for counts in outcome.counts.values()) for name in FILTERS}
+    report["examples"] = outcome.examples
     report["timings_s"] = {
         "generation": round(generated - started, 2),
         "filtering": round(time.perf_counter() - generated, 2),

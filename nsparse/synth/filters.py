@@ -98,6 +98,10 @@ class FilterOutcome:
     doc_keys: list[str] = field(
         default_factory=list
     )  # each pair's document ("<corpus>/<doc id>"), kept out of the pairs
+    examples: dict[str, list[str]] = field(default_factory=dict)  # "kept" or a filter -> its first queries
+
+
+EXAMPLES_PER_OUTCOME = 8  # queries shown per outcome in the report: what the filters keep and drop
 
 
 def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings) -> FilterOutcome:
@@ -108,6 +112,12 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
     positives = {(candidate.method, candidate.doc_key): candidate.positive for candidate in candidates}
     positive_tokens = dict(zip(positives, analyze_batch(positives.values())))
     duplicates = DuplicateFilter(settings.max_jaccard)
+
+    examples: dict[str, list[str]] = defaultdict(list)
+
+    def example(outcome: str, query: str) -> None:
+        if len(examples[outcome]) < EXAMPLES_PER_OUTCOME:
+            examples[outcome].append(query)
 
     survivors: list[Candidate] = []
     for candidate, tokens in zip(candidates, query_tokens):
@@ -123,12 +133,17 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
             survivors.append(candidate)
             continue
         rejected[candidate.method][failed] += 1
+        example(failed, candidate.query)
 
     pairs: list[dict[str, Any]] = []
     doc_keys: list[str] = []
     for method in sorted({candidate.method for candidate in survivors}):
         corpus = {doc_key: text for (corpus_method, doc_key), text in positives.items() if corpus_method == method}
         kept, kept_keys, lost = _round_trip([c for c in survivors if c.method == method], corpus, settings)
+        kept_queries = {pair["query"] for pair in kept}
+        for candidate in survivors:
+            if candidate.method == method:
+                example("kept" if candidate.query in kept_queries else "round_trip", candidate.query)
         pairs += kept
         doc_keys += kept_keys
         rejected[method]["round_trip"] += lost
@@ -141,7 +156,9 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
         }
         for method in sorted(totals)
     }
-    return FilterOutcome(pairs, counts, doc_keys)
+    return FilterOutcome(
+        pairs, counts, doc_keys, {name: examples[name] for name in ("kept", *FILTERS) if name in examples}
+    )
 
 
 def _round_trip(
