@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -70,11 +70,19 @@ def write_json(path: str | os.PathLike[str], obj: Any, indent: int = 2) -> None:
         handle.write("\n")
 
 
-def write_timings(reports: str | os.PathLike[str], stage: str, seconds: dict[str, float]) -> None:
-    """Wall-clock seconds of a stage's steps, in <reports>/timings/<stage>.json rather than in its outputs:
-    outputs then hold only what inputs and params decide, so their DVC hashes reproduce run to run."""
-    path = Path(reports) / "timings" / f"{stage}.json"
-    write_json(path, {name: round(float(value), 2) for name, value in seconds.items()})
+def write_timings(reports: str | os.PathLike[str], stage: str, figures: Mapping[str, Any]) -> None:
+    """Wall-clock figures of a stage (seconds per step, rates, memory), in <reports>/timings/<stage>.json
+    rather than in its outputs: outputs then hold only what inputs and params decide, so their DVC hashes
+    reproduce run to run."""
+    write_json(Path(reports) / "timings" / f"{stage}.json", _rounded(figures))
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, Mapping):
+        return {name: _rounded(item) for name, item in value.items()}
+    return value
 
 
 def write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> int:

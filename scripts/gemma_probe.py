@@ -121,7 +121,7 @@ def main() -> None:
         generation_started = time.perf_counter()
         written = queries(synthesis(first).candidates(documents)[0])
         generation_s = time.perf_counter() - generation_started
-        perf = dict(generator.stats.extra["llama_perf"])
+        perf = {**generator.provenance()["llama_perf"], **generator.throughput()["llama_perf"]}
         again = queries(synthesis(second).candidates(dict(list(documents.items())[:3]))[0])
     same_text = all(again[key] == written[key] for key in list(documents)[:3])
 

@@ -136,7 +136,7 @@ def chat_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 
 @pytest.fixture(scope="session")
 def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nsparse.llm.tiny import build_tiny_qwen3
+    from tiny_qwen3 import build_tiny_qwen3
 
     return build_tiny_qwen3(tmp_path_factory.mktemp("tiny-qwen3"))
 
@@ -145,7 +145,7 @@ def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_qwen3_awq(tiny_qwen3: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny Qwen3 quantized to a 4-bit AWQ GEMM checkpoint (group size 32: its layers are 32 and 64 wide)."""
     from nsparse.llm.awq import quantize_awq
-    from nsparse.llm.tiny import DEFAULT_TEXTS
+    from tiny_qwen3 import DEFAULT_TEXTS
 
     return quantize_awq(tiny_qwen3, tmp_path_factory.mktemp("tiny-qwen3-awq"), DEFAULT_TEXTS, group_size=32)
 

@@ -12,7 +12,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from helpers import SYNTH_CORPUS, run_synthesize_stage
 from nsparse.llm import make_generator
 from nsparse.llm.awq import AwqLinear, awq_quantization, load_awq_causal_lm, pack_awq, quantize_awq, unpack_awq
-from nsparse.llm.tiny import DEFAULT_TEXTS
+from tiny_qwen3 import DEFAULT_TEXTS
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -124,7 +124,7 @@ def test_transformers_backend_generates_from_an_awq_checkpoint_with_4bit_layers(
     assert any(batched), "greedy output of the tiny model should not be empty"
     provenance = generator.provenance()
     assert provenance["quantization"]["method"] == "awq" and provenance["quantization"]["compute_dtype"] == "float32"
-    assert provenance["generated_tokens"] > 0 and provenance["tokens_per_s"] > 0
+    assert provenance["generated_tokens"] > 0 and generator.throughput()["tokens_per_s"] > 0
 
 
 def test_awq_checkpoint_runs_the_synthesize_stage(tmp_path, tiny_qwen3_awq):
@@ -139,6 +139,6 @@ def test_awq_on_cuda_records_peak_memory_and_stays_4bit(tiny_qwen3_awq):
     generator = make_generator({"backend": "transformers", "model": str(tiny_qwen3_awq), "max_new_tokens": 8}, seed=0)
     assert generator.model.model.layers[0].mlp.down_proj.qweight.device.type == "cuda"
     assert generator.generate([[{"role": "user", "content": "서울"}]], temperature=0)
-    provenance = generator.provenance()
-    assert provenance["quantization"]["compute_dtype"] == "float16"
-    assert provenance["peak_gpu_memory_bytes"] > 0 and provenance["device"] and provenance["tokens_per_s"] > 0
+    assert generator.provenance()["quantization"]["compute_dtype"] == "float16"
+    throughput = generator.throughput()
+    assert throughput["peak_gpu_memory_bytes"] > 0 and throughput["device"] and throughput["tokens_per_s"] > 0

@@ -80,7 +80,8 @@ def test_llama_cpp_backend_disables_thinking_follows_the_schema_and_records_spee
         and provenance["requests"] == 4
         and provenance["llama_cpp_version"] == "0.3.36"
     )
-    assert provenance["generated_tokens"] > 0 and provenance["tokens_per_s"] > 0
+    assert provenance["generated_tokens"] > 0 and generator.throughput()["tokens_per_s"] > 0
+    assert "seconds" not in provenance, "wall-clock figures stay out of provenance: reports must reproduce"
     assert provenance["gpu_offload"] is bool(llama_cpp.llama_supports_gpu_offload())
 
 
@@ -114,7 +115,9 @@ def test_llama_cpp_backend_runs_the_synthesize_stage(tmp_path, tiny_qwen3_gguf):
     report = run_synthesize_stage(
         tmp_path, dict(backend="llama_cpp", model=str(tiny_qwen3_gguf), max_new_tokens=32, n_ctx=2048)
     )
-    assert report["provenance"]["backend"] == "llama_cpp" and report["provenance"]["tokens_per_s"] > 0
+    timings = json.loads((tmp_path / "reports/timings/synthesize.json").read_text(encoding="utf-8"))
+    assert report["provenance"]["backend"] == "llama_cpp" and timings["llm"]["tokens_per_s"] > 0
+    assert timings["documents_generated_per_minute"] > 0
     assert report["provenance"]["requests"] >= len(SYNTH_CORPUS) and report["cache"]["generated"] == len(SYNTH_CORPUS)
 
 
@@ -123,7 +126,8 @@ def test_llama_cpp_backend_runs_the_verify_stage(tmp_path, tiny_qwen3_gguf):
     folder = run_verify_stage(tmp_path, llm, {"llm_max_candidates": 4, "propose_terms": 2})
     report = json.loads((folder / "reports/synonyms.json").read_text(encoding="utf-8"))
     assert report["provenance"]["backend"] == "llama_cpp" and report["candidates"]["llm_verified"] == 4
-    assert report["provenance"]["generated_tokens"] > 0 and report["provenance"]["tokens_per_s"] > 0
+    timings = json.loads((folder / "reports/timings/verify.json").read_text(encoding="utf-8"))
+    assert report["provenance"]["generated_tokens"] > 0 and timings["llm"]["tokens_per_s"] > 0
 
 
 @pytest.mark.gpu
@@ -131,5 +135,4 @@ def test_llama_cpp_backend_runs_the_verify_stage(tmp_path, tiny_qwen3_gguf):
 def test_llama_cpp_offload_records_gpu_memory(tiny_qwen3_gguf):
     generator = llama_generator(tiny_qwen3_gguf, n_gpu_layers=-1)
     assert generator.generate([CONVERSATION], temperature=0)[0]
-    provenance = generator.provenance()
-    assert provenance["gpu_offload"] is True and provenance["peak_gpu_memory_bytes"] > 0
+    assert generator.provenance()["gpu_offload"] is True and generator.throughput()["peak_gpu_memory_bytes"] > 0

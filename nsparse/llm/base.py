@@ -31,23 +31,33 @@ def strip_thinking(text: str) -> str:
 
 @dataclass
 class GenerationStats:
-    """Running totals that go into provenance: how much was generated, how fast."""
+    """Running totals: what was generated (`as_dict`, provenance) and how fast (`throughput`).
+
+    The two are kept apart because provenance goes into reports whose DVC hashes must
+    reproduce run to run, while seconds, rates and memory differ on every run.
+    """
 
     requests: int = 0
     failed_requests: int = 0
     generated_tokens: int = 0
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    measured: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        tokens_per_s = self.generated_tokens / self.seconds if self.seconds > 0 else None
         return {
             "requests": self.requests,
             "failed_requests": self.failed_requests,
             "generated_tokens": self.generated_tokens,
+            **self.extra,
+        }
+
+    def throughput(self) -> dict[str, Any]:
+        tokens_per_s = self.generated_tokens / self.seconds if self.seconds > 0 else None
+        return {
             "seconds": round(self.seconds, 3),
             "tokens_per_s": round(tokens_per_s, 2) if tokens_per_s is not None else None,
-            **self.extra,
+            **self.measured,
         }
 
 
@@ -84,7 +94,12 @@ class Generator(ABC):
         raise NotImplementedError(f"the {self.backend} back end does not score text")
 
     def provenance(self) -> dict[str, Any]:
+        """What produced the text: back end, model, sampling and counts (no wall-clock figures)."""
         return {"backend": self.backend, "model": self.model_id, "sampling": self.sampling, **self.stats.as_dict()}
+
+    def throughput(self) -> dict[str, Any]:
+        """How fast and with how much memory: seconds, tokens/s, back-end rates, GPU memory."""
+        return self.stats.throughput()
 
     def _sampling(self, overrides: dict[str, Any]) -> dict[str, Any]:
         unknown = set(overrides) - set(DEFAULT_SAMPLING)

@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("output")
     parser.add_argument("--type", default="f16", choices=sorted(OUTPUT_TYPES))
     parser.add_argument(
-        "--pre-tokenizer", default="qwen2", help="llama.cpp pre-tokenizer name (gpt-2 for nsparse.llm.tiny)"
+        "--pre-tokenizer", default="qwen2", help="llama.cpp pre-tokenizer name (gpt-2 for the tests' tiny Qwen3)"
     )
     arguments = parser.parse_args()
     print(convert_qwen3(arguments.model_dir, arguments.output, arguments.type, arguments.pre_tokenizer))

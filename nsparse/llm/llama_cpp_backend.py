@@ -184,10 +184,9 @@ class LlamaCppGenerator(Generator):
         import llama_cpp
 
         perf = llama_cpp.llama_perf_context(self.llm._ctx.ctx)
-        self.stats.extra["llama_perf"] = {
-            "prompt_tokens_evaluated": perf.n_p_eval,
+        self.stats.extra["llama_perf"] = {"prompt_tokens_evaluated": perf.n_p_eval, "generated_tokens": perf.n_eval}
+        self.stats.measured["llama_perf"] = {
             "prompt_tokens_per_s": round(perf.n_p_eval / perf.t_p_eval_ms * 1e3, 1) if perf.t_p_eval_ms > 0 else None,
-            "generated_tokens": perf.n_eval,
             "generated_tokens_per_s": round(perf.n_eval / perf.t_eval_ms * 1e3, 1) if perf.t_eval_ms > 0 else None,
         }
 
@@ -197,6 +196,6 @@ class LlamaCppGenerator(Generator):
         devices = nvml_process_memory()
         if devices is None:
             return
-        self.stats.extra["gpu_memory_bytes_by_device"] = devices
+        self.stats.measured["gpu_memory_bytes_by_device"] = devices
         held = sum(used for used in devices.values() if used is not None)
-        self.stats.extra["peak_gpu_memory_bytes"] = max(held, self.stats.extra.get("peak_gpu_memory_bytes", 0))
+        self.stats.measured["peak_gpu_memory_bytes"] = max(held, self.stats.measured.get("peak_gpu_memory_bytes", 0))

@@ -84,7 +84,7 @@ class TransformersGenerator(Generator):
             for start in tqdm(batches, desc="generate", unit="batch", disable=len(batches) < 2):
                 replies += self._generate_batch(prompts[start : start + self.batch_size], options)
         if self.device.type == "cuda":
-            self.stats.extra.update(torch_cuda_figures(self.device))
+            self.stats.measured.update(torch_cuda_figures(self.device))
         return replies
 
     def _generate_batch(self, prompts: list[str], options: dict[str, Any]) -> list[str]:

@@ -67,6 +67,8 @@ def build_synonyms(
         "withheld_codeswitch": withheld,
     }
     report["timings_s"] = {"mining": round(mined - started, 2), "verification": round(time.perf_counter() - mined, 2)}
+    if generator is not None:
+        report["timings_s"]["llm"] = generator.throughput()
     return entries, report
 
 

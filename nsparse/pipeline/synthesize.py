@@ -145,6 +145,10 @@ def synthesize_with_sources(
         "generation": round(generated - started, 2),
         "filtering": round(time.perf_counter() - generated, 2),
     }
+    if generator is not None:
+        minutes = (generated - started) / 60
+        report["timings_s"]["documents_generated_per_minute"] = stats.generated / minutes if minutes > 0 else None
+        report["timings_s"]["llm"] = generator.throughput()
     return outcome.pairs, outcome.doc_keys, report
 
 

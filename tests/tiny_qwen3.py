@@ -1,10 +1,10 @@
-"""A tiny randomly initialised Qwen3 checkpoint, built locally, for smoke runs and tests.
+"""A tiny randomly initialised Qwen3 checkpoint, built locally, for the LLM back ends' tests.
 
 It exercises the real `transformers` code path (chat template with `enable_thinking`,
 left-padded batched generation) without any download; its replies are noise, so every
 output built from it is filtered out downstream, which is what a smoke run should show.
 
-    python -m nsparse.llm.tiny models/tiny-qwen3
+    python tests/tiny_qwen3.py models/tiny-qwen3
 """
 
 from __future__ import annotations
