@@ -31,6 +31,7 @@ _PREDICT_ACTION = {"SPARSE_ENCODING": "sparse_encoding", "SPARSE_TOKENIZE": "spa
 _UNUSABLE_STATES = {"REGISTERING", "REGISTER_FAILED"}
 # How ML Commons fails a deploy task that met another deploy of the same model.
 CONCURRENT_DEPLOY = ("Duplicate deploy model task", "version conflict")
+SYNC_UP_WAIT_S = 30  # three of ML Commons' sync-up intervals (plugins.ml_commons.sync_up_job_interval_in_seconds)
 
 
 def _request(
@@ -175,6 +176,13 @@ def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> N
     after a cluster restart, or another client), or when both update the model's record at
     once ("version conflict"). That is not a refusal: wait for the running deploys, and
     deploy again unless they left the model DEPLOYED, all within `timeout_s`.
+
+    A completed task can also leave the model's record PARTIALLY_DEPLOYED, on fewer nodes
+    than planned (seen on a three-node cluster just after a node rejoined): ML Commons' sync-up
+    job corrects the record within its interval (10 s by default) when the nodes hold the
+    model, so wait for that first, then deploy again, which loads it where it is missing.
+    Still partial when the time is up, the model serves from the nodes it is on: a warning,
+    not an error.
     """
     action = f"deploying model {model_id}"
     deadline = time.monotonic() + timeout_s
@@ -182,17 +190,40 @@ def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> N
         task = _request(client, "POST", f"/models/{model_id}/_deploy", action)
         try:
             _wait_for_task(client, task["task_id"], action, deadline - time.monotonic())
-            return
         except OpenSearchError as err:
             if not any(sign in str(err) for sign in CONCURRENT_DEPLOY) or time.monotonic() >= deadline:
                 raise
-        log.info("%s: a deploy of it is already running; waiting for that one", action)
-        for running in _running_deploy_tasks(client, model_id, action):  # theirs: how they end is not ours to judge
-            _wait_until_finished(client, running, f"{action} (the deploy already running)", deadline - time.monotonic())
-        if get_model(client, model_id).get("model_state") == "DEPLOYED":
+            log.info("%s: a deploy of it is already running; waiting for that one", action)
+            for running in _running_deploy_tasks(client, model_id, action):  # theirs: how they end is not ours
+                _wait_until_finished(
+                    client, running, f"{action} (the deploy already running)", deadline - time.monotonic()
+                )
+        model = _settled_model(client, model_id, min(SYNC_UP_WAIT_S, max(deadline - time.monotonic(), 0)))
+        state, workers = model.get("model_state"), model.get("current_worker_node_count")
+        if state == "DEPLOYED":
             return
         if time.monotonic() >= deadline:
-            raise OpenSearchError(f"{action}: not DEPLOYED within {timeout_s:.0f}s of deploys meeting other deploys")
+            if state == "PARTIALLY_DEPLOYED":
+                log.warning(
+                    "%s: on %s of %s nodes after %.0fs",
+                    action,
+                    workers,
+                    model.get("planning_worker_node_count"),
+                    timeout_s,
+                )
+                return
+            raise OpenSearchError(f"{action}: not DEPLOYED within {timeout_s:.0f}s (state {state})")
+        log.info("%s: %s on %s node(s); deploying again", action, state, workers)
+
+
+def _settled_model(client: OpenSearch, model_id: str, timeout_s: float) -> dict[str, Any]:
+    """The model's record once DEPLOYED, or as it stands after `timeout_s` of ML Commons' sync-up."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        model = get_model(client, model_id)
+        if model.get("model_state") == "DEPLOYED" or time.monotonic() >= deadline:
+            return model
+        time.sleep(1)
 
 
 def _running_deploy_tasks(client: OpenSearch, model_id: str, action: str) -> list[str]:
