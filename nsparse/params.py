@@ -7,18 +7,22 @@ file against `Params` before any stage sees it, and reports every fault as one
 line: the key path, what is wrong, and for an unknown key the nearest valid name.
 
 Values are not coerced (`"4"` is not an int, `1` is not a bool); ints are accepted
-where a float is expected. Stages still receive plain dicts (`model_dump()` is not
-used): the schema only checks, it never rewrites what params.yaml says.
+where a float is expected. The validated, frozen models are what the code receives:
+a stage passes its sections (`params.train`, `params.variant_train("v2")`) into the
+library, so a setting goes from params.yaml to its use through this file alone.
+No field has a default: params.yaml states every value once.
 """
 
 from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
+from typing_extensions import Self
 
 from nsparse.faults import UserFault
 
@@ -38,6 +42,13 @@ class Section(BaseModel):
     """A closed mapping: unknown keys, wrong types and out-of-range values are errors."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def merged(self, overrides: Mapping[str, Any]) -> Self:
+        """A copy with `overrides` laid over it (nested mappings merge) and validated again.
+
+        How a variant's `train:` overrides apply, and how scripts and tests vary one setting.
+        """
+        return self.model_validate(deep_merged(self.model_dump(), dict(overrides)))
 
 
 # --- sources, opensearch, baselines -------------------------------------------------
@@ -78,7 +89,7 @@ class OpenSearchSection(Section):
     maven_repository: str
     distribution_url: str
     startup_timeout_s: PositiveInt
-    nodes: PositiveInt = 1
+    nodes: PositiveInt
 
 
 class Paths(Section):
@@ -159,7 +170,7 @@ class Llm(Section):
     n_ctx: PositiveInt
     n_gpu_layers: Annotated[int, Field(ge=-1)]
     n_threads: PositiveInt | None  # llama_cpp: CPU threads; None: every CPU the process may use
-    completion: bool | None = None  # llama_cpp: prompt by plain few-shot completion; None: for packaged base models
+    completion: bool | None  # llama_cpp: prompt by plain few-shot completion; None: for packaged base models
 
 
 class SynthPrompts(Section):
@@ -193,12 +204,10 @@ class Synthesize(Section):
     keyword_terms: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
     prompts: SynthPrompts
     filters: SynthFilters
-    # The team's own documents (nsparse.pipeline.synthesize); defaults equal params.yaml's, for params files
-    # written before them.
-    own_corpus: Annotated[str, Field(min_length=1)] | None = None  # a JSONL of {_id, title, text} or a BEIR folder
-    own_split: Annotated[str, Field(min_length=1)] = "test"
-    own_heldout_share: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    fewshot_shots: PositiveInt = 3  # base models (llm.completion): training pairs shown as examples
+    own_corpus: Annotated[str, Field(min_length=1)] | None  # a JSONL of {_id, title, text} or a BEIR folder
+    own_split: Annotated[str, Field(min_length=1)]
+    own_heldout_share: Annotated[float, Field(gt=0, lt=1)]
+    fewshot_shots: PositiveInt  # base models (llm.completion): training pairs shown as examples
 
     @model_validator(mode="after")
     def _some_documents(self) -> Synthesize:
@@ -223,7 +232,7 @@ class Verify(Section):
     propose_from: list[str]
     propose_terms: NonNegativeInt
     prompts: VerifyPrompts
-    fewshot_shots: PositiveInt = 6  # base models (llm.completion): seed-split pairs shown as examples
+    fewshot_shots: PositiveInt  # base models (llm.completion): seed-split pairs shown as examples
 
 
 class Mix(Section):
@@ -244,7 +253,7 @@ class Deploy(Section):
     deploy_timeout_s: PositiveFloat
     encode_batch_size: PositiveInt
     bulk_batch_size: PositiveInt
-    own_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None = None  # alias of your documents' index
+    own_index: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None  # alias of your documents' index
 
 
 class BenchmarkSection(Section):
@@ -508,6 +517,10 @@ class Params(Section):
         if unknown := set(self.baselines.nori_tuning.dev) - set(self.evaluation.benchmarks):
             raise ValueError(f"baselines.nori_tuning.dev {sorted(unknown)} are not in evaluation.benchmarks")
         return self
+
+    def variant_train(self, variant: str) -> Train:
+        """`train:` with the variant's own `train:` overrides laid over it: what `train <variant>` trains with."""
+        return self.train.merged(self.variants[variant].train)
 
 
 def validate_params(params: dict[str, Any], source: str = "params.yaml") -> Params:
