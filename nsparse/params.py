@@ -522,6 +522,60 @@ class Params(Section):
         """`train:` with the variant's own `train:` overrides laid over it: what `train <variant>` trains with."""
         return self.train.merged(self.variants[variant].train)
 
+    def ineffective_settings(self) -> dict[str, str]:
+        """Settings that change no vector any model writes under the options chosen, each with the option that
+        silences it.
+
+        Why: such a setting still reruns the stages that read it, and a user who changes it
+        (`dvc exp run -S base.steps=1000`) expects a different model; `nsparse.config`
+        warns when one of them differs from the value the last run recorded in dvc.lock.
+        """
+        silent: dict[str, str] = {}
+        trains = [self.variant_train(name) for name in self.variants]
+        if self.base.pretrained is not None:
+            reason = "base.pretrained is set: the hub model is used as it is"
+            silent.update(dict.fromkeys((f"base.{key}" for key in Base.model_fields if key != "pretrained"), reason))
+        elif not any(train.objective.learned_part for train in trains):
+            reason = "no variant trains the learned part (train.objective.learned_part): no masked-LM pre-training"
+            silent.update(dict.fromkeys((f"base.{key}" for key in PRETRAINING_KEYS), reason))
+        if not any(train.objective.learned_part for train in trains):
+            reason = "train.objective.learned_part is false: only the IDF query weights learn"
+            silent.update(dict.fromkeys(LEARNED_PART_KEYS, reason))
+        if all(train.encoder.mode == "inference-free" for train in trains):
+            silent["train.objective.query_flops_weight"] = "train.encoder.mode is inference-free: no query encoder"
+        methods = {train.distillation.method for train in trains}
+        if methods == {None}:
+            reason = "train.distillation.method is null"
+            silent.update(dict.fromkeys(("train.distillation.weight", "train.distillation.temperature"), reason))
+            silent["train.distillation.teacher"] = reason
+        elif "kl" not in methods:
+            silent["train.distillation.temperature"] = "only the kl distillation method divides by it"
+        return silent
+
+
+# Base-model settings read only by masked-LM pre-training (the vocabulary needs the others).
+PRETRAINING_KEYS = (
+    "hidden_size",
+    "num_layers",
+    "num_heads",
+    "intermediate_size",
+    "block_length",
+    "batch_size",
+    "steps",
+    "learning_rate",
+    "warmup_ratio",
+    "mask_probability",
+)
+# Train settings read only when the transformer's learned part trains.
+LEARNED_PART_KEYS = (
+    "train.encoder.window",
+    "train.objective.flops_weight",
+    "train.objective.flops_warmup_steps",
+    "train.objective.l0_threshold",
+    "train.optimizer.learning_rate",
+    "train.optimizer.weight_decay",
+)
+
 
 def validate_params(params: dict[str, Any], source: str = "params.yaml") -> Params:
     """Check `params` against the schema (variants' `train` overrides included); raise one-line ParamsError."""

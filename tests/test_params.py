@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from nsparse.config import ParamsError, load_params
+from nsparse.params import Params
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
@@ -37,7 +41,61 @@ def _write(folder: Path, params: dict[str, Any]) -> Path:
 
 
 def test_the_project_params_validate():
-    assert load_params(ROOT / "params.yaml") == PARAMS
+    assert load_params(ROOT / "params.yaml").model_dump(exclude_unset=True) == PARAMS
+
+
+def test_no_setting_has_a_default_in_the_schema():
+    """params.yaml states every value once: a schema default would be a second statement that can drift."""
+    optional = {("Variant", "train"), ("Variant", "parallel")}  # a variant's own overrides and extra texts
+    seen: set[type[BaseModel]] = set()
+    defaults = []
+
+    def visit(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if not field.is_required() and (model.__name__, name) not in optional:
+                defaults.append(f"{model.__name__}.{name}")
+            for inner in _models_in(field.annotation):
+                visit(inner)
+
+    visit(Params)
+    assert defaults == []
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+
+
+def test_a_variant_trains_with_its_overrides_laid_over_train(tmp_path):
+    params = _with("variants.v1.train", {"optimizer": {"steps": 3}, "lexical": {"expansion": {"scales": [0.5]}}})
+    loaded = load_params(_write(tmp_path, params))
+    v1, v2 = loaded.variant_train("v1"), loaded.variant_train("v2")
+    assert (v1.optimizer.steps, v1.lexical.expansion.scales) == (3, [0.5])
+    assert v1.optimizer.batch_size == v2.optimizer.batch_size == PARAMS["train"]["optimizer"]["batch_size"]
+    assert (v2.optimizer.steps, v2.lexical.expansion.scales) == (600, PARAMS["train"]["lexical"]["expansion"]["scales"])
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "warned"),
+    [
+        ("base.steps", 1000, "base.steps changed since the last run but has no effect: no variant trains the learned"),
+        ("train.distillation.weight", 3.0, "train.distillation.weight changed since the last run but has no effect"),
+        ("train.optimizer.steps", 601, None),  # it changes the model: no warning
+    ],
+)
+def test_a_changed_setting_without_effect_is_warned(tmp_path, caplog, path, value, warned):
+    shutil.copy(ROOT / "dvc.lock", tmp_path / "dvc.lock")
+    with caplog.at_level(logging.WARNING, logger="nsparse.config"):
+        load_params(_write(tmp_path, _with(path, value)))
+    messages = [record.getMessage() for record in caplog.records]
+    if warned:
+        assert any(warned in message for message in messages), messages
+    else:
+        assert messages == []
 
 
 def test_the_ci_overlay_validates(tmp_path):
@@ -47,7 +105,7 @@ def test_the_ci_overlay_validates(tmp_path):
         [sys.executable, str(ROOT / ".ci/apply_params.py"), str(ROOT / ".ci/params-small.yaml"), str(params)],
         check=True,
     )
-    assert load_params(params)["train"]["optimizer"]["steps"] == 12
+    assert load_params(params).train.optimizer.steps == 12
 
 
 BAD = [
