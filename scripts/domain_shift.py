@@ -31,6 +31,7 @@ from nsparse.eval import BM25Kiwi, SparseRetriever, evaluate
 from nsparse.eval.bm25 import document_text
 from nsparse.io import write_json
 from nsparse.model.encoder import SparseEncoder
+from nsparse.params import Bm25Params
 from nsparse.pipeline.fitting import encode_corpus, fit_to_corpus
 
 ML_COMMONS_WINDOW = 512
@@ -53,7 +54,7 @@ def bm25_ndcg(bench: Benchmark, k1: float, b: float) -> float:
     )
 
 
-def statistics_shift(model: Path, benchmarks: Path, seed: int, bm25: Mapping[str, float]) -> dict[str, dict]:
+def statistics_shift(model: Path, benchmarks: Path, seed: int, bm25: Bm25Params) -> dict[str, dict]:
     """Leave one corpus out: shipped, fitted to the other corpus, to the target, to half the target."""
     benches = {name: load_benchmark(benchmarks / name, "test") for name in ("korquad", "msmarco-ko")}
     msmarco_ids = set(benches["msmarco-ko"].corpus)
@@ -64,7 +65,7 @@ def statistics_shift(model: Path, benchmarks: Path, seed: int, bm25: Mapping[str
     rows: dict[str, dict] = {}
     for target, other in (("msmarco-ko", "korquad"), ("korquad", "msmarco-ko")):
         bench = benches[target]
-        row: dict[str, float] = {"bm25_kiwi": bm25_ndcg(bench, **bm25)}
+        row: dict[str, float] = {"bm25_kiwi": bm25_ndcg(bench, bm25.k1, bm25.b)}
         row["as_shipped"] = ndcg(SparseEncoder.load(model).eval(), bench)
         for label, corpus in (
             (f"fitted_to_{other}_only", own_documents[other]),
@@ -148,15 +149,15 @@ def main() -> None:
     parser.add_argument("--variant", default="v2", help="the trained variant to score (default v2)")
     args = parser.parse_args()
     params = load_params()
-    paths = params["paths"]
-    model, benchmarks = Path(paths["models"]) / args.variant, Path(paths["benchmarks"])
+    paths = params.paths
+    model, benchmarks = Path(paths.models) / args.variant, Path(paths.benchmarks)
     report = {
         "variant": args.variant,
         "metric": "ndcg@10, exact in-process retrieval, test split",
-        "statistics": statistics_shift(model, benchmarks, params["seed"], params["bm25"]),
+        "statistics": statistics_shift(model, benchmarks, params.seed, params.bm25),
         "long_documents": long_documents(model, benchmarks),
     }
-    write_json(Path(paths["reports"]) / "domain_shift.json", report)
+    write_json(Path(paths.reports) / "domain_shift.json", report)
 
 
 if __name__ == "__main__":

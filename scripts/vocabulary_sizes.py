@@ -26,7 +26,7 @@ from transformers import PreTrainedTokenizerFast
 from nsparse.config import load_params
 from nsparse.data.format import load_benchmark, read_queries
 from nsparse.io import read_json, write_json
-from nsparse.model.base import BaseModelSettings, new_masked_lm, read_lines, seed_everything, vocabulary_lines
+from nsparse.model.base import new_masked_lm, read_lines, seed_everything, vocabulary_lines
 from nsparse.model.encoder import SparseEncoder
 from nsparse.model.vocabulary import (
     _pipeline,
@@ -37,23 +37,23 @@ from nsparse.model.vocabulary import (
     split_words,
     tokenizer_from_counts,
 )
-from nsparse.params import deep_merged
+from nsparse.params import Base, Params
 from nsparse.train.setup import build_encoder
 from nsparse.train.validation import capped_validation_set, validate
-from stages.base import STAGE_KEYS, corpus_texts
+from stages.base import corpus_texts
 
 SPLITS = {"dev": ["korquad", "msmarco-ko", "msmarco-en2ko"], "test": ["korquad", "msmarco-ko", "msmarco-en2ko"]}
 EXAMPLES = ["서울", "수도", "대한민국", "한국", "대통령", "정부", "병원", "증상", "정의", "차이", "비용", "물"]
 
 
-def write_candidate(lines: list[str], sizes: list[int], settings: BaseModelSettings, root: Path) -> dict[int, Path]:
+def write_candidate(lines: list[str], sizes: list[int], settings: Base, seed: int, root: Path) -> dict[int, Path]:
     """One untrained base folder per size, all from one kiwi count of the vocabulary text."""
     counter = count_pieces(lines, _pipeline().normalizer)
     folders = {}
     for size in sizes:
         tokenizer, stops = tokenizer_from_counts(counter, size, settings.min_frequency)
         tokenizer.model_max_length = settings.max_length
-        seed_everything(settings.seed)
+        seed_everything(seed)
         folder = root / str(size)
         new_masked_lm(tokenizer, settings).save_pretrained(folder)
         tokenizer.save_pretrained(folder)
@@ -77,14 +77,14 @@ def scores(encoder: SparseEncoder, sets: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(
-    base: Path, params: dict, sets: dict[str, Any], nouns: list[str], words: list[str], heldout: Path
+    base: Path, params: Params, sets: dict[str, Any], nouns: list[str], words: list[str], heldout: Path
 ) -> dict[str, Any]:
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(base / "tokenizer.json"))
     split_nouns, split_english = split_words(tokenizer, nouns), split_words(tokenizer, words)
-    paths, bm25 = params["paths"], params["bm25"]
-    train = deep_merged(params["train"], {"lexical": {"expansion": {"scales": [0.0]}}})  # the vocabulary's own effect
-    corpora = [Path(paths["benchmarks"]) / name for name in train["lexical"]["idf_corpora"]]
-    parallel = params["variants"]["v1"]["parallel"]
+    paths, bm25 = params.paths, params.bm25
+    train = params.train.merged({"lexical": {"expansion": {"scales": [0.0]}}})  # the vocabulary's own effect
+    corpora = [Path(paths.benchmarks) / name for name in train.lexical.idf_corpora]
+    parallel = params.variants["v1"].parallel
     started = time.perf_counter()
     floor, _ = build_encoder(str(base), train, bm25, [], [], corpora)
     translated, figures = build_encoder(str(base), train, bm25, [], parallel, corpora, heldout)
@@ -136,20 +136,19 @@ def main() -> None:
         print(table(read_json(args.output)))
         return
     params = load_params()
-    paths, base = params["paths"], params["base"]
-    benchmarks = Path(paths["benchmarks"])
-    settings = BaseModelSettings(seed=params["seed"], **{k: v for k, v in base.items() if k not in STAGE_KEYS})
+    paths, base = params.paths, params.base
+    benchmarks = Path(paths.benchmarks)
     sets = {
-        f"{split}:{name}": capped_validation_set(load_benchmark(benchmarks / name, split), None, None, params["seed"])
+        f"{split}:{name}": capped_validation_set(load_benchmark(benchmarks / name, split), None, None, params.seed)
         for split, names in SPLITS.items()
         for name in names
     }
     korquad = corpus_texts(benchmarks, ["korquad"])
     nouns = frequent_nouns(korquad, 1000)
     words = frequent_english_words(list(read_queries(benchmarks / "msmarco-en2ko/queries.jsonl").values()), 500)
-    heldout = Path(paths["dictionaries"]) / "heldout.tsv"
+    heldout = Path(paths.dictionaries) / "heldout.tsv"
     report: dict[str, Any] = {
-        "vocabulary_corpora": base["vocabulary_corpora"],
+        "vocabulary_corpora": base.vocabulary_corpora,
         "nouns": {"source": "korquad corpus, kiwi NNG/NNP, >= 2 syllables", "count": len(nouns)},
         "english": {"source": "msmarco-en2ko queries, stop words aside", "count": len(words)},
         "candidates": {},
@@ -158,10 +157,10 @@ def main() -> None:
         report["candidates"]["baseline"] = measure(args.baseline, params, sets, nouns, words, heldout)
         print("baseline", report["candidates"]["baseline"])
     lines = vocabulary_lines(
-        read_lines(Path(paths["pretrain"]) / "text.txt"), corpus_texts(benchmarks, base["vocabulary_corpora"])
+        read_lines(Path(paths.pretrain) / "text.txt"), corpus_texts(benchmarks, base.vocabulary_corpora)
     )
     with tempfile.TemporaryDirectory() as root:
-        for size, folder in write_candidate(lines, args.sizes, settings, Path(root)).items():
+        for size, folder in write_candidate(lines, args.sizes, base, params.seed, Path(root)).items():
             report["candidates"][str(size)] = measure(folder, params, sets, nouns, words, heldout)
             print(size, report["candidates"][str(size)])
     write_json(args.output, report)

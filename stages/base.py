@@ -18,11 +18,9 @@ import torch
 from nsparse.config import load_params
 from nsparse.data.format import read_corpus
 from nsparse.io import write_json, write_timings
-from nsparse.model.base import BaseModelSettings, build_base_model
+from nsparse.model.base import build_base_model
 from nsparse.model.threads import configure_threads
-from nsparse.params import deep_merged
-
-STAGE_KEYS = ("pretrained", "threads", "vocabulary_corpora")
+from nsparse.params import Params
 
 
 def corpus_texts(benchmarks: Path, names: list[str]) -> list[str]:
@@ -34,34 +32,29 @@ def corpus_texts(benchmarks: Path, names: list[str]) -> list[str]:
     return [documents[doc_id] for doc_id in sorted(documents)]
 
 
-def needs_pretraining(params: dict) -> bool:
+def needs_pretraining(params: Params) -> bool:
     """Whether any variant trains the transformer's learned part, the only reader of the pre-trained weights."""
-    return any(
-        deep_merged(params["train"], variant.get("train", {}))["objective"]["learned_part"]
-        for variant in params["variants"].values()
-    )
+    return any(params.variant_train(name).objective.learned_part for name in params.variants)
 
 
 def main() -> None:
     params = load_params()
-    base, paths = params["base"], params["paths"]
-    output = paths["base"]
-    if base.get("pretrained"):
-        write_json(f"{output}/source.json", {"model": base["pretrained"], "trained_here": False})
+    base, paths = params.base, params.paths
+    output = paths.base
+    if base.pretrained:
+        write_json(f"{output}/source.json", {"model": base.pretrained, "trained_here": False})
         return
-    configure_threads(base.get("threads"))
-    settings = BaseModelSettings(
-        seed=params["seed"], **{key: value for key, value in base.items() if key not in STAGE_KEYS}
-    )
+    configure_threads(base.threads)
     figures = build_base_model(
-        Path(paths["pretrain"]) / "text.txt",
+        Path(paths.pretrain) / "text.txt",
         output,
-        settings,
+        base,
+        params.seed,
         pretrain=needs_pretraining(params),
-        vocabulary_texts=corpus_texts(Path(paths["benchmarks"]), base["vocabulary_corpora"]),
+        vocabulary_texts=corpus_texts(Path(paths.benchmarks), base.vocabulary_corpora),
     )
     figures["threads"] = torch.get_num_threads()
-    write_timings(paths["reports"], "base", figures.pop("timings_s"))
+    write_timings(paths.reports, "base", figures.pop("timings_s"))
     write_json(f"{output}/training.json", figures)
     write_json(f"{output}/source.json", {"model": output, "trained_here": True})
 

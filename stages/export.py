@@ -11,8 +11,7 @@ from pathlib import Path
 from nsparse.config import load_params
 from nsparse.data import load_benchmark
 from nsparse.eval.bm25 import document_text
-from nsparse.export.bench import BenchSettings
-from nsparse.export.package import ExportSettings, export_variant
+from nsparse.export.package import export_variant
 from nsparse.io import write_json
 from nsparse.model.threads import configure_threads
 from nsparse.train.validation import capped_validation_set
@@ -20,33 +19,23 @@ from nsparse.train.validation import capped_validation_set
 
 def main(variant: str) -> None:
     params = load_params()
-    export, paths = params["export"], params["paths"]
-    configure_threads(export.get("threads"))
-    benchmarks = Path(paths["benchmarks"])
-    parity_source = load_benchmark(benchmarks / export["parity"]["benchmark"], export["parity"]["split"])
+    export, paths = params.export, params.paths
+    configure_threads(export.threads)
+    benchmarks = Path(paths.benchmarks)
+    parity_source = load_benchmark(benchmarks / export.parity.benchmark, export.parity.split)
     parity_texts = [document_text(parity_source.corpus[doc_id]) for doc_id in sorted(parity_source.corpus)]
-    bench = export["bench"]
+    bench = export.bench
     subset = capped_validation_set(
-        load_benchmark(benchmarks / bench["benchmark"], bench["split"]),
-        bench["max_docs"],
-        bench["max_queries"],
-        params["seed"],
-    )
-    settings = ExportSettings(
-        opset=export["opset"],
-        parity_atol=export["parity"]["atol"],
-        parity_top_k=export["parity"]["top_k"],
-        quantize=export["quantize"],
-        bench=BenchSettings(batch_size=bench["batch_size"], top_k=export["parity"]["top_k"]),
+        load_benchmark(benchmarks / bench.benchmark, bench.split), bench.max_docs, bench.max_queries, params.seed
     )
     figures = export_variant(
-        Path(paths["models"]) / variant,
-        Path(paths["exports"]) / variant,
-        parity_texts[: export["parity"]["texts"]],
+        Path(paths.models) / variant,
+        Path(paths.exports) / variant,
+        parity_texts[: export.parity.texts],
         subset,
-        settings,
+        export,
     )
-    write_json(Path(paths["reports"]) / variant / "encode_bench.json", figures)
+    write_json(Path(paths.reports) / variant / "encode_bench.json", figures)
 
 
 if __name__ == "__main__":

@@ -9,74 +9,38 @@ import sys
 from pathlib import Path
 
 from nsparse.config import load_params
-from nsparse.data import load_benchmark, read_pairs
-from nsparse.io import read_json, write_timings
-from nsparse.model.base import seed_everything
+from nsparse.data import read_pairs
+from nsparse.io import write_timings
 from nsparse.model.threads import configure_threads
-from nsparse.params import deep_merged
-from nsparse.train.setup import (
-    build_encoder,
-    build_teacher,
-    fingerprint,
-    live_logger,
-    train_settings,
-    truncate_live_history,
-)
-from nsparse.train.teachers import attach_teacher_scores
+from nsparse.train.setup import live_logger, prepare_run, truncate_live_history
 from nsparse.train.trainer import CHECKPOINT_FILE, RunPaths, Trainer
-from nsparse.train.validation import capped_validation_set
 
 
 def main(variant: str) -> None:
     params = load_params()
-    paths, variant_params, bm25 = params["paths"], params["variants"][variant], params["bm25"]
-    train = deep_merged(params["train"], variant_params.get("train", {}))
-    configure_threads(train.get("threads"))
-    seed_everything(params["seed"])
-    settings = train_settings(train, params["seed"])
-    pairs = read_pairs(Path(variant_params["pairs"]) / "pairs.jsonl")
-    base = read_json(Path(paths["base"]) / "source.json")["model"]
-    benchmarks = Path(paths["benchmarks"])
-    checks = train["validation"]
-    validation = {
-        name: capped_validation_set(
-            load_benchmark(benchmarks / name, checks["split"]),
-            checks["max_docs"],
-            checks["max_queries"],
-            params["seed"],
-        )
-        for name in checks["benchmarks"]
-    }
-    encoder, fitted = build_encoder(
-        base,
-        train,
-        bm25,
-        pairs,
-        variant_params.get("parallel", []),
-        [benchmarks / name for name in train["lexical"]["idf_corpora"]],
-        Path(paths["dictionaries"]) / "heldout.tsv",  # the MUSE test split: the table's held-out quality
-        validation,  # the expansion's weight is chosen on it
-    )
-    if settings.distill:
-        pairs = attach_teacher_scores(pairs, build_teacher(train["distillation"]["teacher"], bm25))
-    live_dir = Path(paths["live"]) / variant
-    run_paths = RunPaths(model_dir=Path(paths["models"]) / variant, checkpoint_dir=live_dir / "checkpoints")
+    paths, train = params.paths, params.variant_train(variant)
+    configure_threads(train.threads)
+    pairs = read_pairs(Path(params.variants[variant].pairs) / "pairs.jsonl")
+    run = prepare_run(params, variant, train, pairs)
+    live_dir = Path(paths.live) / variant
+    run_paths = RunPaths(model_dir=Path(paths.models) / variant, checkpoint_dir=live_dir / "checkpoints")
     with live_logger(live_dir, resume=(run_paths.checkpoint_dir / CHECKPOINT_FILE).exists()) as logger:
         trainer = Trainer(
-            encoder,
-            pairs,
-            settings,
+            run.encoder,
+            run.pairs,
+            train,
+            params.seed,
             run_paths,
-            validation,
+            run.validation,
             logger=logger,
-            fingerprint=fingerprint(base, train, bm25, variant_params, params["seed"], len(pairs)),
+            fingerprint=run.fingerprint,
         )
-        logger.record("lexical", fitted)
+        logger.record("lexical", run.fitted)
         if trainer.resume():
             truncate_live_history(live_dir, trainer.step)
         summary = trainer.run()
         logger.summarize(summary)
-    write_timings(paths["reports"], f"train-{variant}", summary["timings_s"])
+    write_timings(paths.reports, f"train-{variant}", summary["timings_s"])
 
 
 if __name__ == "__main__":

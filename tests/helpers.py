@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -19,12 +20,13 @@ import yaml
 from nsparse.cli import main
 from nsparse.config import load_params
 from nsparse.data import Benchmark
-from nsparse.export.package import ExportSettings, export_variant
+from nsparse.export.package import export_variant
 from nsparse.io import write_jsonl
-from nsparse.model.base import BaseModelSettings, new_masked_lm
-from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
-from nsparse.model.translation import TranslationSettings, learn_translation_table
+from nsparse.model.base import new_masked_lm
+from nsparse.model.encoder import UNSAVED_SETTINGS, EncoderSettings, SparseEncoder, compute_idf
+from nsparse.model.translation import learn_translation_table
 from nsparse.model.vocabulary import train_tokenizer
+from nsparse.params import Llm, Synthesize
 from nsparse.train.validation import capped_validation_set
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,21 +39,36 @@ TEXTS = [
     "서울에서 부산까지 기차로 세 시간이 걸린다.",
 ]
 # Deploy's params from params.yaml with every name the test fixtures clean up (`nsparse-test-*`).
-DEPLOY_TEST_PARAMS = {
-    **load_params(ROOT / "params.yaml")["deploy"],
-    "model_group": "nsparse-test-group",
-    "index_prefix": "nsparse-test",
-    "ingest": "auto",
-}
-TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
+DEPLOY_TEST_PARAMS = load_params(ROOT / "params.yaml").deploy.merged(
+    {"model_group": "nsparse-test-group", "index_prefix": "nsparse-test", "ingest": "auto"}
+)
+PARAMS = load_params(ROOT / "params.yaml")  # tests vary its sections with `Section.merged`
+# params.yaml's `base:` shrunk to a one-layer model that builds in milliseconds.
+TINY = PARAMS.base.merged(
+    {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "intermediate_size": 64, "max_length": 64, "block_length": 64}
+)
+# A plain transformer encoder (no floor, no pruning) reading 64 tokens: what tiny_encoder builds unless told.
+TINY_ENCODER = {"lexical_floor": False, "prune_ratio": 0.0, "max_length": 64, "passage_overlap": None, "window": None}
 
 
-def tiny_encoder(settings: EncoderSettings | None = None) -> SparseEncoder:
-    """A randomly initialised one-layer encoder with a WordPiece vocabulary learned from TEXTS."""
+def encoder_settings(**overrides: Any) -> EncoderSettings:
+    """A new model's settings as the `train` stage gives them (params.yaml's `train.encoder`, `bm25`), `overrides`
+    laid over `train.encoder`."""
+    encoder = PARAMS.train.encoder.merged(overrides)
+    return EncoderSettings(
+        **encoder.model_dump(), **PARAMS.bm25.model_dump(), avg_doc_length=UNSAVED_SETTINGS["avg_doc_length"]
+    )
+
+
+def tiny_encoder(**overrides: Any) -> SparseEncoder:
+    """A randomly initialised one-layer encoder with a WordPiece vocabulary learned from TEXTS (TINY_ENCODER's
+    settings, `overrides` laid over them)."""
     torch.manual_seed(0)
     tokenizer, _ = train_tokenizer(TEXTS * 3, vocab_size=1000, min_frequency=1)
-    settings = settings or EncoderSettings(max_length=64)
-    return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, TEXTS))
+    settings = encoder_settings(**{**TINY_ENCODER, **overrides})
+    return SparseEncoder(
+        new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, TEXTS, settings.max_length)
+    )
 
 
 @contextlib.contextmanager
@@ -125,11 +142,21 @@ SYNTH_CORPUS = {
 }
 
 
-def synthesize_params() -> dict:
-    """The project's `synthesize:` params with prompt paths that work from any folder."""
-    section = load_params(ROOT / "params.yaml")["synthesize"]
-    section["prompts"] = {kind: str(ROOT / path) for kind, path in section["prompts"].items()}
-    return section
+def synthesize_params(**overrides: Any) -> Synthesize:
+    """The project's `synthesize:` params with prompt paths that work from any folder, and `overrides` laid over."""
+    section = PARAMS.synthesize
+    prompts = {kind: str(ROOT / path) for kind, path in section.prompts.model_dump().items()}
+    return section.merged({"prompts": prompts, **overrides})
+
+
+def llm_params(**overrides: Any) -> Llm:
+    """The project's `llm:` params with `overrides` laid over (e.g. another back end or model)."""
+    return PARAMS.llm.merged(overrides)
+
+
+def params_yaml() -> dict[str, Any]:
+    """params.yaml as plain YAML data: what a test edits and writes for a stage it runs in another folder."""
+    return yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
 
 
 def run_verify_stage(tmp_path: Path, llm: dict, verify: dict) -> Path:
@@ -142,7 +169,7 @@ def run_verify_stage(tmp_path: Path, llm: dict, verify: dict) -> Path:
         (tmp_path / f"data/dict/{name}.tsv").write_text("".join(f"{ko}\t{en}\n" for ko, en in pairs), encoding="utf-8")
     corpus = [{"_id": "d1", "title": "", "text": "파일 메뉴에서 차트를 삽입합니다. 차트 서식을 바꿉니다."}]
     write_jsonl(tmp_path / "data/benchmarks/demo/corpus.jsonl", corpus)
-    params = load_params(ROOT / "params.yaml")
+    params = params_yaml()
     params["llm"].update(llm)
     params["verify"].update(verify, max_document_ratio=0.9, propose_from=["demo"])
     params["verify"]["prompts"] = {kind: str(ROOT / path) for kind, path in params["verify"]["prompts"].items()}
@@ -166,15 +193,17 @@ def export_tiny_variant(folder: Path) -> tuple[Path, Path]:
     """A tiny encoder of the default shape (lexical floor, translations, learned part on) and its real export."""
     tokenizer, stops = train_tokenizer(TEXTS * 3 + [text for pair in PARALLEL for text in pair], 600, 1)
     torch.manual_seed(0)
-    mlm = new_masked_lm(
-        tokenizer, BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
-    )
-    settings = EncoderSettings(lexical_floor=True, max_length=128, passage_overlap=32, query_max_length=16, window=16)
+    mlm = new_masked_lm(tokenizer, TINY)
+    settings = encoder_settings(prune_ratio=0.0, max_length=128, passage_overlap=32, query_max_length=16, window=16)
     encoder = SparseEncoder(mlm, tokenizer, settings, stop_pieces=stops)
     silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
+    translation = PARAMS.train.lexical.translation
     encoder.set_translations(
         learn_translation_table(
-            tokenizer, PARALLEL, silent, TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)
+            tokenizer,
+            PARALLEL,
+            silent,
+            translation.merged({"min_count": 1, "min_probability": 0.2, "max_document_ratio": 1.0}),
         )
     )
     encoder.fit_lexical_statistics(TEXTS)
@@ -186,7 +215,8 @@ def export_tiny_variant(folder: Path) -> tuple[Path, Path]:
     encoder.save(folder / "model")
     docs = {f"d{i}": {"title": "", "text": text} for i, text in enumerate(TEXTS)}
     subset = capped_validation_set(Benchmark(docs, {"q0": "대한민국의 수도"}, {"q0": {"d0": 1}}), 5, 1, seed=0)
-    export_variant(folder / "model", folder / "export", TEXTS, subset, ExportSettings(quantize=False))
+    export = PARAMS.export.merged({"quantize": False})
+    export_variant(folder / "model", folder / "export", TEXTS, subset, export)
     return folder / "model", folder / "export"
 
 
@@ -195,9 +225,9 @@ def run_synthesize_stage(tmp_path: Path, llm: dict) -> dict:
     write_jsonl(
         tmp_path / "data/benchmarks/demo/corpus.jsonl", [{"_id": key, **doc} for key, doc in SYNTH_CORPUS.items()]
     )
-    stage_params = load_params(ROOT / "params.yaml")
+    stage_params = params_yaml()
     stage_params["llm"].update(llm)
-    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params()["prompts"])
+    stage_params["synthesize"].update(corpora=["demo"], prompts=synthesize_params().prompts.model_dump())
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(stage_params, allow_unicode=True), encoding="utf-8")
     run_stage("synthesize", tmp_path)
     return json.loads((tmp_path / "reports/synthesis.json").read_text(encoding="utf-8"))

@@ -14,18 +14,17 @@ import torch
 from onnx import numpy_helper
 from tokenizers import Tokenizer
 
-from helpers import TEXTS, tiny_encoder
+from helpers import PARAMS, TEXTS, tiny_encoder
 from nsparse.data import Benchmark
 from nsparse.export.mlcommons import check_tokenizer_parity, reproducible_torchscript, write_ml_commons_tokenizer
 from nsparse.export.onnx import ParityError, check_parity, export_onnx
-from nsparse.export.package import ExportSettings, export_variant
-from nsparse.model.encoder import EncoderSettings
+from nsparse.export.package import export_variant
 from nsparse.train.validation import capped_validation_set
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    encoder = tiny_encoder(EncoderSettings(max_length=64, prune_ratio=0.05))
+    encoder = tiny_encoder(prune_ratio=0.05)
     folder = tmp_path_factory.mktemp("export")
     export_onnx(encoder, folder / "model.onnx", opset=17)
     return encoder, folder / "model.onnx"
@@ -46,7 +45,7 @@ def test_graph_contract_for_ml_commons(exported) -> None:
 
 def test_parity_passes_on_faithful_graph(exported) -> None:
     encoder, path = exported
-    figures = check_parity(encoder, path, TEXTS)
+    figures = check_parity(encoder, path, TEXTS, PARAMS.export.parity.atol, PARAMS.export.parity.top_k)
     assert figures["max_abs_diff"] <= 1e-4 and figures["top_k_mismatches"] == 0
 
 
@@ -59,7 +58,7 @@ def test_parity_fails_on_altered_graph(exported, tmp_path) -> None:
     largest.CopyFrom(numpy_helper.from_array(weights, largest.name))
     onnx.save(model, str(tmp_path / "altered.onnx"))
     with pytest.raises(ParityError, match="max \\|diff\\|"):
-        check_parity(encoder, tmp_path / "altered.onnx", TEXTS)
+        check_parity(encoder, tmp_path / "altered.onnx", TEXTS, PARAMS.export.parity.atol, PARAMS.export.parity.top_k)
 
 
 def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None:
@@ -75,7 +74,7 @@ def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None
         max_queries=2,
         seed=0,
     )
-    bench = export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, ExportSettings())
+    bench = export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, PARAMS.export)
     export = tmp_path / "export"
     manifest = json.loads((export / "manifest.json").read_text())
     for name, members in {
@@ -106,7 +105,7 @@ def test_export_variant_writes_packages_manifest_and_benchmark(tmp_path) -> None
 
 def test_packaged_tokenizer_truncates_documents_at_max_length_whatever_the_last_call(tmp_path) -> None:
     """A fast tokenizer saves the truncation of its last call; ML Commons would apply it to every document."""
-    encoder = tiny_encoder(EncoderSettings(max_length=64))
+    encoder = tiny_encoder()
     long_text = " ".join(TEXTS * 4)
     encoder.tokenizer(["짧은 질문"], truncation=True, max_length=8)  # a query call leaves truncation at 8
     path = tmp_path / "tokenizer.json"

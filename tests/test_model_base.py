@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from helpers import TEXTS
-from nsparse.model.base import BaseModelSettings, build_base_model, masked_lm_loss, new_masked_lm
+from helpers import PARAMS, TEXTS
+from nsparse.model.base import build_base_model, masked_lm_loss, new_masked_lm
 from nsparse.model.encoder import SparseEncoder
 from nsparse.model.vocabulary import train_tokenizer
 from stages import base as base_stage
@@ -18,9 +18,8 @@ from stages import base as base_stage
 def test_masked_lm_loss_matches_full_vocabulary_loss() -> None:
     torch.manual_seed(0)
     tokenizer, _ = train_tokenizer(TEXTS * 3, vocab_size=1000, min_frequency=1)
-    model = new_masked_lm(
-        tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, max_length=32)
-    ).eval()
+    tiny = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32, "max_length": 32}
+    model = new_masked_lm(tokenizer, PARAMS.base.merged({**tiny, "block_length": 16})).eval()
     input_ids = tokenizer(TEXTS[:2], padding="max_length", max_length=12, truncation=True, return_tensors="pt")[
         "input_ids"
     ]
@@ -33,19 +32,22 @@ def test_masked_lm_loss_matches_full_vocabulary_loss() -> None:
 def test_build_base_model_saves_a_loadable_masked_lm(tmp_path) -> None:
     text = tmp_path / "text.txt"
     text.write_text("\n".join(TEXTS * 20), encoding="utf-8")
-    settings = BaseModelSettings(
-        vocab_size=300,
-        min_frequency=1,
-        hidden_size=16,
-        num_layers=1,
-        num_heads=2,
-        intermediate_size=32,
-        max_length=32,
-        block_length=16,
-        batch_size=4,
-        steps=3,
+    settings = PARAMS.base.merged(
+        {
+            "vocab_size": 300,
+            "min_frequency": 1,
+            "hidden_size": 16,
+            "num_layers": 1,
+            "num_heads": 2,
+            "intermediate_size": 32,
+            "max_length": 32,
+            "block_length": 16,
+            "batch_size": 4,
+            "steps": 3,
+            "learning_rate": 5e-4,
+        }
     )
-    figures = build_base_model(text, tmp_path / "base", settings)
+    figures = build_base_model(text, tmp_path / "base", settings, PARAMS.seed, pretrain=True)
     assert figures["steps"] == 3 and figures["vocab_size"] <= 300
     assert set(figures["timings_s"]) == {"tokenizer", "total"}  # the stage writes these apart from training.json
     encoder = SparseEncoder.load(tmp_path / "base")  # a plain MLM: no idf.json, so a bi-encoder

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from helpers import TEXTS, tiny_encoder
-from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf, prune, splade_pool
+from nsparse.model.encoder import SparseEncoder, compute_idf, prune, splade_pool
 from nsparse.model.vocabulary import train_tokenizer
 
 
@@ -42,7 +42,7 @@ def test_document_vectors_zero_special_tokens_and_are_sparse_nonnegative() -> No
 
 def test_idf_query_vector_is_idf_of_each_distinct_token_once() -> None:
     encoder = tiny_encoder()
-    idf = compute_idf(encoder.tokenizer, TEXTS)
+    idf = compute_idf(encoder.tokenizer, TEXTS, encoder.settings.max_length)
     query = "서울 서울 도시"
     weights = encoder.to_token_weights(encoder.encode_queries([query])[0])
     tokens = set(encoder.tokenizer.tokenize(query))
@@ -66,7 +66,7 @@ def test_one_query_by_lookup_equals_the_batched_query_vectors() -> None:
 
 
 def test_bi_encoder_queries_use_the_model() -> None:
-    encoder = tiny_encoder(EncoderSettings(mode="bi-encoder", max_length=64, query_max_length=64))
+    encoder = tiny_encoder(mode="bi-encoder", query_max_length=64)
     query = "서울 도시"
     assert np.allclose(
         encoder.encode_queries([query]).toarray(), encoder.encode_documents([query]).toarray(), atol=1e-6
@@ -74,7 +74,7 @@ def test_bi_encoder_queries_use_the_model() -> None:
 
 
 def test_save_load_round_trip(tmp_path) -> None:
-    encoder = tiny_encoder(EncoderSettings(prune_ratio=0.1, max_length=64))
+    encoder = tiny_encoder(prune_ratio=0.1)
     encoder.save(tmp_path / "model")
     for name in ("tokenizer.json", "idf.json", "nsparse.json", "config.json"):
         assert (tmp_path / "model" / name).exists()

@@ -11,12 +11,12 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from helpers import PARAMS, TINY, encoder_settings
 from nsparse.data import Benchmark
 from nsparse.export.onnx import check_parity, export_onnx
-from nsparse.model.base import BaseModelSettings, new_masked_lm
-from nsparse.model.encoder import EncoderSettings, SparseEncoder
+from nsparse.model.base import new_masked_lm
+from nsparse.model.encoder import SparseEncoder
 from nsparse.model.translation import (
-    TranslationSettings,
     ibm_model1,
     learn_expansion_table,
     learn_translation_table,
@@ -55,7 +55,13 @@ QUERY_DOCUMENT_PAIRS = [
     ("학교 공부", "학생들은 수학과 과학을 공부한다."),
     ("학교 수학", "학생들은 수학을 공부한다."),
 ] * 3
-TINY = BaseModelSettings(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64, max_length=64)
+# IBM Model 1 as params.yaml sets it, loosened for a corpus of a few sentences.
+TRANSLATION = PARAMS.train.lexical.translation.merged(
+    {"min_count": 1, "min_probability": 0.2, "max_document_ratio": 1.0}
+)
+EXPANSION = PARAMS.train.lexical.expansion.merged(
+    {"iterations": 10, "min_count": 1, "min_probability": 0.2, "max_targets": 4, "max_document_ratio": 1.0}
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +75,14 @@ def floor_encoder(vocabulary, translations: bool = False, expansions: bool = Fal
     encoder = SparseEncoder(
         new_masked_lm(tokenizer, TINY),
         tokenizer,
-        EncoderSettings(lexical_floor=True, max_length=64, window=16),
+        encoder_settings(prune_ratio=0.0, max_length=64, passage_overlap=None, query_max_length=64, window=16),
         stop_pieces=stops,
     )
     if translations:
         silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
-        settings = TranslationSettings(min_count=1, min_probability=0.2, max_document_ratio=1.0)
-        table = learn_translation_table(tokenizer, PARALLEL, silent, settings)
+        table = learn_translation_table(tokenizer, PARALLEL, silent, TRANSLATION)
         if expansions:
-            table = merged_table(table, learn_expansion_table(tokenizer, QUERY_DOCUMENT_PAIRS, silent, settings), 0.5)
+            table = merged_table(table, learn_expansion_table(tokenizer, QUERY_DOCUMENT_PAIRS, silent, EXPANSION), 0.5)
         encoder.set_translations(table)
     encoder.fit_lexical_statistics(DOCUMENTS)
     return encoder.eval()
@@ -204,10 +209,10 @@ def test_translation_table_expands_korean_documents_with_english_terms(vocabular
 def test_reverse_agreement_keeps_a_subset_of_the_translations(vocabulary) -> None:
     encoder = floor_encoder(vocabulary)
     silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
-    settings = TranslationSettings(min_count=1, min_probability=0.1, max_document_ratio=1.0)
+    settings = TRANSLATION.merged({"min_probability": 0.1})
     table = learn_translation_table(encoder.tokenizer, PARALLEL, silent, settings)
     agreed = learn_translation_table(
-        encoder.tokenizer, PARALLEL, silent, replace(settings, min_reverse_probability=0.6)
+        encoder.tokenizer, PARALLEL, silent, settings.merged({"min_reverse_probability": 0.6})
     )
     entries = {(source, target) for source, targets in table.items() for target, _ in targets}
     kept = {(source, target) for source, targets in agreed.items() for target, _ in targets}
@@ -217,7 +222,7 @@ def test_reverse_agreement_keeps_a_subset_of_the_translations(vocabulary) -> Non
 def test_expansion_table_adds_the_query_words_a_document_lacks(vocabulary) -> None:
     encoder = floor_encoder(vocabulary)
     silent = set(torch.nonzero(encoder.silent_tokens).flatten().tolist())
-    settings = TranslationSettings(min_count=1, min_probability=0.05, max_targets=2, max_document_ratio=1.0)
+    settings = EXPANSION.merged({"min_probability": 0.05, "max_targets": 2})
     expansions = learn_expansion_table(encoder.tokenizer, QUERY_DOCUMENT_PAIRS, silent, settings)
     assert any(target == "학교" for targets in expansions.values() for target, _ in targets)
     assert all(source != target for source, targets in expansions.items() for target, _ in targets)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import TINY, run_cli
+from helpers import TINY, encoder_settings, run_cli
 from nsparse.model.base import new_masked_lm
-from nsparse.model.encoder import EncoderSettings, SparseEncoder
+from nsparse.model.encoder import SparseEncoder
 from nsparse.model.vocabulary import PieceCounter, tokenizer_from_counts
 from nsparse.model.words import Word, match_words, text_words, word_pieces
 
@@ -37,7 +37,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The lexical floor over that vocabulary (gate 0: no transformer), translating 서울 -> seoul, 수도 -> capital."""
     tokenizer, stops = tokenizer_and_stops()
     torch.manual_seed(0)
-    settings = EncoderSettings(lexical_floor=True, max_length=64)
+    settings = encoder_settings(prune_ratio=0.0, max_length=64, passage_overlap=None, query_max_length=64, window=None)
     encoder = SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, stop_pieces=stops)
     encoder.set_translations({"서울": [("seoul", 0.8)], "수도": [("capital", 0.7)]})
     encoder.fit_lexical_statistics(DOCUMENTS)

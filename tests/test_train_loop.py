@@ -8,13 +8,14 @@ import json
 import pytest
 import torch
 
+from helpers import PARAMS, encoder_settings
 from nsparse.data import Benchmark
-from nsparse.model.base import BaseModelSettings, new_masked_lm
-from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
+from nsparse.model.base import new_masked_lm
+from nsparse.model.encoder import SparseEncoder, compute_idf
 from nsparse.model.vocabulary import train_tokenizer
 from nsparse.train.losses import distillation, flops, info_nce, quadratic_warmup
 from nsparse.train.setup import truncate_live_history
-from nsparse.train.trainer import CHECKPOINT_FILE, COMPLETED_FILE, RunPaths, Trainer, TrainSettings
+from nsparse.train.trainer import CHECKPOINT_FILE, COMPLETED_FILE, RunPaths, Trainer
 from nsparse.train.validation import capped_validation_set, validate
 
 DOCS = [
@@ -37,17 +38,25 @@ PAIRS = [
     }
     for i, (query, doc) in enumerate(zip(QUERIES, DOCS))
 ]
-SETTINGS = TrainSettings(
-    steps=4,
-    batch_size=4,
-    negatives_per_query=1,
-    accumulation_steps=2,
-    learning_rate=1e-3,
-    warmup_ratio=0.25,
-    flops_warmup_steps=2,
-    checkpoint_every=2,
-    validate_every=2,
-    log_every=1,
+# params.yaml's `train:` cut to a few steps of a few pairs, the transformer learning too.
+TRAIN = PARAMS.train.merged(
+    {
+        "objective": {"learned_part": True, "flops_weight": 1e-3, "query_flops_weight": 1e-3, "flops_warmup_steps": 2},
+        "optimizer": {
+            "steps": 4,
+            "batch_size": 4,
+            "negatives_per_query": 1,
+            "accumulation_steps": 2,
+            "learning_rate": 1e-3,
+            "idf_learning_rate": 1e-3,
+            "warmup_ratio": 0.25,
+        },
+        "schedule": {"checkpoint_every": 2, "validate_every": 2, "log_every": 1},
+    }
+)
+SEED = PARAMS.seed
+TINY = PARAMS.base.merged(
+    {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32, "max_length": 32, "block_length": 32}
 )
 
 
@@ -59,16 +68,16 @@ TOKENIZER, _ = train_tokenizer(DOCS * 3 + QUERIES, vocab_size=1000, min_frequenc
 def tiny_encoder(mode: str = "inference-free") -> SparseEncoder:
     torch.manual_seed(0)
     tokenizer = TOKENIZER
-    mlm = new_masked_lm(
-        tokenizer, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, max_length=32)
+    settings = encoder_settings(
+        mode=mode,
+        lexical_floor=False,
+        prune_ratio=0.0,
+        max_length=32,
+        query_max_length=16,
+        passage_overlap=None,
+        window=None,
     )
-    return SparseEncoder(
-        mlm,
-        tokenizer,
-        EncoderSettings(mode=mode, max_length=32, query_max_length=16),
-        compute_idf(tokenizer, DOCS),
-        train_idf=mode == "inference-free",
-    )
+    return SparseEncoder(new_masked_lm(tokenizer, TINY), tokenizer, settings, compute_idf(tokenizer, DOCS, 32))
 
 
 def benchmark() -> Benchmark:
@@ -83,12 +92,12 @@ def test_info_nce_prefers_the_positive() -> None:
     queries = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     right = torch.tensor([[5.0, 0.0], [0.0, 5.0], [1.0, 1.0]])
     wrong = torch.tensor([[0.0, 5.0], [5.0, 0.0], [1.0, 1.0]])
-    assert info_nce(queries, right) < 0.05 < info_nce(queries, wrong)
+    assert info_nce(queries, right, 1.0) < 0.05 < info_nce(queries, wrong, 1.0)
 
 
 def test_flops_and_l0_mask() -> None:
     vectors = torch.tensor([[1.0, 1.0, 0.0], [2.0, 0.0, 0.0]])
-    assert flops(vectors).item() == pytest.approx(1.5**2 + 0.5**2)
+    assert flops(vectors, None).item() == pytest.approx(1.5**2 + 0.5**2)
     # with an l0 threshold of 1 only the first vector (2 terms) is regularised
     assert flops(vectors, l0_threshold=1).item() == pytest.approx(0.5**2 + 0.5**2)
 
@@ -101,8 +110,8 @@ def test_distillation_losses_vanish_when_student_matches_teacher() -> None:
     teacher = torch.tensor([[3.0, 1.0, 0.0]])
     valid = torch.tensor([[True, True, False]])
     for kind in ("kl", "margin_mse"):
-        assert distillation(teacher.clone(), teacher, valid, kind).item() == pytest.approx(0.0, abs=1e-6)
-        assert distillation(torch.tensor([[0.0, 3.0, 9.0]]), teacher, valid, kind).item() > 0.1
+        assert distillation(teacher.clone(), teacher, valid, kind, 1.0).item() == pytest.approx(0.0, abs=1e-6)
+        assert distillation(torch.tensor([[0.0, 3.0, 9.0]]), teacher, valid, kind, 1.0).item() > 0.1
 
 
 def run_paths(root) -> RunPaths:
@@ -111,14 +120,14 @@ def run_paths(root) -> RunPaths:
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path) -> None:
     validation = {"toy": capped_validation_set(benchmark(), max_docs=8, max_queries=8, seed=0)}
-    straight = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path / "a"), validation)
+    straight = Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path / "a"), validation)
     straight.run()
 
-    interrupted = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path / "b"), validation)
+    interrupted = Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path / "b"), validation)
     interrupted.run(stop_after=2)
     assert (tmp_path / "b" / "checkpoints" / CHECKPOINT_FILE).exists() and not (tmp_path / "b" / "model").exists()
     torch.manual_seed(1234)  # a fresh process would have another RNG state: resume must restore it
-    resumed = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path / "b"), validation)
+    resumed = Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path / "b"), validation)
     assert resumed.resume() and resumed.step == 2
     resumed.run()
 
@@ -136,19 +145,26 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path) -> None:
 
 
 def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path) -> None:
-    Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path), fingerprint="one").run(stop_after=2)
-    assert not Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path), fingerprint="two").resume()
-    assert Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path), fingerprint="one").resume()
+    Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path), fingerprint="one").run(stop_after=2)
+    assert not Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path), fingerprint="two").resume()
+    assert Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path), fingerprint="one").resume()
 
 
 def test_bi_encoder_with_distillation_trains(tmp_path) -> None:
     pairs = [{**pair, "teacher_scores": [3.0, 1.0, 0.5]} for pair in PAIRS]
-    settings = TrainSettings(**{**SETTINGS.__dict__, "distill": "margin_mse", "l0_threshold": 5.0})
+    train = TRAIN.merged(  # a bi-encoder has no IDF to re-weight
+        {
+            "encoder": {"mode": "bi-encoder"},
+            "objective": {"train_idf": False, "l0_threshold": 5.0},
+            "distillation": {"method": "margin_mse"},
+        }
+    )
     logged: list[dict[str, float]] = []
     trainer = Trainer(
         tiny_encoder("bi-encoder"),
         pairs,
-        settings,
+        train,
+        SEED,
         run_paths(tmp_path),
         logger=lambda metrics, step: logged.append(metrics),
     )
@@ -182,20 +198,21 @@ def test_validation_subset_keeps_judged_documents() -> None:
 
 
 def test_training_learns_to_rank_the_positive(tmp_path) -> None:
-    settings = TrainSettings(
-        **{
-            **SETTINGS.__dict__,
-            "steps": 30,
-            "accumulation_steps": 1,
-            "learning_rate": 3e-3,
-            "warmup_ratio": 0.0,
-            "flops_weight": 0.0,
-            "batch_size": 8,
+    train = TRAIN.merged(
+        {
+            "objective": {"flops_weight": 0.0},
+            "optimizer": {
+                "steps": 30,
+                "accumulation_steps": 1,
+                "learning_rate": 3e-3,
+                "warmup_ratio": 0.0,
+                "batch_size": 8,
+            },
         }
     )
     logged: list[dict[str, float]] = []
     Trainer(
-        tiny_encoder(), PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)
+        tiny_encoder(), PAIRS, train, SEED, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)
     ).run()
     first, last = logged[0]["train/ranking"], logged[-1]["train/ranking"]
     assert last < 0.75 * first, (first, last)
@@ -203,12 +220,12 @@ def test_training_learns_to_rank_the_positive(tmp_path) -> None:
 
 def test_finish_after_a_crash_keeps_the_published_model(tmp_path) -> None:
     """A crash after publishing but before retiring last.pt: the rerun keeps models/<v>, never deletes it."""
-    trainer = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path))
+    trainer = Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path))
     trainer.run()
     published = sorted(path.name for path in (tmp_path / "model").iterdir())
     trainer.save_checkpoint()  # the state a crash inside finish() leaves: last.pt at the final step
-    rerun = Trainer(tiny_encoder(), PAIRS, SETTINGS, run_paths(tmp_path))
-    assert rerun.resume() and rerun.step == SETTINGS.steps
+    rerun = Trainer(tiny_encoder(), PAIRS, TRAIN, SEED, run_paths(tmp_path))
+    assert rerun.resume() and rerun.step == TRAIN.optimizer.steps
     rerun.run()
     assert sorted(path.name for path in (tmp_path / "model").iterdir()) == published
     assert not (tmp_path / "checkpoints" / CHECKPOINT_FILE).exists()
@@ -225,28 +242,25 @@ def test_resume_truncates_the_killed_runs_dvclive_rows(tmp_path) -> None:
 def test_floor_model_learns_only_its_query_weights(tmp_path) -> None:
     """learned_part off: the transformer and the gate stay as they were, the IDF re-weighting learns to rank."""
     torch.manual_seed(0)
-    mlm = new_masked_lm(
-        TOKENIZER, BaseModelSettings(hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32, max_length=32)
-    )
-    encoder = SparseEncoder(
-        mlm, TOKENIZER, EncoderSettings(lexical_floor=True, max_length=32, query_max_length=16), train_idf=True
-    )
+    settings = encoder_settings(prune_ratio=0.0, max_length=32, query_max_length=16, passage_overlap=None, window=None)
+    encoder = SparseEncoder(new_masked_lm(TOKENIZER, TINY), TOKENIZER, settings)
     encoder.fit_lexical_statistics(DOCS)
     before = {name: value.clone() for name, value in encoder.mlm.state_dict().items()}
     start = encoder.query_weights().clone()
-    settings = TrainSettings(
-        **{
-            **SETTINGS.__dict__,
-            "steps": 30,
-            "accumulation_steps": 1,
-            "idf_learning_rate": 5e-2,
-            "warmup_ratio": 0.0,
-            "batch_size": 8,
-            "learned_part": False,
+    train = TRAIN.merged(
+        {
+            "objective": {"learned_part": False},
+            "optimizer": {
+                "steps": 30,
+                "accumulation_steps": 1,
+                "idf_learning_rate": 5e-2,
+                "warmup_ratio": 0.0,
+                "batch_size": 8,
+            },
         }
     )
     logged: list[dict[str, float]] = []
-    Trainer(encoder, PAIRS, settings, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)).run()
+    Trainer(encoder, PAIRS, train, SEED, run_paths(tmp_path), logger=lambda metrics, step: logged.append(metrics)).run()
     assert logged[-1]["train/ranking"] < logged[0]["train/ranking"]
     assert encoder.gate.item() == 0.0 and not encoder.gate.requires_grad
     assert all(torch.equal(before[name], value) for name, value in encoder.mlm.state_dict().items())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers import TEXTS, tiny_encoder
+from helpers import PARAMS, TEXTS, tiny_encoder
 from nsparse.train.teachers import BM25Teacher, EncoderTeacher, attach_teacher_scores
 
 PAIRS = [
@@ -14,7 +14,7 @@ PAIRS = [
 
 
 def test_bm25_teacher_scores_lexical_positive_above_negatives() -> None:
-    scored = attach_teacher_scores(PAIRS, BM25Teacher())
+    scored = attach_teacher_scores(PAIRS, BM25Teacher(PARAMS.bm25))
     for pair in scored:
         scores = pair["teacher_scores"]
         assert len(scores) == 1 + len(pair["negatives"])

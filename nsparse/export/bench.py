@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import scipy.sparse as sp
@@ -20,12 +19,6 @@ from nsparse.eval import SparseRetriever, evaluate
 from nsparse.export.onnx import OnnxDocumentEncoder, compare_vectors
 from nsparse.model.encoder import SparseEncoder
 from nsparse.train.validation import ValidationSet
-
-
-@dataclass(frozen=True)
-class BenchSettings:
-    batch_size: int = 16
-    top_k: int = 20  # terms compared between back ends
 
 
 def timed(
@@ -42,9 +35,13 @@ def encoding_benchmark(
     encoder: SparseEncoder,
     onnx_models: dict[str, str | os.PathLike[str]],
     subset: ValidationSet,
-    settings: BenchSettings,
+    batch_size: int,
+    top_k: int,
 ) -> dict[str, dict]:
-    """{backend: {docs_per_second, seconds, ndcg@10, doc_nnz, max_abs_diff_vs_torch, ...}}."""
+    """{backend: {docs_per_second, seconds, ndcg@10, doc_nnz, max_abs_diff_vs_torch, ...}}.
+
+    Every back end encodes `batch_size` documents per call; their vectors are compared on each one's `top_k` terms.
+    """
     encoder.cpu().eval()
     queries = encoder.encode_queries(subset.query_texts)
     backends: dict[str, Callable[[Sequence[str]], sp.csr_matrix]] = {"pytorch": encoder.encode_documents}
@@ -52,7 +49,7 @@ def encoding_benchmark(
     results: dict[str, dict] = {}
     reference = None
     for name, encode in backends.items():
-        matrix, seconds = timed(partial(encode, batch_size=settings.batch_size), subset.doc_texts, settings.batch_size)
+        matrix, seconds = timed(partial(encode, batch_size=batch_size), subset.doc_texts, batch_size)
         run = SparseRetriever(matrix, subset.doc_ids).search(queries, subset.query_ids, 100)
         summary = evaluate(subset.qrels, run).summary
         results[name] = {
@@ -64,7 +61,7 @@ def encoding_benchmark(
         if reference is None:
             reference = matrix.toarray()
         else:
-            results[name].update(compare_vectors(reference, matrix.toarray(), settings.top_k))
+            results[name].update(compare_vectors(reference, matrix.toarray(), top_k))
             results[name]["speedup_vs_pytorch"] = (
                 results[name]["docs_per_second"] / results["pytorch"]["docs_per_second"]
             )
@@ -75,6 +72,6 @@ def encoding_benchmark(
         "documents": len(subset.doc_texts),
         "queries": len(subset.query_texts),
         "threads": torch.get_num_threads(),
-        "batch_size": settings.batch_size,
+        "batch_size": batch_size,
         "backends": results,
     }

@@ -57,7 +57,7 @@ def example_inputs(encoder: SparseEncoder) -> tuple[torch.Tensor, torch.Tensor]:
     return batch["input_ids"], batch["attention_mask"]
 
 
-def export_onnx(encoder: SparseEncoder, path: str | os.PathLike[str], opset: int = 17) -> None:
+def export_onnx(encoder: SparseEncoder, path: str | os.PathLike[str], opset: int) -> None:
     """Write the document graph to `path` (TorchScript-based exporter: robust on torch 2.8)."""
     if opset > MAX_OPSET:
         raise ValueError(f"opset {opset}: ML Commons' ONNX Runtime 1.16.3 accepts at most {MAX_OPSET}")
@@ -130,8 +130,8 @@ def check_parity(
     encoder: SparseEncoder,
     onnx_path: str | os.PathLike[str],
     texts: Sequence[str],
-    atol: float = 1e-4,
-    top_k: int = 20,
+    atol: float,
+    top_k: int,
     batch_size: int = 8,
 ) -> dict[str, float]:
     """Compare ONNX Runtime with PyTorch on `texts`; raise ParityError unless within `atol` and same top-k terms."""

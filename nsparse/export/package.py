@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nsparse.export.bench import BenchSettings, encoding_benchmark
+from nsparse.export.bench import encoding_benchmark
 from nsparse.export.mlcommons import export_torchscript, write_packages
 from nsparse.export.onnx import (
     MAX_IR_VERSION,
@@ -26,16 +25,8 @@ from nsparse.export.onnx import (
 )
 from nsparse.io import sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
+from nsparse.params import Export
 from nsparse.train.validation import ValidationSet
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    opset: int = 17
-    parity_atol: float = 1e-4
-    parity_top_k: int = 20
-    quantize: bool = True
-    bench: BenchSettings = BenchSettings()
 
 
 def export_variant(
@@ -43,9 +34,10 @@ def export_variant(
     export_dir: str | os.PathLike[str],
     parity_texts: Sequence[str],
     bench_subset: ValidationSet,
-    settings: ExportSettings,
+    export: Export,
 ) -> dict[str, Any]:
-    """Export the saved encoder in `model_dir` to `export_dir`; return the encoding benchmark figures.
+    """Export the saved encoder in `model_dir` to `export_dir` as params.yaml's `export:` says; return the encoding
+    benchmark figures.
 
     Raises `ParityError` (and leaves `export_dir` untouched) if ONNX and PyTorch disagree.
     """
@@ -55,20 +47,19 @@ def export_variant(
     staging.mkdir(parents=True)
     encoder = SparseEncoder.load(model_dir).eval()
     onnx_models = {"onnx_fp32": staging / "model.onnx"}
-    export_onnx(encoder, onnx_models["onnx_fp32"], settings.opset)
-    parity = check_parity(encoder, onnx_models["onnx_fp32"], parity_texts, settings.parity_atol, settings.parity_top_k)
+    export_onnx(encoder, onnx_models["onnx_fp32"], export.opset)
+    parity = check_parity(encoder, onnx_models["onnx_fp32"], parity_texts, export.parity.atol, export.parity.top_k)
     # Without a transformer the graph is a lookup and a scatter: int8 would quantize nothing, and ML Commons
     # runs the ONNX graph, so a TorchScript copy would only be a second file to keep in step.
     transformer = encoder.has_transformer()
-    if settings.quantize and transformer:
+    if export.quantize and transformer:
         onnx_models["onnx_int8"] = staging / "model.int8.onnx"
         quantize_int8(onnx_models["onnx_fp32"], onnx_models["onnx_int8"])
     if transformer:
         export_torchscript(encoder, staging / "model.pt")
     packages = write_packages(encoder, staging, parity_texts)
-    bench = encoding_benchmark(
-        encoder, {name: str(path) for name, path in onnx_models.items()}, bench_subset, settings.bench
-    )
+    onnx_paths = {name: str(path) for name, path in onnx_models.items()}
+    bench = encoding_benchmark(encoder, onnx_paths, bench_subset, export.bench.batch_size, export.parity.top_k)
     bench["parity"] = parity
     files = {
         path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size, **check_loadable_by_ml_commons(path)}
@@ -98,19 +89,20 @@ def export_variant(
 
 
 def package_fitted(
-    encoder: SparseEncoder, target_dir: str | os.PathLike[str], parity_texts: Sequence[str], settings: ExportSettings
+    encoder: SparseEncoder, target_dir: str | os.PathLike[str], parity_texts: Sequence[str], export: Export
 ) -> dict[str, Any]:
     """ONNX (parity-gated) and the two ML Commons zips of an encoder whose statistics were fitted to one corpus.
 
     The graph bakes in the corpus's mean document length and the query model carries its IDF,
-    so each corpus deploys its own pair. Returns the manifest (also written as manifest.json).
+    so each corpus deploys its own pair. `export` (params.yaml's) gives the opset and the parity gate.
+    Returns the manifest (also written as manifest.json).
     """
     target = Path(target_dir)
     staging = target.with_name(f".{target.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    export_onnx(encoder, staging / "model.onnx", settings.opset)
-    parity = check_parity(encoder, staging / "model.onnx", parity_texts, settings.parity_atol, settings.parity_top_k)
+    export_onnx(encoder, staging / "model.onnx", export.opset)
+    parity = check_parity(encoder, staging / "model.onnx", parity_texts, export.parity.atol, export.parity.top_k)
     manifest = {
         "fitted_to": encoder.fitted_corpus,
         "encoder": encoder.settings.__dict__,

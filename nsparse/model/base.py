@@ -13,7 +13,6 @@ import os
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,26 +27,7 @@ from transformers import (
 )
 
 from nsparse.model.vocabulary import save_stop_pieces, train_tokenizer
-
-
-@dataclass(frozen=True)
-class BaseModelSettings:
-    """Size of the base model and how long it pre-trains (params.yaml `base:`)."""
-
-    vocab_size: int = 48000
-    min_frequency: int = 2
-    hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 1024
-    max_length: int = 256  # position embeddings: the longest document the encoder can read
-    block_length: int = 128  # pre-training sequence length (short blocks train faster on CPU)
-    batch_size: int = 32
-    steps: int = 600
-    learning_rate: float = 5e-4
-    warmup_ratio: float = 0.06
-    mask_probability: float = 0.15
-    seed: int = 13
+from nsparse.params import Base
 
 
 def read_lines(path: str | os.PathLike[str]) -> list[str]:
@@ -69,8 +49,8 @@ def vocabulary_lines(lines: Sequence[str], texts: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*lines, *(" ".join(text.split()) for text in texts)]))
 
 
-def new_masked_lm(tokenizer: PreTrainedTokenizerFast, settings: BaseModelSettings) -> BertForMaskedLM:
-    """A randomly initialised BERT masked LM sized by `settings`, its vocabulary the tokenizer's."""
+def new_masked_lm(tokenizer: PreTrainedTokenizerFast, settings: Base) -> BertForMaskedLM:
+    """A randomly initialised BERT masked LM sized by params.yaml's `base:`, its vocabulary the tokenizer's."""
     config = BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=settings.hidden_size,
@@ -124,8 +104,9 @@ def masked_lm_loss(model: BertForMaskedLM, input_ids: torch.Tensor, labels: torc
 def build_base_model(
     text_path: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
-    settings: BaseModelSettings,
-    pretrain: bool = True,
+    settings: Base,
+    seed: int,
+    pretrain: bool,
     vocabulary_texts: Sequence[str] = (),
 ) -> dict[str, float]:
     """Train the tokenizer and (`pretrain`) pre-train the masked LM; save both to `output_dir`; return figures.
@@ -136,7 +117,7 @@ def build_base_model(
     Without `pretrain` the masked LM is saved as seeded initial weights: an encoder whose learned part is off
     never runs it (its vectors are the lexical floor), so the 12 CPU-minutes of pre-training would buy nothing.
     """
-    seed_everything(settings.seed)
+    seed_everything(seed)
     started = time.perf_counter()
     lines = read_lines(text_path)
     vocabulary = vocabulary_lines(lines, vocabulary_texts)

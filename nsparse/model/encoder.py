@@ -47,24 +47,38 @@ LEXICAL_FILE = "lexical.json"
 SILENT_QUERY_WEIGHT = 1e-6
 # What a tokenizer of whole documents declares as its longest input (its `model_max_length`).
 WHOLE_DOCUMENT_TOKENS = 1_000_000_000
+# What an nsparse.json written before a setting existed meant (every file holds mode, prune_ratio, max_length
+# and query_max_length): no transformer window of its own, no passages, no floor (its k1, b and length unused).
+UNSAVED_SETTINGS = {
+    "window": None,
+    "passage_overlap": None,
+    "lexical_floor": False,
+    "k1": 0.9,
+    "b": 0.4,
+    "avg_doc_length": 1.0,  # also a new model's, until `fit_lexical_statistics`
+}
 
 
 @dataclass(frozen=True)
 class EncoderSettings:
-    """What, besides the weights, decides the vectors a saved encoder produces (`nsparse.json`)."""
+    """What, besides the weights, decides the vectors a saved encoder produces (`nsparse.json`).
 
-    mode: Mode = "inference-free"
-    prune_ratio: float = 0.0  # drop document weights below prune_ratio x the document's largest weight
-    max_length: int | None = 512  # document tokens read at once (a passage); None: the whole document
-    query_max_length: int = 64
-    window: int | None = None  # document tokens the transformer reads (None: max_length)
+    A model trained here takes them from params.yaml's `train.encoder` and `bm25` (`nsparse.train.setup`),
+    its mean document length from fitting; a saved one from its `nsparse.json` (`SparseEncoder.load`).
+    """
+
+    mode: Mode
+    prune_ratio: float  # drop document weights below prune_ratio x the document's largest weight
+    max_length: int | None  # document tokens read at once (a passage); None: the whole document
+    query_max_length: int
+    window: int | None  # document tokens the transformer reads (None: max_length)
     # Documents longer than max_length: None cuts them there; a number splits them into passages of max_length
     # tokens overlapping by this many, each encoded as a document, the vector their element-wise max.
-    passage_overlap: int | None = None
-    lexical_floor: bool = False  # add BM25's term-frequency weight of every present token
-    k1: float = 0.9  # lexical floor: BM25 term-frequency saturation ...
-    b: float = 0.4  # ... and document-length normalisation
-    avg_doc_length: float = 1.0  # lexical floor: mean content tokens per document (set with the IDF)
+    passage_overlap: int | None
+    lexical_floor: bool  # add BM25's term-frequency weight of every present token
+    k1: float  # lexical floor: BM25 term-frequency saturation ...
+    b: float  # ... and document-length normalisation
+    avg_doc_length: float  # lexical floor: mean content tokens per document (set with the IDF)
 
     def __post_init__(self) -> None:
         if self.mode not in ("inference-free", "bi-encoder"):
@@ -161,7 +175,7 @@ def idf_from_document_frequency(document_frequency: np.ndarray, count: int) -> n
 
 
 def compute_idf(
-    tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], max_length: int = 512
+    tokenizer: PreTrainedTokenizerBase, documents: Iterable[str], max_length: int | None
 ) -> dict[str, float]:
     """BM25-style IDF of every vocabulary token over `documents`; special tokens weigh 0."""
     vocab_size = len(tokenizer)
@@ -184,9 +198,8 @@ class SparseEncoder(nn.Module):
         self,
         mlm: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
-        settings: EncoderSettings = EncoderSettings(),
+        settings: EncoderSettings,
         idf: dict[str, float] | None = None,
-        train_idf: bool = False,
         stop_pieces: Sequence[str] = (),
         lexical: dict | None = None,
     ) -> None:
@@ -209,10 +222,10 @@ class SparseEncoder(nn.Module):
         silent[tokenizer.all_special_ids] = True
         silent[[token_to_id[piece] for piece in self.stop_pieces]] = True
         self.register_buffer("silent_tokens", silent, persistent=False)
-        # Query weights = idf x exp(idf_log_scale): the corpus IDF, and (train_idf) a learned
-        # re-weighting of it that starts at 1, so that training starts from BM25's weights.
+        # Query weights = idf x exp(idf_log_scale): the corpus IDF, and a learned re-weighting of it that starts
+        # at 1, so that training starts from BM25's weights (the trainer lets it learn: train.objective.train_idf).
         self.idf = nn.Parameter(torch.ones(vocab_size), requires_grad=False)
-        self.idf_log_scale = nn.Parameter(torch.zeros(vocab_size), requires_grad=train_idf)
+        self.idf_log_scale = nn.Parameter(torch.zeros(vocab_size), requires_grad=False)
         # What earlier training learned on top of the corpus IDF (exp of its log re-weighting), already inside
         # `idf` once loaded: kept apart so that refitting to another corpus keeps it (`fit_lexical_statistics`).
         self.register_buffer("query_scale", torch.ones(vocab_size), persistent=False)
@@ -514,14 +527,12 @@ class SparseEncoder(nn.Module):
             )
 
     @classmethod
-    def load(
-        cls, path_or_hub_id: str | os.PathLike[str], train_idf: bool = False, **overrides: object
-    ) -> SparseEncoder:
+    def load(cls, path_or_hub_id: str | os.PathLike[str], **overrides: object) -> SparseEncoder:
         """Load a saved encoder (or a base masked LM) from a folder or a Hugging Face hub id.
 
         A hub model without `nsparse.json` (e.g. opensearch-project's doc-only models) is
-        inference-free when it ships an `idf.json`, a bi-encoder otherwise. `overrides`
-        replace saved settings (e.g. `prune_ratio=0.1`).
+        inference-free when it ships an `idf.json`, a bi-encoder otherwise, unpruned, its queries read
+        up to 64 tokens. `overrides` replace saved settings (e.g. `prune_ratio=0.1`).
         """
         source = str(path_or_hub_id)
         mlm = AutoModelForMaskedLM.from_pretrained(source)
@@ -531,16 +542,17 @@ class SparseEncoder(nn.Module):
         if saved is None:
             saved = {
                 "mode": "inference-free" if idf is not None else "bi-encoder",
+                "prune_ratio": 0.0,
                 "max_length": min(512, getattr(tokenizer, "model_max_length", 512)),
+                "query_max_length": 64,
             }
-        settings = EncoderSettings(**{**saved, **overrides})
+        settings = EncoderSettings(**{**UNSAVED_SETTINGS, **saved, **overrides})
         stops = _read_optional_json(source, STOP_PIECES_FILE) or []
         return cls(
             mlm,
             tokenizer,
             settings,
             idf,
-            train_idf=train_idf,
             stop_pieces=stops,
             lexical=_read_optional_json(source, LEXICAL_FILE),
         )

@@ -6,31 +6,19 @@ over those pairs, in the model's own vocabulary, estimates t(e | k): the probabi
 Korean token k is rendered as English token e (a NULL source absorbs English function
 words). The encoder adds t(e | k) to e's term frequency for each occurrence of k, so a
 Korean document carries the English terms a user would type (nsparse.model.encoder).
+The settings are params.yaml's `train.lexical.translation` and `train.lexical.expansion`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from nsparse.korean import has_hangul
-
-
-@dataclass(frozen=True)
-class TranslationSettings:
-    """IBM Model 1 and which of its entries the encoder keeps (params.yaml `train.translation`)."""
-
-    iterations: int = 10  # EM iterations
-    max_tokens: int = 128  # distinct tokens kept per side of a pair (bounds the work on long passages)
-    min_count: int = 2  # a Korean token must occur in this many pairs to get translations
-    min_probability: float = 0.1  # t(e | k) below this is noise
-    max_targets: int = 4  # English tokens kept per Korean token
-    max_document_ratio: float = 0.05  # tokens in a larger share of a side's texts are function words
-    min_reverse_probability: float = 0.0  # translations only: t(k | e) of the other direction must reach this
+from nsparse.params import Expansion, IbmModel1, Translation
 
 
 def _distinct_ids(
@@ -87,7 +75,7 @@ def _learned_table(
     target_texts: Sequence[str],
     source_vocabulary: set[int],
     target_vocabulary: set[int],
-    settings: TranslationSettings,
+    settings: IbmModel1,
     with_self: bool = True,
 ) -> dict[str, list[tuple[str, float]]]:
     """{source token: [(target token, t(target | source)), ...]} by IBM Model 1 over aligned texts.
@@ -130,7 +118,7 @@ def learn_translation_table(
     tokenizer: PreTrainedTokenizerBase,
     pairs: Iterable[tuple[str, str]],
     silent_ids: set[int],
-    settings: TranslationSettings,
+    settings: Translation,
 ) -> dict[str, list[tuple[str, float]]]:
     """{Korean token: [(English token, t(e | k)), ...]} from (Korean text, English text) pairs."""
     pairs = list(pairs)
@@ -144,7 +132,9 @@ def learn_translation_table(
     }
     table = _learned_table(tokenizer, korean_texts, english_texts, korean_ids, english_ids, settings)
     if settings.min_reverse_probability > 0:  # both directions agree: IBM Model 1's usual symmetrisation
-        unbounded = replace(settings, min_probability=settings.min_reverse_probability, max_targets=len(korean_ids))
+        unbounded = settings.model_copy(
+            update={"min_probability": settings.min_reverse_probability, "max_targets": len(korean_ids)}
+        )
         reverse = _learned_table(tokenizer, english_texts, korean_texts, english_ids, korean_ids, unbounded)
         agreed = {(korean, english) for english, targets in reverse.items() for korean, _ in targets}
         table = {
@@ -159,7 +149,7 @@ def learn_expansion_table(
     tokenizer: PreTrainedTokenizerBase,
     pairs: Iterable[tuple[str, str]],
     silent_ids: set[int],
-    settings: TranslationSettings,
+    settings: Expansion,
 ) -> dict[str, list[tuple[str, float]]]:
     """{document token: [(query token, t(q | d)), ...]} from (query, relevant document) pairs.
 

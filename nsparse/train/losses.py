@@ -10,7 +10,7 @@ import torch.nn.functional as F
 DistillKind = Literal["kl", "margin_mse"]
 
 
-def info_nce(query_vectors: torch.Tensor, doc_vectors: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def info_nce(query_vectors: torch.Tensor, doc_vectors: torch.Tensor, temperature: float) -> torch.Tensor:
     """Cross-entropy of each query against every document in the batch.
 
     `doc_vectors` holds the positives first (row i is query i's positive), then every hard
@@ -22,7 +22,7 @@ def info_nce(query_vectors: torch.Tensor, doc_vectors: torch.Tensor, temperature
     return F.cross_entropy(scores, labels)
 
 
-def flops(vectors: torch.Tensor, l0_threshold: float | None = None) -> torch.Tensor:
+def flops(vectors: torch.Tensor, l0_threshold: float | None) -> torch.Tensor:
     """FLOPS regulariser: sum over the vocabulary of the squared mean weight (Paria et al., 2020).
 
     With `l0_threshold`, only vectors with more than that many non-zero terms are
@@ -47,7 +47,7 @@ def distillation(
     teacher_scores: torch.Tensor,
     valid: torch.Tensor,
     kind: DistillKind,
-    temperature: float = 1.0,
+    temperature: float,
 ) -> torch.Tensor:
     """Match a teacher's scores over each query's own candidates [batch, 1 + negatives], positive first.
 

@@ -1,51 +1,81 @@
-"""From params.yaml's `train:` section to the objects a run needs (used by the `train` stage)."""
+"""From params.yaml's typed sections to the objects a run needs (the `train` stage and scripts/ablation.py)."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from dvclive import Live
 
+from nsparse.data import load_benchmark
 from nsparse.data.format import read_corpus, read_parallel, read_verified_dictionary
 from nsparse.dictionary import read_dictionary
 from nsparse.eval.bm25 import document_text
-from nsparse.io import atomic_open
-from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
+from nsparse.io import atomic_open, read_json
+from nsparse.model.base import seed_everything
+from nsparse.model.encoder import SparseEncoder, compute_idf
 from nsparse.model.translation import (
-    TranslationSettings,
     learn_expansion_table,
     learn_translation_table,
     merged_table,
     table_quality,
 )
-from nsparse.train.teachers import BM25Teacher, EncoderTeacher, Teacher
-from nsparse.train.trainer import TrainSettings
-from nsparse.train.validation import ValidationSet, validate
-
-TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainSettings)}
-ENCODER_FIELDS = {field.name for field in dataclasses.fields(EncoderSettings)}
+from nsparse.params import Bm25Params, Params, Train
+from nsparse.train.teachers import BM25Teacher, EncoderTeacher, Teacher, attach_teacher_scores
+from nsparse.train.validation import ValidationSet, capped_validation_set, validate
 
 
-def train_settings(train: dict[str, Any], seed: int) -> TrainSettings:
-    """The optimisation knobs of `train:` (its objective, optimizer, distillation and schedule sections)."""
-    distillation = train["distillation"]
-    flat = {
-        **train["objective"],
-        **train["optimizer"],
-        **train["schedule"],
-        "distill": distillation["method"],
-        "distill_weight": distillation["weight"],
-        "distill_temperature": distillation["temperature"],
-        "seed": seed,
+class PreparedRun(NamedTuple):
+    """What a `Trainer` of one variant needs besides its settings."""
+
+    encoder: SparseEncoder  # the base model with its lexical layer fitted
+    fitted: dict[str, Any]  # figures about that layer (table sizes, held-out quality, the expansion's dev scores)
+    validation: dict[str, ValidationSet]  # the dev sets the best checkpoint is chosen on
+    pairs: list[dict]  # the training pairs, with the teacher's scores when distilling
+    fingerprint: str  # everything that decides the run (`fingerprint`)
+
+
+def prepare_run(params: Params, variant: str, train: Train, pairs: list[dict]) -> PreparedRun:
+    """Seed, cap the validation sets, build the encoder and (distilling) score the pairs: `train <variant>`'s set-up.
+
+    `train` is the variant's `train:` section (`params.variant_train(variant)`), or a variation of it.
+    """
+    seed_everything(params.seed)
+    paths, checks = params.paths, train.validation
+    base = read_json(Path(paths.base) / "source.json")["model"]
+    benchmarks = Path(paths.benchmarks)
+    validation = {
+        name: capped_validation_set(
+            load_benchmark(benchmarks / name, checks.split), checks.max_docs, checks.max_queries, params.seed
+        )
+        for name in checks.benchmarks
     }
-    return TrainSettings(**{name: flat[name] for name in TRAIN_FIELDS if name in flat})
+    encoder, fitted = build_encoder(
+        base,
+        train,
+        params.bm25,
+        pairs,
+        params.variants[variant].parallel,
+        [benchmarks / name for name in train.lexical.idf_corpora],
+        Path(paths.dictionaries) / "heldout.tsv",  # the MUSE test split: the table's held-out quality
+        validation,  # the expansion's weight is chosen on it
+    )
+    digest = fingerprint(
+        base,
+        train.model_dump(),
+        params.bm25.model_dump(),
+        params.variants[variant].model_dump(exclude_unset=True),  # as params.yaml states it
+        params.seed,
+        len(pairs),
+    )
+    if train.distillation.method:
+        pairs = attach_teacher_scores(pairs, build_teacher(train.distillation.teacher, params.bm25))
+    return PreparedRun(encoder, fitted, validation, pairs, digest)
 
 
 def read_parallel_texts(paths: list[str]) -> list[tuple[str, str]]:
@@ -73,8 +103,8 @@ def corpus_documents(folders: list[Path]) -> list[str]:
 
 def build_encoder(
     base: str,
-    train: dict[str, Any],
-    bm25: dict[str, float],
+    train: Train,
+    bm25: Bm25Params,
     pairs: list[dict],
     parallel: list[str],
     corpora: list[Path],
@@ -88,12 +118,7 @@ def build_encoder(
     Returns the encoder and figures about what was fitted (table sizes, held-out quality, the expansion's
     dev scores).
     """
-    overrides = {**train["encoder"], **bm25}
-    encoder = SparseEncoder.load(
-        base,
-        train_idf=train["objective"]["train_idf"],
-        **{name: overrides[name] for name in ENCODER_FIELDS if name in overrides},
-    )
+    encoder = SparseEncoder.load(base, **train.encoder.model_dump(), **bm25.model_dump())  # its nsparse.json
     if not encoder.settings.lexical_floor:
         documents = {text for pair in pairs for text in (pair["positive"], *pair["negatives"])}
         encoder.set_idf(compute_idf(encoder.tokenizer, sorted(documents), encoder.settings.max_length))
@@ -106,7 +131,7 @@ def build_encoder(
             encoder.tokenizer,
             read_parallel_texts(parallel),
             silent,
-            TranslationSettings(**train["lexical"]["translation"]),
+            train.lexical.translation,
         )
         figures["translation"] = {"sources": len(translations), "entries": sum(map(len, translations.values()))}
         if heldout_dictionary:
@@ -117,8 +142,8 @@ def build_encoder(
                 encoder.tokenizer,
             )
     documents = corpus_documents(corpora)
-    expansion = dict(train["lexical"]["expansion"])
-    scales = sorted(set(expansion.pop("scales")))
+    expansion = train.lexical.expansion
+    scales = sorted(set(expansion.scales))
     if len(scales) > 1 and validation is None:
         raise ValueError("train.lexical.expansion.scales: several weights need validation sets to choose among them")
     expansions = {}
@@ -127,7 +152,7 @@ def build_encoder(
             encoder.tokenizer,
             [(pair["query"], pair["positive"]) for pair in pairs],
             silent,
-            TranslationSettings(**expansion),
+            expansion,
         )
     figures["expansion"] = {"sources": len(expansions), "entries": sum(map(len, expansions.values())), "dev": {}}
     choosing = len(scales) > 1 and bool(expansions)
@@ -146,10 +171,10 @@ def build_encoder(
     return encoder, figures
 
 
-def build_teacher(teacher: str, bm25: dict[str, float]) -> Teacher:
+def build_teacher(teacher: str, bm25: Bm25Params) -> Teacher:
     """`bm25` (kiwi BM25 with the pipeline's parameters), or a previous nsparse model (its path or hub id)."""
     if teacher == "bm25":
-        return BM25Teacher(**bm25)
+        return BM25Teacher(bm25)
     return EncoderTeacher(SparseEncoder.load(teacher))
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from nsparse.model.encoder import SparseEncoder
+from nsparse.params import Bm25Params
 
 
 class Teacher(Protocol):
@@ -26,10 +27,10 @@ def _unique_texts(candidates: list[list[str]]) -> tuple[list[str], list[list[int
 
 
 class BM25Teacher:
-    """BM25 over kiwi morphemes (nsparse.korean.analyze), indexed on every candidate text."""
+    """BM25 over kiwi morphemes (nsparse.korean.analyze) with the pipeline's `bm25`, indexed on every candidate."""
 
-    def __init__(self, k1: float = 0.9, b: float = 0.4) -> None:
-        self.k1, self.b = k1, b
+    def __init__(self, bm25: Bm25Params) -> None:
+        self.k1, self.b = bm25.k1, bm25.b
 
     def score(self, queries: list[str], candidates: list[list[str]]) -> list[list[float]]:
         import bm25s

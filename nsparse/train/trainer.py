@@ -23,41 +23,13 @@ from transformers import get_linear_schedule_with_warmup
 
 from nsparse.io import atomic_open, write_json
 from nsparse.model.encoder import SparseEncoder
-from nsparse.train.losses import DistillKind, distillation, flops, info_nce, quadratic_warmup
+from nsparse.params import Train
+from nsparse.train.losses import distillation, flops, info_nce, quadratic_warmup
 from nsparse.train.validation import ValidationSet, validate
 
 CHECKPOINT_FILE = "last.pt"
 BEST_DIR = "best"
 COMPLETED_FILE = "completed.json"
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimisation knobs (params.yaml `train:`)."""
-
-    steps: int = 300
-    batch_size: int = 16  # queries per micro-batch (each brings a positive and its negatives)
-    negatives_per_query: int = 1
-    accumulation_steps: int = 1
-    learning_rate: float = 5e-5
-    idf_learning_rate: float = 1e-3  # only used when the IDF query weights are trainable
-    idf_prior_weight: float = 1e-3  # L2 pull of the learned log re-weighting of the IDF back towards 0 (BM25's IDF)
-    learned_part: bool = True  # train the transformer (and the floor's gate); False: only the query weights learn
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    temperature: float = 1.0
-    flops_weight: float = 1e-3  # documents
-    query_flops_weight: float = 1e-3  # bi-encoder only
-    flops_warmup_steps: int = 100
-    l0_threshold: float | None = None
-    distill: DistillKind | None = None
-    distill_weight: float = 1.0
-    distill_temperature: float = 1.0
-    checkpoint_every: int = 50
-    validate_every: int = 100
-    log_every: int = 10
-    seed: int = 13
 
 
 @dataclass
@@ -69,25 +41,24 @@ class Batch:
     teacher_scores: torch.Tensor | None  # [queries, 1 + negatives] aligned with `candidates`
 
 
-def micro_batch(pairs: list[dict], settings: TrainSettings, index: int) -> Batch:
+def micro_batch(pairs: list[dict], train: Train, seed: int, index: int) -> Batch:
     """Micro-batch number `index` of the run: a pure function of the seed, so resume replays it exactly."""
-    per_epoch = len(pairs) // settings.batch_size
+    batch_size, negatives_per_query = train.optimizer.batch_size, train.optimizer.negatives_per_query
+    per_epoch = len(pairs) // batch_size
     if per_epoch == 0:
-        raise ValueError(f"{len(pairs)} training pairs: fewer than one batch of {settings.batch_size}")
+        raise ValueError(f"{len(pairs)} training pairs: fewer than one batch of {batch_size}")
     epoch, position = divmod(index, per_epoch)
-    order = np.random.default_rng([settings.seed, epoch]).permutation(len(pairs))
-    chosen = [pairs[i] for i in order[position * settings.batch_size : (position + 1) * settings.batch_size]]
-    picker = random.Random(f"{settings.seed}:{index}")
-    width = 1 + settings.negatives_per_query
+    order = np.random.default_rng([seed, epoch]).permutation(len(pairs))
+    chosen = [pairs[i] for i in order[position * batch_size : (position + 1) * batch_size]]
+    picker = random.Random(f"{seed}:{index}")
+    width = 1 + negatives_per_query
     candidates = torch.zeros(len(chosen), width, dtype=torch.long)
     valid = torch.zeros(len(chosen), width, dtype=torch.bool)
-    teacher = torch.zeros(len(chosen), width) if settings.distill else None
+    teacher = torch.zeros(len(chosen), width) if train.distillation.method else None
     negatives: list[str] = []
     for row, pair in enumerate(chosen):
         candidates[row, 0], valid[row, 0] = row, True
-        picked = sorted(
-            picker.sample(range(len(pair["negatives"])), min(settings.negatives_per_query, len(pair["negatives"])))
-        )
+        picked = sorted(picker.sample(range(len(pair["negatives"])), min(negatives_per_query, len(pair["negatives"]))))
         for column, negative in enumerate(picked, start=1):
             candidates[row, column] = len(chosen) + len(negatives)
             valid[row, column] = True
@@ -157,24 +128,30 @@ class Trainer:
         self,
         encoder: SparseEncoder,
         pairs: list[dict],
-        settings: TrainSettings,
+        train: Train,
+        seed: int,
         paths: RunPaths,
         validation: dict[str, ValidationSet] | None = None,
         logger: Callable[[dict[str, float], int], None] | None = None,
         device: str | None = None,
         fingerprint: str = "",
     ) -> None:
-        """`fingerprint` identifies the configuration: a checkpoint of another one is not resumed."""
+        """`train` is params.yaml's `train:` (a variant's); its `objective` decides what learns: the IDF
+        re-weighting (`train_idf`), the transformer and the floor's gate (`learned_part`). `fingerprint`
+        identifies the configuration: a checkpoint of another one is not resumed."""
         self.encoder = encoder
         self.fingerprint = fingerprint
         self.pairs = pairs
-        self.settings = settings
+        self.train = train
+        self.seed = seed
         self.paths = paths
         self.validation = validation
         self.logger = logger
         self.device = torch.device(device or default_device())
         self.encoder.to(self.device)
-        if not settings.learned_part:
+        objective, optimizer = train.objective, train.optimizer
+        encoder.idf_log_scale.requires_grad_(objective.train_idf)
+        if not objective.learned_part:
             encoder.mlm.requires_grad_(False)
             encoder.gate.requires_grad_(False)  # a floor model stays one: forward skips the transformer
         model_parameters = [
@@ -182,14 +159,14 @@ class Trainer:
             for name, parameter in encoder.named_parameters()
             if parameter.requires_grad and name != "idf_log_scale"
         ]
-        groups = [{"params": model_parameters, "weight_decay": settings.weight_decay}] if model_parameters else []
+        groups = [{"params": model_parameters, "weight_decay": optimizer.weight_decay}] if model_parameters else []
         if encoder.idf_log_scale.requires_grad:
-            groups.append({"params": [encoder.idf_log_scale], "lr": settings.idf_learning_rate, "weight_decay": 0.0})
+            groups.append({"params": [encoder.idf_log_scale], "lr": optimizer.idf_learning_rate, "weight_decay": 0.0})
         if not groups:
-            raise ValueError("nothing to train: train.learned_part is false and train.train_idf is off")
-        self.optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+            raise ValueError("nothing to train: train.objective.learned_part and train_idf are both off")
+        self.optimizer = torch.optim.AdamW(groups, lr=optimizer.learning_rate)
         self.scheduler = get_linear_schedule_with_warmup(
-            self.optimizer, int(settings.warmup_ratio * settings.steps), settings.steps
+            self.optimizer, int(optimizer.warmup_ratio * optimizer.steps), optimizer.steps
         )
         self.step = 0
         self.best: dict[str, float] | None = None
@@ -227,44 +204,45 @@ class Trainer:
     # --- one optimizer step --------------------------------------------------------------
     def loss_terms(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The loss terms of one micro-batch, and its documents' mean non-zero terms (a diagnostic, not a loss)."""
-        encoder, settings = self.encoder, self.settings
+        encoder, objective, distill = self.encoder, self.train.objective, self.train.distillation
         encoder_settings = encoder.settings
         queries = encoder.tokenize(batch.queries, encoder_settings.query_max_length)
         documents = encoder.tokenize(batch.documents, encoder_settings.max_length)
         query_vectors = encoder.query_vectors(**queries)
         doc_vectors = encoder(**documents)
-        flops_weight = quadratic_warmup(self.step, settings.flops_weight, settings.flops_warmup_steps)
+        flops_weight = quadratic_warmup(self.step, objective.flops_weight, objective.flops_warmup_steps)
         terms = {
-            "ranking": info_nce(query_vectors, doc_vectors, settings.temperature),
-            "flops_doc": flops_weight * flops(doc_vectors, settings.l0_threshold),
+            "ranking": info_nce(query_vectors, doc_vectors, objective.temperature),
+            "flops_doc": flops_weight * flops(doc_vectors, objective.l0_threshold),
         }
         if encoder_settings.mode == "bi-encoder":
-            query_weight = quadratic_warmup(self.step, settings.query_flops_weight, settings.flops_warmup_steps)
-            terms["flops_query"] = query_weight * flops(query_vectors)
+            query_weight = quadratic_warmup(self.step, objective.query_flops_weight, objective.flops_warmup_steps)
+            terms["flops_query"] = query_weight * flops(query_vectors, None)  # queries: no l0 mask
         if batch.teacher_scores is not None:
             scores = query_vectors @ doc_vectors.T
             own = scores.gather(1, batch.candidates.to(self.device))
-            terms["distill"] = settings.distill_weight * distillation(
+            terms["distill"] = distill.weight * distillation(
                 own,
                 batch.teacher_scores.to(self.device),
                 batch.valid.to(self.device),
-                settings.distill,
-                settings.distill_temperature,
+                distill.method,
+                distill.temperature,
             )
         if encoder.idf_log_scale.requires_grad:
-            terms["idf_prior"] = settings.idf_prior_weight * encoder.idf_log_scale.square().sum()
+            terms["idf_prior"] = objective.idf_prior_weight * encoder.idf_log_scale.square().sum()
         return terms, (doc_vectors > 0).sum(dim=1).float().mean().detach()
 
     def train_step(self) -> dict[str, float]:
         accumulated: dict[str, float] = {}
-        for micro in range(self.settings.accumulation_steps):
-            batch = micro_batch(self.pairs, self.settings, self.step * self.settings.accumulation_steps + micro)
+        micro_batches = self.train.optimizer.accumulation_steps
+        for micro in range(micro_batches):
+            batch = micro_batch(self.pairs, self.train, self.seed, self.step * micro_batches + micro)
             terms, doc_nnz = self.loss_terms(batch)
             loss = sum(terms.values())
-            (loss / self.settings.accumulation_steps).backward()
+            (loss / micro_batches).backward()
             for name, value in {**terms, "doc_nnz": doc_nnz, "loss": loss}.items():
-                accumulated[name] = accumulated.get(name, 0.0) + value.item() / self.settings.accumulation_steps
-        torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.settings.max_grad_norm)
+                accumulated[name] = accumulated.get(name, 0.0) + value.item() / micro_batches
+        torch.nn.utils.clip_grad_norm_(self.encoder.parameters(), self.train.optimizer.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -280,9 +258,9 @@ class Trainer:
         return scores
 
     def run(self, stop_after: int | None = None) -> dict[str, Any]:
-        """Train to `settings.steps` (or only until step `stop_after`, to simulate an interruption)."""
-        settings = self.settings
-        last = settings.steps if stop_after is None else min(stop_after, settings.steps)
+        """Train to `train.optimizer.steps` (or only until step `stop_after`, to simulate an interruption)."""
+        steps, schedule = self.train.optimizer.steps, self.train.schedule
+        last = steps if stop_after is None else min(stop_after, steps)
         started = time.perf_counter()
         if self.step == 0 and self.validation is not None:
             self.encoder.eval()
@@ -295,21 +273,21 @@ class Trainer:
             figures = self.train_step()
             progress.update(1)
             progress.set_postfix(loss=f"{figures['loss']:.3f}", nnz=f"{figures['doc_nnz']:.0f}", refresh=False)
-            self.report(figures, final=self.step == settings.steps)
-            if self.step % settings.checkpoint_every == 0 or self.step == last:
+            self.report(figures, final=self.step == steps)
+            if self.step % schedule.checkpoint_every == 0 or self.step == last:
                 self.save_checkpoint()
         progress.close()
         summary = {"steps": self.step, "best": self.best}
-        if self.step == settings.steps:
+        if self.step == steps:
             self.finish(summary)
         return {**summary, "timings_s": {"train": time.perf_counter() - started}}
 
     def report(self, figures: dict[str, float], final: bool) -> None:
         """Log training figures and, when due, validate."""
-        settings = self.settings
-        if self.logger and self.step % settings.log_every == 0:
+        schedule = self.train.schedule
+        if self.logger and self.step % schedule.log_every == 0:
             self.logger({f"train/{name}": value for name, value in figures.items()}, self.step)
-        if self.validation is not None and (self.step % settings.validate_every == 0 or final):
+        if self.validation is not None and (self.step % schedule.validate_every == 0 or final):
             scores = self.evaluate_and_keep_best()
             if self.logger:
                 self.logger({f"val/{name}": value for name, value in scores.items()}, self.step)
