@@ -154,9 +154,12 @@ def _snippet(text: str, width: int = 90) -> str:
 def _evaluate(args: argparse.Namespace) -> int:
     """Score a saved model on a BEIR folder, exactly and in process (nDCG@10, MRR@10, Recall@100, cost)."""
     from nsparse.io import write_json
-    from nsparse.tools.evaluate import evaluate_model
-    from nsparse.tools.inputs import load_beir, load_model
+    from nsparse.tools.evaluate import baseline_bm25, evaluate_model
+    from nsparse.tools.inputs import InputError, load_beir, load_model
 
+    if not args.baseline and (args.bm25_k1 is not None or args.bm25_b is not None):
+        raise InputError("--bm25-k1 and --bm25-b set the k1/b of --baseline bm25, which was not asked for")
+    bm25, bm25_source = baseline_bm25(args.bm25_k1, args.bm25_b) if args.baseline else (None, "")
     benchmark = load_beir(args.beir_dir, args.split)  # first: a bad folder fails before the model loads
     encoder = load_model(args.model)
     result = evaluate_model(
@@ -166,7 +169,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         benchmark_name=str(args.beir_dir),
         split=args.split,
         max_queries=args.max_queries,
-        baselines=args.baseline or (),
+        bm25=bm25,
         batch_size=args.batch_size,
         index_precision=not args.full_precision,
         fit_statistics=not args.as_shipped,
@@ -176,6 +179,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     rows = [[system, *(figures.get(m, "–") for m in metrics)] for system, figures in result.systems.items()]
     print(f"{result.benchmark} ({result.split}): {result.documents:,} documents, {result.queries:,} queries")
     print(f"statistics: {describe_statistics(result.statistics)}")
+    if bm25 is not None:
+        print(f"bm25_kiwi: k1 {bm25.k1}, b {bm25.b} ({bm25_source})")
     print(table(["system", *metrics], rows))
     print("timings: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings_s.items()))
     if args.output:
@@ -487,8 +492,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline",
         action="append",
         choices=["bm25"],
-        help="also score in-process BM25 (kiwi morphemes, bm25s) in the same table",
+        help="also score in-process BM25 (kiwi morphemes, bm25s) in the same table, with the k1/b of the project's "
+        "params.yaml `bm25` (or --bm25-k1 and --bm25-b)",
     )
+    evaluate.add_argument("--bm25-k1", type=float, help="BM25's k1 for --baseline bm25 (default: params.yaml bm25.k1)")
+    evaluate.add_argument("--bm25-b", type=float, help="BM25's b for --baseline bm25 (default: params.yaml bm25.b)")
     evaluate.add_argument("--output", type=Path, help="also write the figures as JSON to this file")
     evaluate.add_argument(
         "--max-queries", type=_positive, help="score only the first N judged queries (the benchmark stage caps at 1000)"

@@ -28,7 +28,7 @@ from nsparse.pipeline.deploy import Deployment
 
 def main(argv: list[str] | None = None) -> int:
     params = load_params()
-    paths = params["paths"]
+    paths = params.paths
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -38,24 +38,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--systems",
         nargs="+",
-        default=[*params["variants"], "bm25_nori"],
+        default=[*params.variants, "bm25_nori"],
         help="variants (their deployed indices) and/or bm25_nori",
     )
-    parser.add_argument("--output", type=Path, default=Path(paths["reports"]) / "load.json")
+    parser.add_argument("--output", type=Path, default=Path(paths.reports) / "load.json")
     args = parser.parse_args(argv)
     logging.getLogger("opensearch").setLevel(logging.ERROR)  # one line per failed request would drown the report
 
-    benchmark = load_benchmark(Path(paths["benchmarks"]) / args.benchmark, params["evaluation"]["split"])
+    benchmark = load_benchmark(Path(paths.benchmarks) / args.benchmark, params.evaluation.split)
     texts = [benchmark.queries[query_id] for query_id in sorted(benchmark.queries)]
     client = connect()
-    top_k = params["benchmark"]["top_k"]
+    top_k = params.benchmark.top_k
     report: dict[str, Any] = {"benchmark": args.benchmark, "queries": len(texts), "top_k": top_k, "systems": {}}
     for system in args.systems:
         if system == "bm25_nori":
-            index = ensure_bm25_index(client, params["deploy"]["index_prefix"], benchmark.corpus)
+            index = ensure_bm25_index(client, params.deploy.index_prefix, benchmark.corpus)
             run = functools.partial(search.bm25, client, index, k=top_k)
-        elif system in params["variants"]:
-            record = Path(paths["deploy"]) / system / "deployment.json"
+        elif system in params.variants:
+            record = Path(paths.deploy) / system / "deployment.json"
             deployment = Deployment.load(record).require_complete(record)
             index = deployment.indices[args.benchmark]
             run = functools.partial(
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             parser.error(
-                f"unknown system {system!r}: a variant of params.yaml ({', '.join(params['variants'])}) or bm25_nori"
+                f"unknown system {system!r}: a variant of params.yaml ({', '.join(params.variants)}) or bm25_nori"
             )
         print(f"{system}: {args.clients} clients for {args.seconds:g} s on {index}", file=sys.stderr)
         report["systems"][system] = {"index": index, **run_load(run, texts, args.clients, args.seconds)}

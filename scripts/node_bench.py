@@ -11,7 +11,6 @@ reports/opensearch/node_bench.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -24,7 +23,7 @@ import requests
 
 from nsparse.io import write_json
 from nsparse.opensearch.node import Node, resident_memory_bytes
-from nsparse.opensearch.settings import NodeSettings
+from nsparse.opensearch.settings import node_settings
 
 REPORT = Path("reports/opensearch/node_bench.json")
 
@@ -34,14 +33,14 @@ def directory_bytes(path: Path) -> int:
 
 
 def bench(version: str, port: int, home: Path) -> dict:
-    settings = dataclasses.replace(NodeSettings.load(), version=version, port=port, fetch="https")
+    settings = node_settings().merged({"version": version, "port": port, "fetch": "https"})
     node = Node(settings, home=home)
     started = time.monotonic()
     node.up()
     first_start_s = time.monotonic() - started
     pid = node.pid()
     plugins = sorted(
-        row["component"] for row in requests.get(f"{settings.url}/_cat/plugins?format=json", timeout=30).json()
+        row["component"] for row in requests.get(f"{node.url}/_cat/plugins?format=json", timeout=30).json()
     )
     idle_rss = resident_memory_bytes(pid)
     node.down()
@@ -67,7 +66,7 @@ def bench(version: str, port: int, home: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", default=NodeSettings.load().version)
+    parser.add_argument("--version", default=node_settings().version)
     parser.add_argument("--port", type=int, default=9250)
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary install (printed) instead of deleting it"

@@ -22,16 +22,16 @@ from nsparse.pipeline.baselines_report import NORI_TUNING
 
 def main() -> None:
     params = load_params()
-    paths, settings, evaluation = params["paths"], params["baselines"], params["evaluation"]
-    prefix, tuning = params["deploy"]["index_prefix"], settings["nori_tuning"]
-    folders = {name: Path(paths["benchmarks"]) / name for name in evaluation["benchmarks"]}
-    dev = {name: load_benchmark(folders[name], "dev") for name in tuning["dev"]}
-    choice = choose_nori_similarity(connect(), prefix, dev, tuning["k1"], tuning["b"], settings["depth"])
-    benchmarks = {name: load_benchmark(folder, evaluation["split"]) for name, folder in folders.items()}
+    paths, settings, evaluation = params.paths, params.baselines, params.evaluation
+    prefix, tuning = params.deploy.index_prefix, settings.nori_tuning
+    folders = {name: Path(paths.benchmarks) / name for name in evaluation.benchmarks}
+    dev = {name: load_benchmark(folders[name], "dev") for name in tuning.dev}
+    choice = choose_nori_similarity(connect(), prefix, dev, tuning.k1, tuning.b, settings.depth)
+    benchmarks = {name: load_benchmark(folder, evaluation.split) for name, folder in folders.items()}
     nori_tuned = BM25Similarity(choice["k1"], choice["b"])
-    systems = make_systems(settings["systems"], params["bm25"], paths["base"], prefix, nori_tuned)
-    report = {**score_systems(benchmarks, systems, settings["depth"]), NORI_TUNING: choice}
-    write_json(Path(paths["reports"]) / "baselines.json", report)
+    systems = make_systems(list(settings.systems), params.bm25, paths.base, prefix, nori_tuned)
+    report = {**score_systems(benchmarks, systems, settings.depth), NORI_TUNING: choice}
+    write_json(Path(paths.reports) / "baselines.json", report)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,18 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
-    settings, evaluation, paths = params["benchmark"], params["evaluation"], params["paths"]
-    reports = Path(paths["reports"])
+    settings, evaluation, paths = params.benchmark, params.evaluation, params.paths
+    reports = Path(paths.reports)
     nori_tuned = chosen_nori_similarity(reports / "baselines.json")  # nori's k1/b, chosen on dev by `baselines`
-    folders = {name: Path(paths["benchmarks"]) / name for name in evaluation["benchmarks"]}
-    benchmarks = {name: load_benchmark(folder, evaluation["split"]) for name, folder in folders.items()}
-    dev = {name: load_benchmark(folders[name], "dev") for name in settings["hybrid_dev"]}
-    own, labels = own_benchmarks(Path(paths["own"]))
+    folders = {name: Path(paths.benchmarks) / name for name in evaluation.benchmarks}
+    benchmarks = {name: load_benchmark(folder, evaluation.split) for name, folder in folders.items()}
+    dev = {name: load_benchmark(folders[name], "dev") for name in settings.hybrid_dev}
+    own, labels = own_benchmarks(Path(paths.own))
     benchmarks.update(own)
-    records = {v: Path(paths["deploy"]) / v / "deployment.json" for v in params["variants"]}
+    records = {v: Path(paths.deploy) / v / "deployment.json" for v in params.variants}
     deployments = {v: Deployment.load(path).require_complete(path) for v, path in records.items()}
-    encoders = {v: VariantEncoders(Path(paths["models"]) / v, deployments[v]) for v in params["variants"]}
-    prefix = params["deploy"]["index_prefix"]
+    encoders = {v: VariantEncoders(Path(paths.models) / v, deployments[v]) for v in params.variants}
+    prefix = params.deploy.index_prefix
     report = run_all(connect(), benchmarks, dev, deployments, encoders, settings, prefix, nori_tuned)
     report.queries = labels  # your benchmarks: judged or synthetic, the report says which
     write_json(reports / "benchmark.json", report.to_json())

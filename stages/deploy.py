@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 
 from nsparse.config import load_params
-from nsparse.export.package import ExportSettings
 from nsparse.opensearch.client import connect
 from nsparse.pipeline.deploy import deploy_variant
 from nsparse.pipeline.own import own_benchmark_folders, point_own_aliases
@@ -24,24 +23,21 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("opensearch").setLevel(logging.WARNING)  # opensearch-py logs every request at INFO
     params = load_params()
-    paths, own = params["paths"], Path(params["paths"]["own"])
-    benchmarks = {name: Path(paths["benchmarks"]) / name for name in params["evaluation"]["benchmarks"]}
+    paths, own = params.paths, Path(params.paths.own)
+    benchmarks = {name: Path(paths.benchmarks) / name for name in params.evaluation.benchmarks}
     benchmarks.update(own_benchmark_folders(own))
-    record = Path(paths["deploy"]) / args.variant / "deployment.json"
-    parity = params["export"]["parity"]
+    record = Path(paths.deploy) / args.variant / "deployment.json"
     deploy_variant(
         connect(),
         args.variant,
-        Path(paths["models"]) / args.variant,
-        Path(paths["exports"]) / args.variant,
+        Path(paths.models) / args.variant,
+        Path(paths.exports) / args.variant,
         benchmarks,
-        params["deploy"],
+        params.deploy,
+        params.export,
         record=record,
-        export_settings=ExportSettings(
-            opset=params["export"]["opset"], parity_atol=parity["atol"], parity_top_k=parity["top_k"]
-        ),
     )
-    for alias in point_own_aliases(connect(), record, own, params["deploy"], list(params["variants"])):
+    for alias in point_own_aliases(connect(), record, own, params.deploy, list(params.variants)):
         print(f"your documents are searchable as {alias}")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import TEXTS, run_cli, run_cli_process, tiny_encoder
+from helpers import PARAMS, ROOT, TEXTS, run_cli, run_cli_process, tiny_encoder
 from nsparse.data import load_benchmark, write_benchmark
 from nsparse.eval import SparseRetriever, evaluate, sparse_cost
 from nsparse.eval.bm25 import BM25Kiwi, document_text
@@ -46,17 +46,33 @@ def benchmark_exact_figures(model: Path, beir: Path) -> dict[str, float]:
 
 
 def test_evaluate_reproduces_the_benchmark_exact_run_and_bm25(workspace: Path) -> None:
-    result = run_cli("evaluate", "model", "beir", "--baseline", "bm25", "--output", "out.json", cwd=workspace)
+    k1, b = str(PARAMS.bm25.k1), str(PARAMS.bm25.b)
+    flags = ("--baseline", "bm25", "--bm25-k1", k1, "--bm25-b", b)
+    result = run_cli("evaluate", "model", "beir", *flags, "--output", "out.json", cwd=workspace)
     assert result.returncode == 0, result.stderr
     assert "ndcg@10" in result.stdout and "bm25_kiwi" in result.stdout  # the terminal table
+    assert f"bm25_kiwi: k1 {k1}, b {b} (--bm25-k1/--bm25-b)" in result.stdout
     report = json.loads((workspace / "out.json").read_text())
     assert (report["documents"], report["queries"], report["split"]) == (5, 4, "test")
     expected = benchmark_exact_figures(workspace / "model", workspace / "beir")
     for metric, value in expected.items():
         assert report["systems"]["model"][metric] == pytest.approx(value, abs=1e-4), metric
     bench = load_benchmark(workspace / "beir", "test")
-    bm25 = evaluate(bench.qrels, BM25Kiwi(bench.corpus).search(bench.queries, 100)).summary
+    bm25 = evaluate(bench.qrels, BM25Kiwi(bench.corpus, float(k1), float(b)).search(bench.queries, 100)).summary
     assert report["systems"]["bm25_kiwi"] == pytest.approx(bm25, abs=1e-9)
+
+
+def test_bm25_takes_k1_and_b_from_the_project_params_and_has_none_of_its_own(workspace: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "params.yaml").write_text((ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    model, beir = str(workspace / "model"), str(workspace / "beir")
+    inside = run_cli("evaluate", model, beir, "--baseline", "bm25", "--max-queries", "1", "--quiet", cwd=project)
+    assert inside.returncode == 0, inside.stderr
+    assert f"bm25_kiwi: k1 {PARAMS.bm25.k1}, b {PARAMS.bm25.b} (params.yaml bm25)" in inside.stdout
+    outside = run_cli("evaluate", model, beir, "--baseline", "bm25", cwd=workspace)  # no params.yaml there
+    assert outside.returncode == 1
+    assert "takes k1 and b from the project's params.yaml" in outside.stderr and "--bm25-k1" in outside.stderr
 
 
 def test_evaluate_fits_a_floor_model_to_the_corpus_unless_asked_for_it_as_shipped(
@@ -98,6 +114,9 @@ def test_encoding_in_chunks_equals_encoding_at_once() -> None:
         (["evaluate", "model", "missing"], "missing: no such folder"),
         (["evaluate", "model", "model"], "not a BEIR folder (no corpus.jsonl)"),
         (["evaluate", "model", "beir", "--split", "train"], "no split 'train'"),
+        (["evaluate", "model", "beir", "--bm25-k1", "1.2", "--bm25-b", "0.75"], "which was not asked for"),
+        (["evaluate", "model", "beir", "--baseline", "bm25", "--bm25-k1", "1.2"], "go together"),
+        (["evaluate", "model", "beir", "--baseline", "bm25", "--bm25-k1", "1", "--bm25-b", "2"], "b: "),
         (["evaluate", "/no/such/model", "beir"], "no such model folder"),
         (["evaluate", "beir/corpus.jsonl", "beir"], "not a folder"),
         (["evaluate", "beir", "beir"], "not a saved model"),

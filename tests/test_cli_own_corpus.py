@@ -10,15 +10,15 @@ import pytest
 import torch
 from opensearchpy import OpenSearch
 
-from helpers import TINY
-from nsparse.config import load_params
+from helpers import PARAMS, TINY, encoder_settings, synthesize_params
 from nsparse.data import load_benchmark, write_benchmark
 from nsparse.data.own import ABOUT, SPLIT
 from nsparse.io import write_jsonl
 from nsparse.model import base
-from nsparse.model.encoder import EncoderSettings, SparseEncoder, compute_idf
+from nsparse.model.encoder import SparseEncoder, compute_idf
 from nsparse.opensearch import search
 from nsparse.opensearch.index import BM25Similarity
+from nsparse.params import Synthesize
 from nsparse.pipeline.synthesize import (
     OwnCorpusError,
     read_own_corpus,
@@ -52,14 +52,13 @@ TOPICS = [
     ),
 ]
 NORI_TUNED = BM25Similarity(k1=0.9, b=0.4)
+BM25 = PARAMS.bm25
 VARIANT = "cli-own"  # its own model names: deploy undeploys other versions of a same-named model
 CORPUS = {f"doc{i}": {"title": title, "text": text} for i, (title, text) in enumerate(TOPICS)}
 
 
-def settings() -> dict:
-    values = load_params(ROOT / "params.yaml")["synthesize"]
-    values["prompts"] = {kind: str(ROOT / path) for kind, path in values["prompts"].items()}
-    return {**values, "own_heldout_share": 0.25}
+def settings() -> Synthesize:
+    return synthesize_params(own_heldout_share=0.25)
 
 
 def encoder_for(texts: list[str]) -> SparseEncoder:
@@ -70,7 +69,10 @@ def encoder_for(texts: list[str]) -> SparseEncoder:
         tokenizer[0] if isinstance(tokenizer, tuple) else tokenizer
     )  # (tokenizer, stop pieces) in newer versions
     return SparseEncoder(
-        base.new_masked_lm(tokenizer, TINY), tokenizer, EncoderSettings(max_length=64), compute_idf(tokenizer, texts)
+        base.new_masked_lm(tokenizer, TINY),
+        tokenizer,
+        encoder_settings(lexical_floor=False, prune_ratio=0.0, max_length=64, passage_overlap=None, window=None),
+        compute_idf(tokenizer, texts, 64),
     )
 
 
@@ -83,9 +85,9 @@ def own_jsonl(tmp_path: Path) -> Path:
 
 def test_without_an_own_corpus_synthesis_is_unchanged(tmp_path: Path) -> None:
     corpora = {"demo": dict(list(CORPUS.items())[:4])}
-    pairs, report = synthesize_corpora(corpora, None, settings(), None, 0, tmp_path / "cache", tmp_path / "own")
+    pairs, report = synthesize_corpora(corpora, None, settings(), BM25, None, 0, tmp_path / "cache", tmp_path / "own")
     expected_pairs, expected_report = synthesize(
-        sample_documents(corpora, settings()["documents_per_corpus"], 0), settings(), None, 0, tmp_path
+        sample_documents(corpora, settings().documents_per_corpus, 0), settings(), BM25, None, 0, tmp_path
     )
     assert pairs == expected_pairs
     assert {**report, "timings_s": None} == {**expected_report, "timings_s": None}
@@ -97,7 +99,7 @@ def test_own_corpus_without_judgments_trains_on_most_and_scores_held_out_synthet
     own_jsonl: Path, tmp_path: Path
 ) -> None:
     own = read_own_corpus(own_jsonl, "test")
-    pairs, report = synthesize_corpora({}, own, settings(), None, 0, tmp_path / "cache", tmp_path / "own")
+    pairs, report = synthesize_corpora({}, own, settings(), BM25, None, 0, tmp_path / "cache", tmp_path / "own")
     about = json.loads((tmp_path / "own" / ABOUT).read_text())
     assert about["name"] == "own-synthetic" and about["queries"] == "synthetic"
     assert "synthetic" in about["label"] and about["heldout_documents"] == 3  # 25% of 12
@@ -117,7 +119,7 @@ def test_own_beir_folder_with_judged_queries_becomes_the_benchmark(tmp_path: Pat
     queries = {"q1": "한국의 수도", "q2": "발효 음식 만드는 법"}
     write_benchmark(tmp_path / "mine", CORPUS, queries, {"dev": {"q1": {"doc0": 1}, "q2": {"doc4": 1}}})
     own = read_own_corpus(tmp_path / "mine", "dev")
-    pairs, report = synthesize_corpora({}, own, settings(), None, 0, tmp_path / "cache", tmp_path / "own")
+    pairs, report = synthesize_corpora({}, own, settings(), BM25, None, 0, tmp_path / "cache", tmp_path / "own")
     assert report["own_corpus"]["name"] == "own" and report["own_corpus"]["queries"] == "judged"
     assert report["own_corpus"]["heldout_pairs"] == 0 and len(pairs) == report["own_corpus"]["training_pairs"] > 0
     bench = load_benchmark(tmp_path / "own", SPLIT)
@@ -133,7 +135,7 @@ def test_a_missing_own_corpus_is_named(tmp_path: Path) -> None:
 def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     opensearch: OpenSearch, own_jsonl: Path, tmp_path: Path
 ) -> None:
-    from nsparse.export.package import ExportSettings, export_variant
+    from nsparse.export.package import export_variant
     from nsparse.pipeline.benchmark import VariantEncoders, run_all
     from nsparse.pipeline.deploy import deploy_variant
     from nsparse.pipeline.own import own_benchmark_folders, own_benchmarks, point_own_aliases
@@ -143,27 +145,26 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     from nsparse.train.validation import capped_validation_set
 
     own_dir = tmp_path / "data" / "own"
-    synthesize_corpora({}, read_own_corpus(own_jsonl, "test"), settings(), None, 0, tmp_path / "cache", own_dir)
+    synthesize_corpora({}, read_own_corpus(own_jsonl, "test"), settings(), BM25, None, 0, tmp_path / "cache", own_dir)
     ((name, folder),) = own_benchmark_folders(own_dir).items()
     benchmarks, labels = own_benchmarks(own_dir)
 
     texts = [doc["text"] for doc in CORPUS.values()]
     encoder = encoder_for(texts)  # stands in for models/v2: its figures on the own benchmark, in process
     in_process = evaluate_model(
-        encoder, benchmarks[name], model="tiny", benchmark_name=name, split=SPLIT, progress=False
+        encoder, benchmarks[name], model="tiny", benchmark_name=name, split=SPLIT, batch_size=32, progress=False
     )
     assert set(in_process.systems["tiny"]) >= {"ndcg@10", "doc_nnz"}
 
     encoder.save(tmp_path / "model")
     subset = capped_validation_set(benchmarks[name], 12, 2, seed=0)
-    export_variant(tmp_path / "model", tmp_path / "export", texts, subset, ExportSettings(quantize=False))
-    params = {
-        **load_params(ROOT / "params.yaml")["deploy"],
-        "model_group": "nsparse-test-group",
-        "index_prefix": "nsparse-test",
-        "own_index": "nsparse-test-mydocs",
-    }
-    deployment = deploy_variant(opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {name: folder}, params)
+    export_variant(tmp_path / "model", tmp_path / "export", texts, subset, PARAMS.export.merged({"quantize": False}))
+    params = PARAMS.deploy.merged(
+        {"model_group": "nsparse-test-group", "index_prefix": "nsparse-test", "own_index": "nsparse-test-mydocs"}
+    )
+    deployment = deploy_variant(
+        opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {name: folder}, params, PARAMS.export
+    )
     record = tmp_path / "deploy" / VARIANT / "deployment.json"
     deployment.save(record)
 
@@ -175,16 +176,17 @@ def test_own_corpus_is_deployed_under_the_chosen_alias_benchmarked_and_labelled(
     assert point_own_aliases(opensearch, record, own_dir, params, [VARIANT]) == aliases  # idempotent
     assert search_index(opensearch, Target("nsparse-test-mydocs", deployment.query_model_id(name)), "서울 수도", 3)
 
-    bench_params = {
-        **load_params(ROOT / "params.yaml")["benchmark"],
-        "max_queries": 5,
-        "throughput_queries": 5,
-        "clients": 1,
-        "two_phase": False,
-        "hybrid_pipeline": "nsparse-test-hybrid",
-        "variant": VARIANT,
-        "hybrid_bm25_weights": [0.2, 0.5],
-    }
+    bench_params = PARAMS.benchmark.merged(
+        {
+            "max_queries": 5,
+            "throughput_queries": 5,
+            "clients": 1,
+            "two_phase": False,
+            "hybrid_pipeline": "nsparse-test-hybrid",
+            "variant": VARIANT,
+            "hybrid_bm25_weights": [0.2, 0.5],
+        }
+    )
     # the held-out synthetic queries stand in for a dev split here: the weight is chosen on them, then reported
     encoders = {VARIANT: VariantEncoders(tmp_path / "model", deployment)}
     report = run_all(

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
-from helpers import TEXTS, run_cli, tiny_encoder
-from nsparse.config import load_params
+from helpers import PARAMS, TEXTS, run_cli, tiny_encoder
 from nsparse.data import Benchmark, write_benchmark
-from nsparse.export.package import ExportSettings, export_variant
+from nsparse.export.package import export_variant
 from nsparse.opensearch import ml
 from nsparse.pipeline.deploy import deploy_variant
 from nsparse.train.validation import capped_validation_set
@@ -28,11 +27,11 @@ def deployed(opensearch: OpenSearch, tmp_path: Path) -> Path:
     """A tiny variant exported and deployed under the test prefix; returns the folder holding deploy/."""
     tiny_encoder().save(tmp_path / "model")
     subset = capped_validation_set(Benchmark(CORPUS, {"q0": QUERY}, {"q0": {"d0": 1}}), 5, 1, seed=0)
-    export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, ExportSettings(quantize=False))
+    export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, PARAMS.export.merged({"quantize": False}))
     write_benchmark(tmp_path / "docs", CORPUS, {"q0": QUERY}, {"test": {"q0": {"d0": 1}}})
-    params = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test"}
+    params = PARAMS.deploy.merged({"model_group": "nsparse-test-group", "index_prefix": "nsparse-test"})
     deployment = deploy_variant(
-        opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {"docs": tmp_path / "docs"}, params
+        opensearch, VARIANT, tmp_path / "model", tmp_path / "export", {"docs": tmp_path / "docs"}, params, PARAMS.export
     )
     deployment.save(tmp_path / "deploy" / VARIANT / "deployment.json")
     return tmp_path

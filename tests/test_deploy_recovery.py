@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from opensearchpy import OpenSearch
 
-from helpers import DEPLOY_TEST_PARAMS, TEXTS
+from helpers import DEPLOY_TEST_PARAMS, PARAMS, TEXTS
 from nsparse.data import write_benchmark
 from nsparse.opensearch import index as os_index
 from nsparse.opensearch import ml
@@ -104,9 +104,6 @@ def benchmarks(tmp_path: Path) -> dict[str, Path]:
     return {"ko": tmp_path / "ko"}
 
 
-PARAMS = DEPLOY_TEST_PARAMS
-
-
 @pytest.mark.opensearch
 @pytest.mark.slow
 def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
@@ -125,7 +122,9 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     monkeypatch.setattr(deploy, "deploy_replacing_older_versions", dies_before_the_document_model)
     caplog.set_level(logging.WARNING)
     with pytest.raises(ClusterUnreachable) as raised:
-        deploy_variant(client, "tiny", model_dir, export_dir, benchmarks, PARAMS, record=record)
+        deploy_variant(
+            client, "tiny", model_dir, export_dir, benchmarks, DEPLOY_TEST_PARAMS, PARAMS.export, record=record
+        )
     message = str(raised.value)
     assert message.startswith("deploy tiny: ") and "stopped answering" in message
     assert f"recorded in {record}" in message and "nsparse cleanup tiny" in message
@@ -139,7 +138,9 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
 
     # A rerun against the live node recovers: same models (reused by content hash), finished record.
     monkeypatch.setattr(deploy, "deploy_replacing_older_versions", real_deploy)
-    done = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, PARAMS, record=record)
+    done = deploy_variant(
+        opensearch, "tiny", model_dir, export_dir, benchmarks, DEPLOY_TEST_PARAMS, PARAMS.export, record=record
+    )
     assert Deployment.load(record) == done and done.complete and done.ingest == "pipeline"
     assert (done.models("ko").query_model_id, done.models("ko").doc_model_id) == (
         partial_models.query_model_id,
@@ -161,7 +162,9 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     with pytest.raises(
         ClusterUnreachable, match=r"deploy tiny: indexing into nsparse-test-tiny-\w+: the cluster stopped"
     ):
-        deploy_variant(client, "tiny", model_dir, export_dir, benchmarks, PARAMS, record=record)
+        deploy_variant(
+            client, "tiny", model_dir, export_dir, benchmarks, DEPLOY_TEST_PARAMS, PARAMS.export, record=record
+        )
     half = Deployment.load(record)
     assert not half.complete and half.indices == done.indices and half.models("ko").ingest_pipeline
     assert opensearch.indices.exists(index=half.indices["ko"])
@@ -169,7 +172,12 @@ def test_a_node_dying_mid_deploy_is_reported_recorded_recovered_and_cleaned_up(
     cleanup(opensearch, half)
     assert not opensearch.indices.exists(index=half.indices["ko"])
     for side in (deploy.DOC_MODEL, deploy.QUERY_MODEL):
-        assert ml.find_models(opensearch, deploy.model_name(PARAMS, "tiny", side, half.corpus_of["ko"])) == []
+        assert (
+            ml.find_models(
+                opensearch, deploy.model_name(DEPLOY_TEST_PARAMS.index_prefix, "tiny", side, half.corpus_of["ko"])
+            )
+            == []
+        )
     cleanup(opensearch, half)  # a second cleanup finds nothing left, and that is fine
 
 
@@ -185,7 +193,7 @@ def test_the_real_node_killed_during_ingest_then_restarted_converges_without_orp
     corpus = {f"d{i}": {"title": "", "text": TEXTS[i % len(TEXTS)] + f" {i}"} for i in range(40)}
     write_benchmark(tmp_path / "ko", corpus, {"q0": "대한민국의 수도"}, {"test": {"q0": {"d0": 1}}})
     benchmarks = {"ko": tmp_path / "ko"}
-    params = {**PARAMS, "bulk_batch_size": 5}
+    params = DEPLOY_TEST_PARAMS.merged({"bulk_batch_size": 5})
     record = tmp_path / "deploy" / "tiny" / "deployment.json"
     real_bulk = os_index.bulk_index
 
@@ -203,7 +211,7 @@ def test_the_real_node_killed_during_ingest_then_restarted_converges_without_orp
     monkeypatch.setattr(os_index, "bulk_index", ingest_that_kills_the_node)
     try:
         with pytest.raises(ClusterUnreachable, match=r"deploy tiny: indexing into nsparse-test-tiny-\w+"):
-            deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, record=record)
+            deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, PARAMS.export, record=record)
         half = Deployment.load(record)
         assert not half.complete and half.indices and half.models("ko").doc_model_id
         assert half.models("ko").query_model_id
@@ -211,9 +219,12 @@ def test_the_real_node_killed_during_ingest_then_restarted_converges_without_orp
         node.up()  # the rest of the session needs the node
 
     monkeypatch.setattr(os_index, "bulk_index", real_bulk)
-    done = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, record=record)
+    done = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, PARAMS.export, record=record)
     assert done.complete and done.models("ko") == half.models("ko")
     assert opensearch.count(index=done.indices["ko"])["count"] == len(corpus)  # the half-built index was rebuilt
     for side in (deploy.DOC_MODEL, deploy.QUERY_MODEL):  # no orphan: one registered model per side, as recorded
-        assert len(ml.find_models(opensearch, deploy.model_name(params, "tiny", side, done.corpus_of["ko"]))) == 1
+        assert (
+            len(ml.find_models(opensearch, deploy.model_name(params.index_prefix, "tiny", side, done.corpus_of["ko"])))
+            == 1
+        )
     cleanup(opensearch, done)

@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from helpers import PARAMS
 from nsparse.eval import BM25Kiwi
 
 CORPUS = {
@@ -12,7 +13,7 @@ CORPUS = {
 
 
 def test_scores_follow_the_lucene_bm25_formula():
-    k1, b = 0.9, 0.4
+    k1, b = PARAMS.bm25.k1, PARAMS.bm25.b
     run = BM25Kiwi(CORPUS, k1=k1, b=b).search({"q": "Apple"}, k=10)
     lengths = {"d1": 2, "d2": 3, "d3": 1}  # title "fruit" is indexed with d2
     average = sum(lengths.values()) / 3
@@ -28,11 +29,11 @@ def test_scores_follow_the_lucene_bm25_formula():
 
 def test_korean_particles_do_not_block_matches_and_unmatched_queries_return_nothing():
     corpus = {"k1": "학교에서 공부를 했다", "k2": "집으로 돌아갔다"}
-    run = BM25Kiwi(corpus).search({"school": "학교는", "none": "비행기"}, k=5)
+    run = BM25Kiwi(corpus, PARAMS.bm25.k1, PARAMS.bm25.b).search({"school": "학교는", "none": "비행기"}, k=5)
     assert list(run["school"]) == ["k1"]
     assert run["none"] == {}
 
 
 def test_tied_documents_come_in_id_order():
     corpus = {"c": "apple", "a": "apple", "b": "apple", "z": "banana"}
-    assert list(BM25Kiwi(corpus).search({"q": "apple"}, k=10)["q"]) == ["a", "b", "c"]
+    assert list(BM25Kiwi(corpus, PARAMS.bm25.k1, PARAMS.bm25.b).search({"q": "apple"}, k=10)["q"]) == ["a", "b", "c"]

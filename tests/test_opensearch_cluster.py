@@ -12,7 +12,6 @@ another node by the client itself: the caller sees no error and retries nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import random
@@ -29,18 +28,20 @@ import pytest
 import yaml
 from opensearchpy import OpenSearch
 
-from helpers import DEPLOY_TEST_PARAMS
+from helpers import DEPLOY_TEST_PARAMS, ROOT
 from nsparse.cli import main
+from nsparse.config import load_params
 from nsparse.data import write_benchmark
 from nsparse.opensearch import index, ml, search
 from nsparse.opensearch.client import ClusterSettings, connect
 from nsparse.opensearch.install import Installer, NodeError, NodeLayout, NodeMember, node_config
 from nsparse.opensearch.node import Node, check_ports_free, resident_memory_bytes
-from nsparse.opensearch.settings import NodeSettings
+from nsparse.opensearch.settings import node_settings, node_urls
 from nsparse.pipeline.deploy import DOC_MODEL, cleanup, deploy_variant
 
 NODES = 3
 HEAP = "512m"
+PARAMS = load_params(ROOT / "params.yaml")
 
 
 def test_one_node_keeps_the_layout_and_single_node_discovery_it_always_had(tmp_path):
@@ -86,7 +87,7 @@ def test_each_node_of_a_cluster_has_its_own_ports_and_directories_and_finds_the_
 
 
 def test_a_cluster_node_gets_its_own_config_and_djl_cache_and_leaves_the_distributions_alone(tmp_path):
-    installer = Installer(dataclasses.replace(NodeSettings(), nodes=2, heap="512m"), tmp_path)
+    installer = Installer(PARAMS.opensearch.merged({"nodes": 2, "heap": "512m"}), tmp_path)
     shared_config = installer.layout.distribution / "config"
     shared_config.mkdir(parents=True)
     (shared_config / "jvm.options").write_text("-XX:HeapDumpPath=data\n9-:-Xlog:gc*:file=logs/gc.log:utctime\n")
@@ -126,17 +127,18 @@ def test_a_port_in_use_is_named_with_its_node_before_anything_starts(tmp_path):
 def test_the_cluster_size_comes_from_params_or_the_environment_and_the_client_knows_every_node(monkeypatch):
     monkeypatch.delenv("NSPARSE_OPENSEARCH_URL", raising=False)
     monkeypatch.setenv("NSPARSE_OPENSEARCH_PORT", "9210")
-    assert NodeSettings.load({"nodes": 2}).urls == ["http://127.0.0.1:9210", "http://127.0.0.1:9211"]
+    two_nodes = PARAMS.opensearch.merged({"nodes": 2})
+    assert node_urls(node_settings(two_nodes)) == ["http://127.0.0.1:9210", "http://127.0.0.1:9211"]
     monkeypatch.setenv("NSPARSE_OPENSEARCH_NODES", "3")
-    assert NodeSettings.load({"nodes": 2}).nodes == 3
+    assert node_settings(two_nodes).nodes == 3
     cluster = ClusterSettings.from_env()
     assert cluster.url == "http://127.0.0.1:9210"
     assert cluster.other_urls == ("http://127.0.0.1:9211", "http://127.0.0.1:9212")
     monkeypatch.setenv("NSPARSE_OPENSEARCH_URL", "https://search.example.org:9200")
     assert ClusterSettings.from_env().other_urls == ()  # an external cluster is only the URL it names
     monkeypatch.setenv("NSPARSE_OPENSEARCH_NODES", "0")
-    with pytest.raises(ValueError, match="at least 1"):
-        NodeSettings.load({})
+    with pytest.raises(ValueError, match="NSPARSE_OPENSEARCH_NODES: nodes: .*greater than 0"):
+        node_settings(PARAMS.opensearch)
 
 
 def test_node_commands_refuse_a_cluster_of_no_nodes_and_name_the_nodes_there_are(tmp_path, monkeypatch, capsys):
@@ -245,9 +247,8 @@ def local_cluster(request: pytest.FixtureRequest) -> Iterator[tuple[Node, float]
     """A cluster of three nodes of the test's own (stopped at the end), and how long `up` took."""
     if os.environ.get("NSPARSE_OPENSEARCH_URL"):
         pytest.skip("starts and kills local nodes; never a cluster named by NSPARSE_OPENSEARCH_URL")
-    settings = dataclasses.replace(
-        NodeSettings.load(), nodes=NODES, heap=HEAP, port=request.config.getoption("--cluster-port")
-    )
+    port = request.config.getoption("--cluster-port")
+    settings = node_settings().merged({"nodes": NODES, "heap": HEAP, "port": port})
     cluster = Node(settings)
     started = time.monotonic()
     cluster.up()
@@ -357,7 +358,9 @@ def test_the_pipelines_deploy_runs_on_the_cluster_with_models_on_every_node(loca
     model_dir, export_dir = exported_variant
     corpus = {doc["_id"]: {"title": "", "text": doc["text"]} for doc in _documents()[:40]}
     write_benchmark(tmp_path / "ko", corpus, {"q0": "서울 수도"}, {"test": {"q0": {"d0": 1}}})
-    done = deploy_variant(client, "tiny", model_dir, export_dir, {"ko": tmp_path / "ko"}, DEPLOY_TEST_PARAMS)
+    done = deploy_variant(
+        client, "tiny", model_dir, export_dir, {"ko": tmp_path / "ko"}, DEPLOY_TEST_PARAMS, PARAMS.export
+    )
     try:
         assert done.complete and done.ingest == "pipeline"
         for model_id in (done.query_model_id("ko"), done.models("ko").doc_model_id):

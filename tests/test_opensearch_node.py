@@ -9,21 +9,29 @@ import socket
 import pytest
 import requests
 
+from helpers import ROOT
 from nsparse.cli import main
+from nsparse.config import load_params
 from nsparse.opensearch.artifacts import ArtifactFetcher, ArtifactNotFound, Coordinate
-from nsparse.opensearch.settings import MAVEN_CENTRAL, NodeSettings
+from nsparse.opensearch.settings import major_version, node_settings, node_urls
+
+PARAMS = load_params(ROOT / "params.yaml")
+MAVEN_CENTRAL = PARAMS.opensearch.maven_repository
 
 
 def test_settings_come_from_params_and_the_environment_overrides_them(monkeypatch):
     for key in ("VERSION", "HEAP", "PORT"):
         monkeypatch.delenv(f"NSPARSE_OPENSEARCH_{key}", raising=False)
-    params = {"version": "2.19.6", "heap": "2g", "port": 9201}
-    assert NodeSettings.load(params).version == "2.19.6"
+    section = PARAMS.opensearch.merged({"version": "2.19.6", "heap": "2g", "port": 9201})
+    assert node_settings(section).version == "2.19.6"
+    assert major_version(node_settings(section)) == 2
     monkeypatch.setenv("NSPARSE_OPENSEARCH_HEAP", "3g")
     monkeypatch.setenv("NSPARSE_OPENSEARCH_PORT", "9333")
-    settings = NodeSettings.load(params)
-    assert (settings.heap, settings.port, settings.url) == ("3g", 9333, "http://127.0.0.1:9333")
-    assert NodeSettings.load({"version": "3.6.0"}).major_version == 3
+    settings = node_settings(section)
+    assert (settings.heap, settings.port, node_urls(settings)) == ("3g", 9333, ["http://127.0.0.1:9333"])
+    monkeypatch.setenv("NSPARSE_OPENSEARCH_PORT", "ninety")
+    with pytest.raises(ValueError, match="NSPARSE_OPENSEARCH_PORT='ninety': expected int"):
+        node_settings(section)
 
 
 def test_coordinates_map_to_repository_paths():

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
-from helpers import DEPLOY_TEST_PARAMS, TEXTS
-from nsparse.config import load_params
+from helpers import DEPLOY_TEST_PARAMS, PARAMS, TEXTS
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.eval import evaluate
 from nsparse.eval.bm25 import document_text
@@ -83,9 +82,9 @@ def test_deploy_fits_each_corpus_indexes_whole_documents_and_redeploy_reuses_mod
     for name, docs in (("ko", corpus), ("en2ko", corpus), ("other", other)):  # two benchmarks over one corpus
         write_benchmark(tmp_path / name, docs, {"q0": "대한민국의 수도"}, {"test": {"q0": {next(iter(docs)): 1}}})
     benchmarks = {name: tmp_path / name for name in ("ko", "en2ko", "other")}
-    params = {**load_params()["deploy"], "model_group": "nsparse-test-group", "index_prefix": "nsparse-test"}
+    params = PARAMS.deploy.merged({"model_group": "nsparse-test-group", "index_prefix": "nsparse-test"})
 
-    first = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)
+    first = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, PARAMS.export)
     assert first.ingest == "pipeline" and first.statistics == "fitted"
     assert first.indices["ko"] == first.indices["en2ko"]  # one index per distinct corpus ...
     assert first.models("ko") == first.models("en2ko") != first.models("other")  # ... and its own fitted models
@@ -119,10 +118,10 @@ def test_deploy_fits_each_corpus_indexes_whole_documents_and_redeploy_reuses_mod
     assert {"d1", "d4"} <= set(dict(english))
 
     opensearch.indices.delete(index=index)
-    second = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params)
+    second = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, PARAMS.export)
     assert second.corpora == first.corpora
     assert opensearch.count(index=index)["count"] == len(corpus)
-    doc_model = model_name(params, "tiny", DOC_MODEL, first.corpus_of["ko"])
+    doc_model = model_name(params.index_prefix, "tiny", DOC_MODEL, first.corpus_of["ko"])
     assert len(ml.find_models(opensearch, doc_model)) == 1
 
     cleanup(opensearch, second)
@@ -137,8 +136,9 @@ def test_deploy_as_shipped_serves_every_corpus_with_the_exported_models(
     for name, texts in (("a", TEXTS[:3]), ("b", TEXTS[2:])):
         docs = {f"{name}{i}": {"title": "", "text": text} for i, text in enumerate(texts)}
         write_benchmark(tmp_path / name, docs, {"q0": "서울"}, {"test": {"q0": {f"{name}0": 1}}})
-    params = {**DEPLOY_TEST_PARAMS, "fit_statistics": False}
-    done = deploy_variant(opensearch, "tiny", model_dir, export_dir, {n: tmp_path / n for n in "ab"}, params)
+    params = DEPLOY_TEST_PARAMS.merged({"fit_statistics": False})
+    benchmarks = {n: tmp_path / n for n in "ab"}
+    done = deploy_variant(opensearch, "tiny", model_dir, export_dir, benchmarks, params, PARAMS.export)
     try:
         assert done.statistics == "as-shipped" and list(done.corpora) == [AS_SHIPPED]
         assert done.query_model_id("a") == done.query_model_id("b") and done.indices["a"] != done.indices["b"]

@@ -10,7 +10,6 @@ import hashlib
 from collections.abc import Callable, Mapping
 
 from nsparse.data.format import Benchmark
-from nsparse.eval.bm25 import BM25Kiwi
 from nsparse.eval.metrics import DEFAULT_METRICS, evaluate
 
 Run = dict[str, dict[str, float]]
@@ -25,23 +24,11 @@ def corpus_fingerprint(corpus: Mapping[str, Mapping[str, str]]) -> str:
     return digest.hexdigest()
 
 
-def bm25_kiwi_system(k1: float, b: float) -> System:
-    """In-process BM25 over kiwipiepy morphemes; each distinct corpus is indexed once."""
-    indexes: dict[str, BM25Kiwi] = {}
-
-    def search(name: str, benchmark: Benchmark, depth: int) -> Run:
-        fingerprint = corpus_fingerprint(benchmark.corpus)
-        if fingerprint not in indexes:
-            indexes[fingerprint] = BM25Kiwi(benchmark.corpus, k1=k1, b=b)
-        return indexes[fingerprint].search(benchmark.queries, k=depth)
-
-    return search
-
-
 def score_systems(
-    benchmarks: Mapping[str, Benchmark], systems: Mapping[str, System], depth: int = 100
+    benchmarks: Mapping[str, Benchmark], systems: Mapping[str, System], depth: int
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{benchmark: {system: {metric: mean}}} for the default metrics (nDCG@10, MRR@10, Recall@100)."""
+    """{benchmark: {system: {metric: mean}}} for the default metrics (nDCG@10, MRR@10, Recall@100), each system
+    retrieving `depth` documents per query (`baselines.depth`)."""
     table: dict[str, dict[str, dict[str, float]]] = {}
     for benchmark_name, benchmark in benchmarks.items():
         table[benchmark_name] = {}

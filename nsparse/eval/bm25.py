@@ -23,7 +23,8 @@ Analyzer = Callable[[Iterable[str]], Iterator[list[str]]]
 class BM25Kiwi:
     """BM25 (Lucene variant) over `{doc id: text or {"title","text"}}`, by default on `nsparse.korean.analyze` tokens.
 
-    Another `analyzer` (texts -> token lists) gives BM25 over other tokens, e.g. a model's own
+    `k1` and `b` are the pipeline's one BM25 (params.yaml `bm25`), passed by every caller: no second default
+    here. Another `analyzer` (texts -> token lists) gives BM25 over other tokens, e.g. a model's own
     vocabulary; `distinct_query_terms` counts each query token once, as inference-free
     sparse queries do.
     """
@@ -31,8 +32,8 @@ class BM25Kiwi:
     def __init__(
         self,
         corpus: Mapping[str, str | Mapping[str, str]],
-        k1: float = 0.9,
-        b: float = 0.4,
+        k1: float,
+        b: float,
         analyzer: Analyzer = analyze_batch,
         distinct_query_terms: bool = False,
     ) -> None:
@@ -53,7 +54,7 @@ class BM25Kiwi:
         self.index = bm25s.BM25(k1=k1, b=b)
         self.index.index(tokens, show_progress=False)
 
-    def search(self, queries: Mapping[str, str], k: int = 100) -> dict[str, dict[str, float]]:
+    def search(self, queries: Mapping[str, str], k: int) -> dict[str, dict[str, float]]:
         """{query id: {doc id: score}}: the top `k` documents sharing a token with the query, best first."""
         if not queries:
             return {}

@@ -30,7 +30,7 @@ class SparseRetriever:
         self.doc_matrix_t = scipy.sparse.csr_matrix(doc_matrix)[order].T.tocsr().astype(np.float32)
 
     def search(
-        self, query_matrix: scipy.sparse.csr_matrix, query_ids: Sequence[str], k: int = 100
+        self, query_matrix: scipy.sparse.csr_matrix, query_ids: Sequence[str], k: int
     ) -> dict[str, dict[str, float]]:
         """{query id: {doc id: score}} for the top `k` documents of every query row."""
         if query_matrix.shape[0] != len(query_ids):

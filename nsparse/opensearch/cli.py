@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import os
 import sys
@@ -16,7 +15,7 @@ from nsparse.opensearch.artifacts import ArtifactNotFound
 from nsparse.opensearch.client import ClusterSettings, ClusterUnreachable, OpenSearchError, connect, refused_as
 from nsparse.opensearch.install import NodeError, NodeMember
 from nsparse.opensearch.node import Node, resident_memory_bytes
-from nsparse.opensearch.settings import NodeSettings
+from nsparse.opensearch.settings import node_settings, node_urls
 from nsparse.params import ParamsError
 
 Command = Callable[[argparse.Namespace], int]
@@ -83,7 +82,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     up.add_argument(
         "--nodes",
         type=_positive_int,
-        help="run a cluster of N nodes on ports port..port+N-1 (default: opensearch.nodes, 1)",
+        help="run a cluster of N nodes on ports port..port+N-1 (default: params.yaml opensearch.nodes)",
     )
     up.set_defaults(func=guard(_up))
     _parser(actions, "down", "stop every node `up` started").set_defaults(func=guard(_down))
@@ -106,16 +105,16 @@ def _positive_int(text: str) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    settings = NodeSettings.load()
+    settings = node_settings()
     if args.nodes:
-        settings = dataclasses.replace(settings, nodes=args.nodes)
+        settings = settings.merged({"nodes": args.nodes})
     try:
         url = Node(settings).up()
     except (NodeError, ArtifactNotFound) as err:
         print(f"nsparse node up: {err}", file=sys.stderr)
         return 1
     if settings.nodes > 1:
-        print(f"{settings.nodes} nodes: {' '.join(settings.urls)}")
+        print(f"{settings.nodes} nodes: {' '.join(node_urls(settings))}")
     print(url)
     return 0
 

@@ -18,7 +18,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import AuthenticationException, ConnectionError, SSLError, TransportError
 
 from nsparse.faults import UserFault
-from nsparse.opensearch.settings import NodeSettings
+from nsparse.opensearch.settings import node_settings, node_urls
 
 CA_HINT = (
     "set NSPARSE_OPENSEARCH_CA_CERTS to the CA bundle (PEM) that signed the cluster's certificate "
@@ -73,7 +73,10 @@ class ClusterSettings:
     def from_env(cls, default_url: str | None = None) -> ClusterSettings:
         """Settings from NSPARSE_OPENSEARCH_*; without a URL, `default_url`, else the local nodes' URLs."""
         url = os.environ.get("NSPARSE_OPENSEARCH_URL") or default_url
-        local_urls = [] if url else NodeSettings.load().urls
+        try:
+            local_urls = [] if url else node_urls(node_settings())
+        except FileNotFoundError as err:  # no params.yaml, so no local node to default to
+            raise FileNotFoundError(f"{err}; or point NSPARSE_OPENSEARCH_URL at your cluster") from None
         verify = os.environ.get("NSPARSE_OPENSEARCH_VERIFY_CERTS", "true").strip().lower()
         if verify not in {"true", "false", "1", "0", "yes", "no"}:
             raise ValueError(f"NSPARSE_OPENSEARCH_VERIFY_CERTS must be true or false, not {verify!r}")

@@ -28,7 +28,8 @@ from nsparse.io import atomic_open, write_text
 from nsparse.opensearch.artifacts import ArtifactFetcher, ArtifactNotFound, Coordinate, download
 from nsparse.opensearch.djl import node_environment, seed_djl_cache
 from nsparse.opensearch.resources import assets_dir
-from nsparse.opensearch.settings import NodeSettings
+from nsparse.opensearch.settings import major_version
+from nsparse.params import OpenSearchSection
 
 ASSETS = assets_dir()
 COMPONENTS_FILE = ASSETS / "node" / "components.yaml"
@@ -163,7 +164,7 @@ def node_config(member: NodeMember, members: list[NodeMember], bootstrapped: boo
 class Installer:
     """One version's node on disk under `home`: install and configure it; say which JDK and environment it needs."""
 
-    def __init__(self, settings: NodeSettings, home: Path) -> None:
+    def __init__(self, settings: OpenSearchSection, home: Path) -> None:
         self.settings = settings
         self.home = home
         self.layout = NodeLayout(self.home / "opensearch" / self.settings.version, self.settings.version)
@@ -315,7 +316,7 @@ class Installer:
     @property
     def plugin_java_release(self) -> str:
         """Java level of the node's plugin API: 11 for OpenSearch 2.x, 21 for 3.x."""
-        return "11" if self.settings.major_version < 3 else "21"
+        return "11" if major_version(self.settings) < 3 else "21"
 
     def write_config(self, member: NodeMember, members: list[NodeMember]) -> None:
         """One node's settings and heap, rewritten on every start so params.yaml changes take effect.
@@ -375,7 +376,7 @@ class Installer:
         """The configured JDK, else the default `java` for 2.x and the newest JDK 21+ under /usr/lib/jvm for 3.x."""
         if self.settings.java_home != "auto":
             return Path(self.settings.java_home)
-        if self.settings.major_version >= 3:
+        if major_version(self.settings) >= 3:
             candidates = sorted(Path("/usr/lib/jvm").glob("*"), key=_jdk_feature_version, reverse=True)
             newest = next((jdk for jdk in candidates if _jdk_feature_version(jdk) >= 21), None)
             if newest is None:

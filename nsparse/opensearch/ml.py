@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from opensearchpy import OpenSearch
 from tqdm import tqdm
@@ -21,6 +22,7 @@ from nsparse.io import sha256_file
 from nsparse.opensearch.client import OpenSearchError, refused_as
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ML_API = "/_plugins/_ml"
 # ML Commons' SparseEncodingTranslator names its input tensors so, and DJL's ONNX
@@ -140,13 +142,27 @@ def register_model_zip(
     return model_id
 
 
+def _poll(fetch: Callable[[], T], done: Callable[[T], bool], timeout_s: float, interval_s: float) -> T:
+    """`fetch()` every `interval_s` until `done` holds of its answer or `timeout_s` has passed: the last answer.
+
+    Always asks at least once, and once more at the deadline, so a spent `timeout_s` still gets a look.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answer = fetch()
+        if done(answer) or time.monotonic() >= deadline:
+            return answer
+        time.sleep(interval_s)
+
+
 def _wait_until_searchable(client: OpenSearch, name: str, model_id: str, timeout_s: float = 10) -> None:
     """Model search is near-real-time: wait until a new model is visible, so that registering again reuses it."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(model["model_id"] == model_id for model in find_models(client, name)):
-            return
-        time.sleep(0.2)
+    _poll(
+        lambda: find_models(client, name),
+        lambda models: any(model["model_id"] == model_id for model in models),
+        timeout_s,
+        interval_s=0.2,
+    )
 
 
 def _wait_for_task(client: OpenSearch, task_id: str, action: str, timeout_s: float) -> dict[str, Any]:
@@ -159,16 +175,17 @@ def _wait_for_task(client: OpenSearch, task_id: str, action: str, timeout_s: flo
 
 def _wait_until_finished(client: OpenSearch, task_id: str, action: str, timeout_s: float) -> dict[str, Any]:
     """The task once it has finished, whether it succeeded or not."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        task = _request(client, "GET", f"/tasks/{task_id}", action)
-        if task.get("state") in {"COMPLETED", "FAILED", "COMPLETED_WITH_ERROR"}:
-            return task
-        time.sleep(1)
-    raise OpenSearchError(f"{action}: task {task_id} did not finish within {timeout_s:.0f}s")
+    task = _poll(lambda: _request(client, "GET", f"/tasks/{task_id}", action), _finished, timeout_s, interval_s=1)
+    if not _finished(task):
+        raise OpenSearchError(f"{action}: task {task_id} did not finish within {timeout_s:.0f}s")
+    return task
 
 
-def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> None:
+def _finished(task: dict[str, Any]) -> bool:
+    return task.get("state") in {"COMPLETED", "FAILED", "COMPLETED_WITH_ERROR"}
+
+
+def deploy_model(client: OpenSearch, model_id: str, timeout_s: float) -> None:
     """Deploy (load) a registered model on the cluster's ML nodes; raises with the task's error.
 
     ML Commons fails a deploy task that meets another deploy of the same model: on each
@@ -218,12 +235,12 @@ def deploy_model(client: OpenSearch, model_id: str, timeout_s: float = 300) -> N
 
 def _settled_model(client: OpenSearch, model_id: str, timeout_s: float) -> dict[str, Any]:
     """The model's record once DEPLOYED, or as it stands after `timeout_s` of ML Commons' sync-up."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        model = get_model(client, model_id)
-        if model.get("model_state") == "DEPLOYED" or time.monotonic() >= deadline:
-            return model
-        time.sleep(1)
+    return _poll(
+        lambda: get_model(client, model_id),
+        lambda model: model.get("model_state") == "DEPLOYED",
+        timeout_s,
+        interval_s=1,
+    )
 
 
 def _running_deploy_tasks(client: OpenSearch, model_id: str, action: str) -> list[str]:

@@ -26,7 +26,8 @@ import requests
 import yaml
 
 from nsparse.opensearch.install import Installer, NodeError, NodeMember, nsparse_home
-from nsparse.opensearch.settings import NodeSettings
+from nsparse.opensearch.settings import node_settings, node_urls
+from nsparse.params import OpenSearchSection
 
 SERVICE_USER = "nsparse-opensearch"
 STOP_TIMEOUT_S = 60
@@ -35,19 +36,20 @@ STOP_TIMEOUT_S = 60
 class Node:
     """The local OpenSearch: one node, or `settings.nodes` nodes forming one cluster on loopback."""
 
-    def __init__(self, settings: NodeSettings | None = None, home: Path | None = None) -> None:
-        self.settings = settings or NodeSettings.load()
+    def __init__(self, settings: OpenSearchSection | None = None, home: Path | None = None) -> None:
+        self.settings = settings or node_settings()
         self.home = home or nsparse_home()
         self.installer = Installer(self.settings, self.home)
         self.layout = self.installer.layout
         self.members = self.layout.members(self.settings.nodes, self.settings.port)
+        self.url = node_urls(self.settings)[0]  # the first node's: the one clients and `up` name
 
     def up(self) -> str:
         """Install if needed, start every node not already answering, wait for health; return the first URL."""
         with self._lock():
             waiting = [member for member in self.members if not self._answers_as(member)]
             if not waiting:
-                return self.settings.url
+                return self.url
             for member in waiting:
                 if self.pid(member) is not None:
                     raise NodeError(
@@ -62,7 +64,7 @@ class Node:
                 self.installer.seed_member_djl_cache(member)
             self._start(waiting)
             self._wait_for_health()
-        return self.settings.url
+        return self.url
 
     def down(self, all_sizes: bool = False) -> list[NodeMember]:
         """Stop this cluster's nodes that are running (by their pid files); return them.
@@ -87,7 +89,7 @@ class Node:
 
     def answers(self) -> bool:
         """True when the first node (the one at `settings.url`) answers HTTP."""
-        return _answers(self.settings.url)
+        return _answers(self.url)
 
     def pid(self, member: NodeMember | None = None) -> int | None:
         """The pid in a node's pid file (default: the first node's), if that process is alive and is our JVM."""
@@ -178,7 +180,7 @@ class Node:
                     )
             with contextlib.suppress(requests.RequestException):
                 health = requests.get(
-                    f"{self.settings.url}/_cluster/health",
+                    f"{self.url}/_cluster/health",
                     params={"wait_for_status": "yellow", "wait_for_nodes": len(self.members), "timeout": "5s"},
                     timeout=10,
                 )
@@ -188,7 +190,7 @@ class Node:
             time.sleep(1)
         logs = "\n".join(f"== {member.name}:\n{self.log_tail(20, member)}" for member in self.members)
         raise NodeError(
-            f"{self.settings.url} not healthy with {len(self.members)} node(s) after "
+            f"{self.url} not healthy with {len(self.members)} node(s) after "
             f"{self.settings.startup_timeout_s}s (last answer: {last_answer}); last log lines:\n{logs}"
         )
 

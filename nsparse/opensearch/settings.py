@@ -7,61 +7,40 @@ environment: no Maven fetching, no process handling.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from dataclasses import dataclass, fields
-from typing import Any
+
+from pydantic import ValidationError
 
 from nsparse import config
+from nsparse.params import OpenSearchSection, describe
 
-MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2"
+
+def node_settings(section: OpenSearchSection | None = None) -> OpenSearchSection:
+    """`section` (default: params.yaml's `opensearch:`), each key overridden by an NSPARSE_OPENSEARCH_<KEY> variable.
+
+    Outside a project (no params.yaml) this is the FileNotFoundError that says so: the local node's settings
+    live in params.yaml alone.
+    """
+    section = section if section is not None else config.load_params().opensearch
+    overrides = {}
+    for name, current in section.model_dump().items():
+        variable = f"NSPARSE_OPENSEARCH_{name.upper()}"
+        if variable in os.environ:
+            try:
+                overrides[name] = type(current)(os.environ[variable])
+            except ValueError:
+                raise ValueError(f"{variable}={os.environ[variable]!r}: expected {type(current).__name__}") from None
+    try:
+        return section.merged(overrides)
+    except ValidationError as err:
+        variables = ", ".join(f"NSPARSE_OPENSEARCH_{name.upper()}" for name in overrides)
+        raise ValueError(f"{variables}: {describe(err, OpenSearchSection)}") from None
 
 
-@dataclass(frozen=True)
-class NodeSettings:
-    """The `opensearch:` section of params.yaml, each key overridable by an NSPARSE_OPENSEARCH_<KEY> variable."""
+def major_version(settings: OpenSearchSection) -> int:
+    return int(settings.version.split(".")[0])
 
-    version: str = "3.6.0"
-    heap: str = "1g"
-    port: int = 9200
-    java_home: str = "auto"
-    fetch: str = "auto"
-    maven_repository: str = MAVEN_CENTRAL
-    distribution_url: str = ""
-    startup_timeout_s: int = 240
-    nodes: int = 1
 
-    @classmethod
-    def load(cls, params: dict[str, Any] | None = None) -> NodeSettings:
-        """Settings from params (default: params.yaml's `opensearch` section, if there is one) and the environment."""
-        if params is None:
-            with contextlib.suppress(FileNotFoundError):
-                params = config.section("opensearch")
-        values = {f.name: (params or {}).get(f.name, f.default) for f in fields(cls)}
-        for name, current in values.items():
-            variable = f"NSPARSE_OPENSEARCH_{name.upper()}"
-            if variable in os.environ:
-                try:
-                    values[name] = type(current)(os.environ[variable])
-                except ValueError:
-                    raise ValueError(
-                        f"{variable}={os.environ[variable]!r}: expected {type(current).__name__}"
-                    ) from None
-        return cls(**values)
-
-    def __post_init__(self) -> None:
-        if self.nodes < 1:
-            raise ValueError(f"opensearch.nodes (NSPARSE_OPENSEARCH_NODES) must be at least 1, not {self.nodes}")
-
-    @property
-    def major_version(self) -> int:
-        return int(self.version.split(".")[0])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def urls(self) -> list[str]:
-        """Every node's URL: node i answers on port + i."""
-        return [f"http://127.0.0.1:{self.port + i}" for i in range(self.nodes)]
+def node_urls(settings: OpenSearchSection) -> list[str]:
+    """Every local node's URL: node i answers on port + i; the first is the one clients and `up` name."""
+    return [f"http://127.0.0.1:{settings.port + i}" for i in range(settings.nodes)]

@@ -33,6 +33,7 @@ from nsparse.opensearch import index as os_index
 from nsparse.opensearch import search
 from nsparse.opensearch.index import SPARSE_FIELD, BM25Similarity
 from nsparse.opensearch.latency import Searcher, latency_percentiles, run_interleaved, run_queries, throughput
+from nsparse.params import BenchmarkSection
 from nsparse.pipeline.baselines import ensure_bm25_index
 from nsparse.pipeline.benchmark_report import BenchmarkReport
 from nsparse.pipeline.deploy import Deployment
@@ -135,16 +136,16 @@ def benchmark_one(
     deployments: dict[str, Deployment],
     encoders: dict[str, VariantEncoders],
     bm25_indices: dict[str, str],
-    params: dict[str, Any],
+    settings: BenchmarkSection,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """All systems on one benchmark: metrics per system, significance tests, parity figures.
 
     `bm25_indices` names the index of each BM25 system (`bm25_nori`, `bm25_nori_tuned`).
     """
-    k = params["top_k"]
-    queries, qrels = query_sample(bench, params["max_queries"])
-    latency_texts = list(queries.values())[: params["throughput_queries"]]
-    chosen = params["variant"]  # the variant hybrid, two-phase and the paired tests use
+    k = settings.top_k
+    queries, qrels = query_sample(bench, settings.max_queries)
+    latency_texts = list(queries.values())[: settings.throughput_queries]
+    chosen = settings.variant  # the variant hybrid, two-phase and the paired tests use
     searchers: dict[str, Searcher] = {
         system: lambda text, index=index: search.bm25(client, index, text, k) for system, index in bm25_indices.items()
     }
@@ -158,15 +159,15 @@ def benchmark_one(
         best.indices[name],
         hybrid_clauses(text, best.query_model_id(name)),
         k,
-        search.hybrid_pipeline_name(params["hybrid_pipeline"], search.hybrid_query_group(text)),
+        search.hybrid_pipeline_name(settings.hybrid_pipeline, search.hybrid_query_group(text)),
     )
-    if params["two_phase"]:
+    if settings.two_phase:
         searchers[f"{chosen}_two_phase"] = lambda text: search.search(
             client,
             best.indices[name],
             search.neural_sparse_clause(SPARSE_FIELD, text, best.query_model_id(name)),
             k,
-            search_pipeline=params["two_phase_pipeline"],
+            search_pipeline=settings.two_phase_pipeline,
         )
     # The same index and query weights without ML Commons on the query path: the client tokenizes.
     searchers[f"{chosen}_client_encoded"] = lambda text: search.neural_sparse_tokens(
@@ -178,7 +179,7 @@ def benchmark_one(
     live_runs: dict[str, dict[str, dict[str, float]]] = {}
     with one_torch_thread():
         system_runs = run_interleaved(searchers, queries, name)
-        qps = {system: throughput(searcher, latency_texts, params["clients"]) for system, searcher in searchers.items()}
+        qps = {system: throughput(searcher, latency_texts, settings.clients) for system, searcher in searchers.items()}
     for system, system_run in system_runs.items():
         live_runs[system] = system_run.run
         evaluation = evaluate(qrels, system_run.run)
@@ -224,7 +225,7 @@ def hybrid_clauses(text: str, query_model_id: str) -> list[dict[str, Any]]:
 
 
 def choose_hybrid_weights(
-    client: OpenSearch, dev: dict[str, Benchmark], deployment: Deployment, params: dict[str, Any]
+    client: OpenSearch, dev: dict[str, Benchmark], deployment: Deployment, settings: BenchmarkSection
 ) -> dict[str, Any]:
     """BM25's weight in the hybrid for each query group (`search.hybrid_query_group`), chosen on the dev splits.
 
@@ -232,8 +233,8 @@ def choose_hybrid_weights(
     test); a group without dev queries gets the best over all of them. Each weight is left
     in its group's search pipeline, which the test runs (and `nsparse search --hybrid`) use.
     """
-    base, k = params["hybrid_pipeline"], params["top_k"]
-    samples = {name: query_sample(bench, params["max_queries"]) for name, bench in dev.items()}
+    base, k = settings.hybrid_pipeline, settings.top_k
+    samples = {name: query_sample(bench, settings.max_queries) for name, bench in dev.items()}
     groups = {
         (name, qid): search.hybrid_query_group(text)
         for name, (queries, _) in samples.items()
@@ -241,7 +242,7 @@ def choose_hybrid_weights(
     }
     pipeline = f"{base}-dev"
     scores: dict[float, dict[tuple[str, str], float]] = {}
-    for weight in params["hybrid_bm25_weights"]:
+    for weight in settings.hybrid_bm25_weights:
         os_index.put_hybrid_pipeline(client, pipeline, weight)
         scores[weight] = {}
         for name, (queries, qrels) in samples.items():
@@ -278,7 +279,7 @@ def run_all(
     dev: dict[str, Benchmark],
     deployments: dict[str, Deployment],
     encoders: dict[str, VariantEncoders],
-    params: dict[str, Any],
+    settings: BenchmarkSection,
     index_prefix: str,
     nori_tuned: BM25Similarity,
 ) -> BenchmarkReport:
@@ -287,10 +288,10 @@ def run_all(
     `dev` holds the dev splits the hybrid's BM25 weights are chosen on, before any test query runs;
     `nori_tuned` is the k1/b the baselines stage chose for nori on them (`bm25_nori_tuned`).
     """
-    report = BenchmarkReport(hybrid=choose_hybrid_weights(client, dev, deployments[params["variant"]], params))
-    if params["two_phase"]:
+    report = BenchmarkReport(hybrid=choose_hybrid_weights(client, dev, deployments[settings.variant], settings))
+    if settings.two_phase:
         os_index.put_search_pipeline(
-            client, params["two_phase_pipeline"], os_index.load_body("two_phase_search_pipeline")
+            client, settings.two_phase_pipeline, os_index.load_body("two_phase_search_pipeline")
         )
     for name, bench in benchmarks.items():
         bm25_indices = {
@@ -298,7 +299,7 @@ def run_all(
             "bm25_nori_tuned": ensure_bm25_index(client, index_prefix, bench.corpus, nori_tuned),
         }
         results, significance, parity_figures = benchmark_one(
-            client, name, bench, deployments, encoders, bm25_indices, params
+            client, name, bench, deployments, encoders, bm25_indices, settings
         )
         report.systems[name] = results
         report.significance[name] = significance

@@ -37,7 +37,7 @@ from nsparse.eval.baselines import corpus_fingerprint
 from nsparse.eval.bm25 import document_text
 from nsparse.export.mlcommons import ML_COMMONS_MAX_TOKENS
 from nsparse.export.onnx import OnnxDocumentEncoder
-from nsparse.export.package import ExportSettings, package_fitted
+from nsparse.export.package import package_fitted
 from nsparse.io import read_json, sha256_file, write_json
 from nsparse.model.encoder import SparseEncoder
 from nsparse.opensearch import index as os_index
@@ -52,6 +52,7 @@ from nsparse.opensearch.index import (
     sparse_index_body,
     with_build_record,
 )
+from nsparse.params import Deploy, Export
 from nsparse.pipeline.fitting import fit_to_corpus, parity_sample
 
 log = logging.getLogger(__name__)
@@ -179,11 +180,11 @@ QUERY_MODEL = ModelPackage(
 DOC_MODEL = ModelPackage("doc", "sparse_encoding.zip", "SPARSE_ENCODING", "ONNX", "document encoder (ONNX)")
 
 
-def model_name(params: dict[str, Any], variant: str, package: ModelPackage, corpus: str = AS_SHIPPED) -> str:
+def model_name(index_prefix: str, variant: str, package: ModelPackage, corpus: str = AS_SHIPPED) -> str:
     """`<index_prefix>-<variant>[-<corpus>]-query|doc`: a corpus's own fitted pair, or the one pair as shipped;
     two projects on one cluster use two prefixes."""
     fitted = "" if corpus == AS_SHIPPED else f"-{corpus}"
-    return f"{params['index_prefix']}-{variant}{fitted}-{package.side}"
+    return f"{index_prefix}-{variant}{fitted}-{package.side}"
 
 
 def register(client: OpenSearch, package: ModelPackage, folder: Path, name: str, group_id: str, version: str) -> str:
@@ -200,7 +201,7 @@ def register(client: OpenSearch, package: ModelPackage, folder: Path, name: str,
     )
 
 
-def deploy_replacing_older_versions(client: OpenSearch, name: str, model_id: str, timeout_s: int) -> None:
+def deploy_replacing_older_versions(client: OpenSearch, name: str, model_id: str, timeout_s: float) -> None:
     """Deploy `model_id` and undeploy any other version of the model `name` (they stay registered)."""
     for model in ml.find_models(client, name):
         if model["model_id"] != model_id and model.get("model_state") in ("DEPLOYED", "PARTIALLY_DEPLOYED"):
@@ -214,20 +215,18 @@ def deploy_variant(
     model_dir: Path,
     export_dir: Path,
     benchmarks: dict[str, Path],
-    params: dict[str, Any],
+    deploy: Deploy,
+    export: Export,
     record: Path | None = None,
-    export_settings: ExportSettings | None = None,
 ) -> Deployment:
     """Register, deploy and index one variant; see the module docstring for fitting, idempotency and `record`.
 
     A cluster that stops answering is reported as such (`ClusterUnreachable`, naming the
     record and how to recover), never mistaken for ML Commons refusing the ONNX model.
     """
-    deployment = Deployment(variant, statistics="fitted" if params["fit_statistics"] else "as-shipped")
+    deployment = Deployment(variant, statistics="fitted" if deploy.fit_statistics else "as-shipped")
     try:
-        _deploy(
-            client, deployment, model_dir, export_dir, benchmarks, params, record, export_settings or ExportSettings()
-        )
+        _deploy(client, deployment, model_dir, export_dir, benchmarks, deploy, export, record)
     except ClusterUnreachable as err:
         kept = f"what it created is recorded in {record}" if record else "nothing was recorded"
         raise ClusterUnreachable(
@@ -248,9 +247,9 @@ def _deploy(
     model_dir: Path,
     export_dir: Path,
     benchmarks: dict[str, Path],
-    params: dict[str, Any],
+    deploy: Deploy,
+    export: Export,
     record: Path | None,
-    export_settings: ExportSettings,
 ) -> None:
     def save() -> None:
         if record is not None:
@@ -258,14 +257,14 @@ def _deploy(
 
     variant = deployment.variant
     save()
-    deployment.model_group_id = ml.ensure_model_group(client, params["model_group"], "nsparse sparse retrieval models")
+    deployment.model_group_id = ml.ensure_model_group(client, deploy.model_group, "nsparse sparse retrieval models")
     save()
     fitted_root = record.parent if record else export_dir.with_name(f"{export_dir.name}-fitted")
     encoders: dict[str, SparseEncoder] = {}  # corpus key -> the encoder its models were packaged from
     for name, folder in tqdm(benchmarks.items(), desc=f"deploy {variant}", unit="benchmark"):
         corpus = read_corpus(folder / "corpus.jsonl")
         fingerprint = corpus_fingerprint(corpus)
-        key = corpus_key(fingerprint) if params["fit_statistics"] else AS_SHIPPED
+        key = corpus_key(fingerprint) if deploy.fit_statistics else AS_SHIPPED
         deployment.corpus_of[name] = key
         if key not in deployment.corpora:
             encoders[key] = SparseEncoder.load(model_dir).eval()
@@ -273,12 +272,12 @@ def _deploy(
             if key != AS_SHIPPED:  # fitted to this corpus (seconds), and packaged for it
                 package = fitted_root / key
                 fit_to_corpus(encoders[key], corpus)
-                package_fitted(encoders[key], package, parity_sample(corpus), export_settings)
+                package_fitted(encoders[key], package, parity_sample(corpus, export.parity.texts), export)
             deployment.corpora[key] = CorpusModels(str(package), fitted_to=encoders[key].fitted_corpus)
-            _serve(client, deployment, key, encoders[key], params, save)
+            _serve(client, deployment, key, encoders[key], deploy, save)
         encoder, models = encoders[key], deployment.corpora[key]
         # Benchmarks over the same corpus (korquad/codeswitch, msmarco-ko/-en2ko) share one index.
-        index_name = corpus_index_name(params["index_prefix"], variant, fingerprint)
+        index_name = corpus_index_name(deploy.index_prefix, variant, fingerprint)
         deployment.indices[name] = index_name
         save()  # before creating it: a half-filled index is still cleaned up
         body = sparse_index_body()
@@ -300,8 +299,8 @@ def _deploy(
             if models.ingest_pipeline:
                 docs = _through_pipeline(corpus, onnx, encoder)
             else:
-                docs = _client_encoded(corpus, onnx, params["encode_batch_size"])
-            os_index.bulk_index(client, index_name, docs, batch_size=params["bulk_batch_size"])
+                docs = _client_encoded(corpus, onnx, deploy.encode_batch_size)
+            os_index.bulk_index(client, index_name, docs, batch_size=deploy.bulk_batch_size)
         deployment.doc_counts[name] = len(corpus)
         save()
     deployment.complete = True
@@ -313,27 +312,27 @@ def _serve(
     deployment: Deployment,
     key: str,
     encoder: SparseEncoder,
-    params: dict[str, Any],
+    deploy: Deploy,
     save: Callable[[], None],
 ) -> None:
     """Register and deploy one corpus's query and document models, and its ingest pipeline (or client ingest)."""
     models, variant = deployment.corpora[key], deployment.variant
     package, group = Path(models.package), deployment.model_group_id
     assert group is not None
-    query_name, doc_name = (model_name(params, variant, side, key) for side in (QUERY_MODEL, DOC_MODEL))
-    models.query_model_id = register(client, QUERY_MODEL, package, query_name, group, params["model_version"])
+    query_name, doc_name = (model_name(deploy.index_prefix, variant, side, key) for side in (QUERY_MODEL, DOC_MODEL))
+    models.query_model_id = register(client, QUERY_MODEL, package, query_name, group, deploy.model_version)
     save()  # recorded before deploying: a failed deploy is still cleaned up
-    deploy_replacing_older_versions(client, query_name, models.query_model_id, params["deploy_timeout_s"])
-    models.doc_model_id = register(client, DOC_MODEL, package, doc_name, group, params["model_version"])
+    deploy_replacing_older_versions(client, query_name, models.query_model_id, deploy.deploy_timeout_s)
+    models.doc_model_id = register(client, DOC_MODEL, package, doc_name, group, deploy.model_version)
     save()
-    if params["ingest"] in ("auto", "pipeline") and deployment.ingest != "client":
+    if deploy.ingest in ("auto", "pipeline") and deployment.ingest != "client":
         try:
-            deploy_replacing_older_versions(client, doc_name, models.doc_model_id, params["deploy_timeout_s"])
+            deploy_replacing_older_versions(client, doc_name, models.doc_model_id, deploy.deploy_timeout_s)
             deployment.ingest = "pipeline"
         except ClusterUnreachable:
             raise  # a dead or unreachable node is not ML Commons refusing the model
         except OpenSearchError as err:
-            if params["ingest"] == "pipeline":
+            if deploy.ingest == "pipeline":
                 raise
             log.warning("ML Commons could not deploy the ONNX document model (%s); encoding documents client-side", err)
     if deployment.ingest != "pipeline":
@@ -341,7 +340,7 @@ def _serve(
     save()
     if deployment.ingest == "pipeline":
         fitted = "" if key == AS_SHIPPED else f"-{key}"
-        models.ingest_pipeline = f"{params['index_prefix']}-{variant}{fitted}-ingest"
+        models.ingest_pipeline = f"{deploy.index_prefix}-{variant}{fitted}-ingest"
         os_index.put_ingest_pipeline(
             client,
             models.ingest_pipeline,

@@ -39,8 +39,9 @@ def fit_to_corpus(encoder: SparseEncoder, corpus: Mapping[str, Mapping[str, str]
     return encoder.fit_lexical_statistics([document_text(document) for document in corpus.values()])
 
 
-def parity_sample(corpus: Mapping[str, Mapping[str, str]], size: int = 32) -> list[str]:
-    """Texts to check an export of a corpus's model on: its first documents and its longest one."""
+def parity_sample(corpus: Mapping[str, Mapping[str, str]], size: int) -> list[str]:
+    """`size` texts to check an export of a corpus's model on (`export.parity.texts`): its first documents and its
+    longest one."""
     texts = [document_text(document) for document in corpus.values()]
     return [*texts[: size - 1], max(texts, key=len)] if texts else []
 

@@ -9,13 +9,13 @@ redeploy swaps the index behind it; benchmark scores it and labels judged or syn
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from opensearchpy import OpenSearch
 
 from nsparse.data import Benchmark, load_benchmark
 from nsparse.data.own import SPLIT, own_benchmark
 from nsparse.opensearch.client import refused_as
+from nsparse.params import Deploy
 from nsparse.pipeline.deploy import Deployment
 
 
@@ -34,9 +34,10 @@ def own_benchmarks(folder: Path) -> tuple[dict[str, Benchmark], dict[str, str]]:
     return {name: load_benchmark(path, SPLIT)}, {name: label}
 
 
-def alias_names(params: dict[str, Any], variant: str, variants: list[str]) -> list[str]:
-    """`<own_index>-<variant>`, plus the bare `<own_index>` for the last (recommended) variant."""
-    base = params.get("own_index") or f"{params['index_prefix']}-own"
+def alias_names(deploy: Deploy, variant: str, variants: list[str]) -> list[str]:
+    """`<own_index>-<variant>`, plus the bare `<own_index>` for the last (recommended) variant; `own_index` null:
+    `<index_prefix>-own`."""
+    base = deploy.own_index or f"{deploy.index_prefix}-own"
     return [f"{base}-{variant}", *([base] if variant == variants[-1] else [])]
 
 
@@ -52,7 +53,7 @@ def point_alias(client: OpenSearch, alias: str, index: str) -> None:
 
 
 def point_own_aliases(
-    client: OpenSearch, record: Path, own_folder: Path, params: dict[str, Any], variants: list[str]
+    client: OpenSearch, record: Path, own_folder: Path, deploy: Deploy, variants: list[str]
 ) -> list[str]:
     """After deploy: the aliases you chose, pointed at this variant's index of your documents (none without them)."""
     found = own_benchmark(own_folder)
@@ -60,7 +61,7 @@ def point_own_aliases(
         return []
     deployment = Deployment.load(record)
     index = deployment.indices[found[0]]
-    aliases = alias_names(params, deployment.variant, variants)
+    aliases = alias_names(deploy, deployment.variant, variants)
     for alias in aliases:
         point_alias(client, alias, index)
     return aliases

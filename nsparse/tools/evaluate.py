@@ -14,12 +14,16 @@ retriever scores queries in blocks sized to a fixed number of score cells.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from nsparse.config import load_params
 from nsparse.data import Benchmark
+from nsparse.params import Bm25Params, describe
 from nsparse.tools.inputs import InputError
 
 if TYPE_CHECKING:  # torch, ranx and the OpenSearch client load lazily: a bad path fails in a second
@@ -50,6 +54,25 @@ def system_name(model: str) -> str:
     return path.name if path.exists() else model
 
 
+def baseline_bm25(k1: float | None, b: float | None) -> tuple[Bm25Params, str]:
+    """The k1/b of `--baseline bm25`, and where they came from: `--bm25-k1`/`--bm25-b` when given, else the
+    pipeline's one BM25 (params.yaml `bm25`) of the project the command runs in; never a default of its own."""
+    if (k1 is None) != (b is None):
+        raise InputError("--bm25-k1 and --bm25-b go together (or neither: params.yaml `bm25`)")
+    if k1 is not None:
+        try:
+            return Bm25Params(k1=k1, b=b), "--bm25-k1/--bm25-b"
+        except ValidationError as err:
+            raise InputError(f"--bm25-k1/--bm25-b: {describe(err, Bm25Params)}") from None
+    try:
+        return load_params().bm25, "params.yaml bm25"
+    except FileNotFoundError as err:
+        raise InputError(
+            f"--baseline bm25 takes k1 and b from the project's params.yaml (`bm25`): {err}; "
+            "or give --bm25-k1 and --bm25-b"
+        ) from None
+
+
 def evaluate_model(
     encoder: SparseEncoder,
     benchmark: Benchmark,
@@ -59,13 +82,13 @@ def evaluate_model(
     split: str,
     k: int = 100,
     max_queries: int | None = None,
-    baselines: Sequence[str] = (),
-    batch_size: int = 32,
+    bm25: Bm25Params | None = None,
+    batch_size: int,
     index_precision: bool = True,
     fit_statistics: bool = True,
     progress: bool = True,
 ) -> Evaluation:
-    """nDCG@10, MRR@10, Recall@100 and sparse cost of `encoder` (and of BM25 when asked) on one split.
+    """nDCG@10, MRR@10, Recall@100 and sparse cost of `encoder` (and of BM25 with `bm25`'s k1/b, if given) on one split.
 
     With `fit_statistics` (the default) a lexical-floor model is scored as deploy would index this
     corpus: its BM25 statistics fitted to the corpus (`fit_to_corpus`); otherwise as shipped.
@@ -94,11 +117,9 @@ def evaluate_model(
     result.systems[system_name(model)] = {**_summary(qrels, run), **sparse_cost(query_matrix, doc_matrix)}
     result.timings_s.update(encode_documents=encoded - started, search=searched - encoded)
 
-    for baseline in baselines:
-        if baseline != "bm25":
-            raise InputError(f"unknown baseline {baseline!r} (known: bm25)")
+    if bm25 is not None:
         started = time.perf_counter()
-        bm25_run = BM25Kiwi(benchmark.corpus).search(queries, k)
+        bm25_run = BM25Kiwi(benchmark.corpus, bm25.k1, bm25.b).search(queries, k)
         result.systems["bm25_kiwi"] = _summary(qrels, bm25_run)
         result.timings_s["bm25"] = time.perf_counter() - started
     result.timings_s = {name: round(seconds, 2) for name, seconds in result.timings_s.items()}
