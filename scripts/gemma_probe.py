@@ -78,12 +78,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/gemma_probe.json"))
     arguments = parser.parse_args()
     params = load_params()
-    seed, settings = params["seed"], params["synthesize"]
+    seed, settings = params.seed, params.synthesize
     load_before = os.getloadavg()
 
     started = time.perf_counter()
-    llm = {**params["llm"], "backend": "llama_cpp", "model": "gemma3-270m", "n_threads": arguments.threads}
-    llm.update(n_ctx=2048, n_gpu_layers=0, max_new_tokens=48)
+    llm = params.llm.merged(
+        {
+            "backend": "llama_cpp",
+            "model": "gemma3-270m",
+            "n_threads": arguments.threads,
+            "n_ctx": 2048,
+            "n_gpu_layers": 0,
+            "max_new_tokens": 48,
+        }
+    )
     generator = make_generator(llm, seed=seed)
     assert generator is not None and not generator.chat
     load_s = time.perf_counter() - started
@@ -91,9 +99,9 @@ def main() -> None:
     fewshot = base_model_prompt(
         arguments.data / "train/pairs.jsonl",
         arguments.data / "benchmarks",
-        settings["fewshot_shots"],
+        settings.fewshot_shots,
         seed,
-        settings["filters"]["min_hangul_ratio"],
+        settings.filters.min_hangul_ratio,
     )
     shots = fewshot.shots
     documents = sample_passages(MSMARCO_KOR, arguments.documents, seed, {passage for passage, _ in shots})
@@ -101,11 +109,11 @@ def main() -> None:
     def synthesis(cache: str) -> LLMSynthesis:
         return LLMSynthesis(
             generator,
-            PromptTemplate.load(settings["prompts"]["queries"]),  # chat models' prompts: unused by a base model
-            PromptTemplate.load(settings["prompts"]["paraphrases"]),
-            queries_per_document=settings["queries_per_document"],
+            PromptTemplate.load(settings.prompts.queries),  # chat models' prompts: unused by a base model
+            PromptTemplate.load(settings.prompts.paraphrases),
+            queries_per_document=settings.queries_per_document,
             paraphrases_per_query=0,
-            max_document_chars=settings["max_document_chars"],
+            max_document_chars=settings.max_document_chars,
             cache_dir=Path(cache),
             seed=seed,
             fewshot=fewshot,
@@ -126,8 +134,8 @@ def main() -> None:
     same_text = all(again[key] == written[key] for key in list(documents)[:3])
 
     seed_dictionary = read_dictionary(arguments.data / "dict/seed.tsv")
-    judge_shots = translation_shots(seed_dictionary, params["verify"]["fewshot_shots"], 0)
-    verifier = ScoringVerifier(generator, translation_prompt(judge_shots), params["verify"]["threshold"])
+    judge_shots = translation_shots(seed_dictionary, params.verify.fewshot_shots, 0)
+    verifier = ScoringVerifier(generator, translation_prompt(judge_shots), params.verify.threshold, seed=0)
     yes_no = judgement_prompt(judge_shots)
     shown = {ko for ko, _ in judge_shots}
     pool = sorted((ko, words[0]) for ko, words in seed_dictionary.items() if ko not in shown and len(ko) > 1)
@@ -155,7 +163,7 @@ def main() -> None:
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "doc2query": {
             "documents": len(documents),
-            "queries_per_document": settings["queries_per_document"],
+            "queries_per_document": settings.queries_per_document,
             "queries_written": generated,
             "seconds": round(generation_s, 2),
             "documents_per_minute": round(len(documents) / generation_s * 60, 1),

@@ -13,15 +13,15 @@ from nsparse.pipeline.mix import build_mixture
 
 def main() -> None:
     params = load_params()
-    settings, paths = params["mix"], params["paths"]
+    paths = params.paths
     mixture, composition = build_mixture(
-        read_pairs(Path(paths["train"]) / "pairs.jsonl"),
-        read_pairs(Path(paths["synth"]) / "pairs.jsonl"),
-        read_verified_dictionary(Path(paths["synonyms"]) / "dictionary.tsv"),
-        settings,
-        params["seed"],
+        read_pairs(Path(paths.train) / "pairs.jsonl"),
+        read_pairs(Path(paths.synth) / "pairs.jsonl"),
+        read_verified_dictionary(Path(paths.synonyms) / "dictionary.tsv"),
+        params.mix,
+        params.seed,
     )
-    output = Path(paths["mix"]) / "v2"
+    output = Path(paths.mix) / "v2"
     write_pairs(output / "pairs.jsonl", mixture)
     write_json(output / "composition.json", composition)
     print(composition)

@@ -22,27 +22,27 @@ from nsparse.pipeline.synthesize import base_model_prompt, own_corpora, synthesi
 
 def main() -> None:
     params = load_params()
-    settings, seed, paths = params["synthesize"], params["seed"], params["paths"]
-    corpora = {name: read_corpus(Path(paths["benchmarks"]) / name / "corpus.jsonl") for name in settings["corpora"]}
-    synth = Path(paths["synth"])
+    settings, seed, paths = params.synthesize, params.seed, params.paths
+    corpora = {name: read_corpus(Path(paths.benchmarks) / name / "corpus.jsonl") for name in settings.corpora}
+    synth = Path(paths.synth)
     cache = synth / "cache"
     cache.mkdir(parents=True, exist_ok=True)  # a DVC output even when the offline back end caches nothing
-    generator = make_generator(params["llm"], seed=seed)
+    generator = make_generator(params.llm, seed=seed)
     fewshot = None
     if generator is not None and not generator.chat:  # a base model: few-shot examples from v1's training pairs
         fewshot = base_model_prompt(
-            Path(paths["train"]) / "pairs.jsonl",
-            Path(paths["benchmarks"]),
-            settings.get("fewshot_shots", 3),
+            Path(paths.train) / "pairs.jsonl",
+            Path(paths.benchmarks),
+            settings.fewshot_shots,
             seed,
-            settings["filters"]["min_hangul_ratio"],
+            settings.filters.min_hangul_ratio,
         )
     pairs, report = synthesize_corpora(
-        corpora, own_corpora(settings), settings, generator, seed, cache, Path(paths["own"]), fewshot
+        corpora, own_corpora(settings), settings, params.bm25, generator, seed, cache, Path(paths.own), fewshot
     )
     write_pairs(synth / "pairs.jsonl", pairs)
-    write_timings(paths["reports"], "synthesize", report.pop("timings_s"))
-    write_json(Path(paths["reports"]) / "synthesis.json", report)
+    write_timings(paths.reports, "synthesize", report.pop("timings_s"))
+    write_json(Path(paths.reports) / "synthesis.json", report)
 
 
 if __name__ == "__main__":

@@ -23,20 +23,20 @@ from nsparse.synonyms import write_solr_synonyms, write_verified_dictionary
 
 def main() -> None:
     params = load_params()
-    settings, paths = params["verify"], params["paths"]
-    dictionaries, synonyms = Path(paths["dictionaries"]), Path(paths["synonyms"])
-    generator = make_generator(params["llm"], seed=params["seed"])
+    settings, paths = params.verify, params.paths
+    dictionaries, synonyms = Path(paths.dictionaries), Path(paths.synonyms)
+    generator = make_generator(params.llm, seed=params.seed)
     proposal_texts = (
         [
             doc["text"]
-            for name in settings["propose_from"]
-            for doc in read_corpus(Path(paths["benchmarks"]) / name / "corpus.jsonl").values()
+            for name in settings.propose_from
+            for doc in read_corpus(Path(paths.benchmarks) / name / "corpus.jsonl").values()
         ]
         if generator is not None
         else []
     )
     entries, report = build_synonyms(
-        read_parallel(Path(paths["parallel"]) / "libreoffice.jsonl"),
+        read_parallel(Path(paths.parallel) / "libreoffice.jsonl"),
         settings,
         generator,
         seed=read_dictionary(dictionaries / "seed.tsv"),
@@ -46,8 +46,8 @@ def main() -> None:
     )
     write_verified_dictionary(synonyms / "dictionary.tsv", entries)
     report["dictionary"]["solr_lines"] = write_solr_synonyms(synonyms / "opensearch_synonyms.txt", entries)
-    write_timings(paths["reports"], "verify", report.pop("timings_s"))
-    write_json(Path(paths["reports"]) / "synonyms.json", report)
+    write_timings(paths.reports, "verify", report.pop("timings_s"))
+    write_json(Path(paths.reports) / "synonyms.json", report)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 
 from nsparse.config import load_params
 from nsparse.data.sources import LIBREOFFICE_PACKAGES, fetch_libreoffice_help, fetched_packages
+from nsparse.params import DebianPackage
 
 pytestmark = pytest.mark.skipif(
     shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None, reason="needs apt-get and dpkg-deb"
@@ -34,7 +35,7 @@ def _build_deb(folder: Path, package: str, version: str, language_dir: str) -> P
 
 
 @pytest.fixture
-def seeded_cache(tmp_path: Path) -> tuple[Path, dict[str, dict[str, str]]]:
+def seeded_cache(tmp_path: Path) -> tuple[Path, dict[str, DebianPackage]]:
     """An apt cache holding both pinned .debs where a download would put them, and the pins."""
     cache, pins = tmp_path / "apt", {}
     for language, package in LIBREOFFICE_PACKAGES.items():
@@ -43,7 +44,7 @@ def seeded_cache(tmp_path: Path) -> tuple[Path, dict[str, dict[str, str]]]:
         folder.mkdir(parents=True)
         deb = _build_deb(folder, package, version, {"ko": "ko", "en": "en-US"}[language])
         shutil.rmtree(folder / f"build-{package}")
-        pins[package] = {"version": version, "sha256": hashlib.sha256(deb.read_bytes()).hexdigest()}
+        pins[package] = DebianPackage(version=version, sha256=hashlib.sha256(deb.read_bytes()).hexdigest())
     return cache, pins
 
 
@@ -52,21 +53,24 @@ def test_pinned_debs_are_checked_unpacked_and_recorded(seeded_cache):
     help_root = fetch_libreoffice_help(cache, pins)
     assert (help_root / "ko/text/page.html").is_file() and (help_root / "en-US/text/page.html").is_file()
     record = fetched_packages(help_root)
+    pinned = {package: pin.model_dump() for package, pin in pins.items()}
     assert {
         package: {"version": entry["version"], "sha256": entry["sha256"]} for package, entry in record.items()
-    } == pins
+    } == pinned
     assert fetch_libreoffice_help(cache, pins) == help_root  # second call: nothing to do
 
 
 def test_a_deb_with_other_bytes_is_refused(seeded_cache):
     cache, pins = seeded_cache
-    pins["libreoffice-help-ko"] = {**pins["libreoffice-help-ko"], "sha256": "0" * 64}
+    pins["libreoffice-help-ko"] = pins["libreoffice-help-ko"].model_copy(update={"sha256": "0" * 64})
     with pytest.raises(RuntimeError, match=r"SHA-256 [0-9a-f]{64} differs from the pinned 0{64}.*libreoffice_help"):
         fetch_libreoffice_help(cache, pins)
 
 
 def test_a_version_debian_no_longer_serves_is_a_clear_error(tmp_path):
-    pins = {package: {"version": "4:0.0-nsparse-test", "sha256": None} for package in LIBREOFFICE_PACKAGES.values()}
+    pins = {
+        package: DebianPackage(version="4:0.0-nsparse-test", sha256=None) for package in LIBREOFFICE_PACKAGES.values()
+    }
     with pytest.raises(RuntimeError) as raised:
         fetch_libreoffice_help(tmp_path, pins)
     message = str(raised.value)
@@ -75,6 +79,6 @@ def test_a_version_debian_no_longer_serves_is_a_clear_error(tmp_path):
 
 
 def test_params_pin_an_exact_version_and_hash_of_both_packages():
-    pins = load_params()["sources"]["libreoffice_help"]
+    pins = load_params().sources.libreoffice_help
     assert set(pins) == set(LIBREOFFICE_PACKAGES.values())
-    assert all(pin["version"] and len(pin["sha256"]) == 64 for pin in pins.values())
+    assert all(pin.version and pin.sha256 is not None and len(pin.sha256) == 64 for pin in pins.values())

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from helpers import SYNTH_CORPUS, run_synthesize_stage
+from helpers import SYNTH_CORPUS, llm_params, run_synthesize_stage
 from nsparse.llm import make_generator
 from nsparse.llm.awq import AwqLinear, awq_quantization, load_awq_causal_lm, pack_awq, quantize_awq, unpack_awq
 from tiny_qwen3 import DEFAULT_TEXTS
@@ -105,7 +105,7 @@ def test_activation_aware_scales_beat_plain_rounding_when_some_channels_are_sali
 
 def test_transformers_backend_generates_from_an_awq_checkpoint_with_4bit_layers(tiny_qwen3_awq):
     generator = make_generator(
-        {"backend": "transformers", "model": str(tiny_qwen3_awq), "max_new_tokens": 12, "batch_size": 3}, seed=0
+        llm_params(backend="transformers", model=str(tiny_qwen3_awq), max_new_tokens=12, batch_size=3), seed=0
     )
     linears = {
         name: type(module).__name__
@@ -136,7 +136,7 @@ def test_awq_checkpoint_runs_the_synthesize_stage(tmp_path, tiny_qwen3_awq):
 @pytest.mark.gpu
 @requires_cuda
 def test_awq_on_cuda_records_peak_memory_and_stays_4bit(tiny_qwen3_awq):
-    generator = make_generator({"backend": "transformers", "model": str(tiny_qwen3_awq), "max_new_tokens": 8}, seed=0)
+    generator = make_generator(llm_params(backend="transformers", model=str(tiny_qwen3_awq), max_new_tokens=8), seed=0)
     assert generator.model.model.layers[0].mlp.down_proj.qweight.device.type == "cuda"
     assert generator.generate([[{"role": "user", "content": "서울"}]], temperature=0)
     assert generator.provenance()["quantization"]["compute_dtype"] == "float16"

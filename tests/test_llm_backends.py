@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from helpers import llm_params
 from llm_fixtures import server_log
 from nsparse.llm import PromptTemplate, extract_json, make_generator, string_list, strip_thinking
 
@@ -25,7 +26,7 @@ def openai_generator(base_url: str, **overrides):
         "max_retries": 2,
         "concurrency": 4,
     }
-    return make_generator({**params, **overrides})
+    return make_generator(llm_params(**{**params, **overrides}), seed=None)
 
 
 def test_strip_thinking_removes_closed_and_unterminated_blocks():
@@ -61,7 +62,7 @@ def test_prompt_files_load_and_fill(tmp_path):
 
 def test_transformers_backend_batches_with_left_padding_and_disables_thinking(tiny_qwen3):
     generator = make_generator(
-        {"backend": "transformers", "model": str(tiny_qwen3), "max_new_tokens": 12, "batch_size": 3}, seed=0
+        llm_params(backend="transformers", model=str(tiny_qwen3), max_new_tokens=12, batch_size=3), seed=0
     )
     assert generator.tokenizer.padding_side == "left"
     short = [{"role": "user", "content": "서울"}]

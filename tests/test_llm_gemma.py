@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SYNTH_CORPUS, run_synthesize_stage, run_verify_stage
+from helpers import SYNTH_CORPUS, llm_params, run_synthesize_stage, run_verify_stage
 from nsparse.io import write_jsonl
 from nsparse.llm import make_generator
 from nsparse.llm import models as packaged
@@ -104,13 +104,14 @@ needs_gemma = pytest.mark.skipif(
     not gemma_installed(), reason="needs nsparse[llama] and nsparse[gemma] (bash .ci/llm_extras.sh)"
 )
 GEMMA = {"backend": "llama_cpp", "model": "gemma3-270m", "n_ctx": 1024, "n_threads": 2, "max_new_tokens": 24}
+GEMMA_PARAMS = llm_params(**GEMMA)
 SHOTS = [("서울은 대한민국의 수도이다.", "대한민국의 수도는 어디인가요?"), ("김치는 배추로 만든다.", "김치 재료")]
 DOCUMENT = "제주도는 화산섬이다. 한라산이 섬 가운데에 있다. 귤이 특산물이다."
 
 
 @pytest.fixture(scope="module")
 def gemma():
-    return make_generator(GEMMA, seed=0)
+    return make_generator(GEMMA_PARAMS, seed=0)
 
 
 @needs_gemma
@@ -122,7 +123,7 @@ def test_gemma_is_a_base_model_whose_seeded_completions_repeat(gemma):
     assert first[0] and "\n" not in first[0]
     # The same seed again in this process (the prefix now comes from the KV cache) and in a fresh model.
     assert gemma.complete([prompt, prompt], ["\n"], [11, 12]) == first
-    assert make_generator(GEMMA, seed=0).complete([prompt, prompt], ["\n"], [11, 12]) == first
+    assert make_generator(GEMMA_PARAMS, seed=0).complete([prompt, prompt], ["\n"], [11, 12]) == first
     assert gemma.provenance()["llama_perf"]["generated_tokens"] > 0
     assert gemma.throughput()["llama_perf"]["prompt_tokens_per_s"] > 0
 
@@ -130,7 +131,7 @@ def test_gemma_is_a_base_model_whose_seeded_completions_repeat(gemma):
 @needs_gemma
 def test_gemma_scoring_ranks_a_true_translation_above_a_false_one(gemma):
     shots = [("사과", "apple"), ("물", "water"), ("책", "book"), ("고양이", "cat")]
-    verifier = ScoringVerifier(gemma, translation_prompt(shots), threshold=0.5)
+    verifier = ScoringVerifier(gemma, translation_prompt(shots), threshold=0.5, seed=0)
     school, banana = verifier.confidence("학교", "school"), verifier.confidence("학교", "banana")
     assert 0.5 < school <= 1.0 and 0.0 <= banana < 0.01
     assert [pair.en for pair in verifier.verify([("학교", "school", "x"), ("학교", "banana", "x")])] == ["school"]

@@ -14,7 +14,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from helpers import SYNTH_CORPUS, run_synthesize_stage, run_verify_stage
+from helpers import SYNTH_CORPUS, llm_params, run_synthesize_stage, run_verify_stage
 from nsparse.llm import extract_json, make_generator
 from nsparse.llm.gguf_convert import convert_qwen3
 
@@ -28,7 +28,8 @@ CONVERSATION = [
 
 def llama_generator(model, **overrides):
     return make_generator(
-        {"backend": "llama_cpp", "model": str(model), "n_ctx": 1024, "max_new_tokens": 16, **overrides}, seed=0
+        llm_params(**{"backend": "llama_cpp", "model": str(model), "n_ctx": 1024, "max_new_tokens": 16, **overrides}),
+        seed=0,
     )
 
 

@@ -1,7 +1,9 @@
 import random
+from pathlib import Path
 
 import pytest
 
+from nsparse.config import load_params
 from nsparse.data.sources import KorquadQuestion, MsmarcoRecord, text_id
 from nsparse.pipeline.prepare import (
     BenchmarkData,
@@ -131,14 +133,17 @@ def test_build_prepared_data_is_deterministic_and_keeps_heldout_queries_out_of_t
         "muse_train": [("학교", "school"), ("병원", "hospital"), ("정보", "information"), ("질문", "question")],
         "muse_test": [("시장", "market")],
     }
-    settings = {
-        "msmarco": {"heldout_queries": 6, "dev_queries": 2},
-        "korquad": {"dev_questions": 8, "test_max_questions": 12, "min_corpus_docs": 30},
-        "distractors": {"libreoffice": 5, "min_chars": 10},
-        "codeswitch": {"dictionary_fraction": 0.5, "rate": 1.0},
-        "pairs": {"negatives": 2, "mining_depth": 5},
-    }
-    bm25 = {"k1": 0.9, "b": 0.4}
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    settings = params.prepare.merged(
+        {
+            "msmarco": {"heldout_queries": 6, "dev_queries": 2},
+            "korquad": {"dev_questions": 8, "test_max_questions": 12, "min_corpus_docs": 30},
+            "distractors": {"libreoffice": 5, "min_chars": 10},
+            "codeswitch": {"dictionary_fraction": 0.5, "rate": 1.0},
+            "pairs": {"negatives": 2, "mining_depth": 5},
+        }
+    )
+    bm25 = params.bm25.merged({"k1": 0.9, "b": 0.4})
     prepared = build_prepared_data(sources, parallel, settings, bm25, seed=5)
     assert prepared == build_prepared_data(sources, parallel, settings, bm25, seed=5)
     assert set(prepared.benchmarks) == {"korquad", "msmarco-ko", "msmarco-en2ko", "codeswitch"}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from nsparse.config import load_params
 from nsparse.io import DataFormatError
 from nsparse.opensearch import search
 from nsparse.opensearch.index import BM25Similarity, rank_features_precision
@@ -18,6 +19,8 @@ from nsparse.pipeline.baselines_report import NORI_TUNING
 from nsparse.pipeline.benchmark import hybrid_clauses, one_torch_thread, parity
 from nsparse.pipeline.mix import build_mixture
 from nsparse.pipeline.report import markdown_table, read_training_curves, write_report
+
+MIX = load_params(Path(__file__).resolve().parents[1] / "params.yaml").mix
 
 
 def test_rank_features_precision_keeps_nine_significant_bits() -> None:
@@ -113,7 +116,7 @@ def test_mixture_adds_code_switched_copies_of_korean_pairs_only() -> None:
         {"query": "how to study at school", "positive": "p", "negatives": [], "source": "msmarco-en"},
     ]
     synthetic = [{"query": "학교 급식", "positive": "p", "negatives": [], "source": "synthetic:ict"}]
-    params = {"codeswitch_rate": 1.0, "codeswitch_share": 1.0, "max_synthetic": None}
+    params = MIX.merged({"codeswitch_rate": 1.0, "codeswitch_share": 1.0, "max_synthetic": None})
     mixture, composition = build_mixture(original, synthetic, {"학교": ["school"]}, params, seed=1)
     assert composition == {
         "msmarco-ko": 1,
@@ -130,6 +133,6 @@ def test_mixture_adds_code_switched_copies_of_korean_pairs_only() -> None:
 
 def test_mixture_without_code_switching_keeps_inputs() -> None:
     pairs = [{"query": "학교", "positive": "p", "negatives": [], "source": "msmarco-ko"}]
-    params = {"codeswitch_rate": 1.0, "codeswitch_share": 0.0, "max_synthetic": 0}
+    params = MIX.merged({"codeswitch_rate": 1.0, "codeswitch_share": 0.0, "max_synthetic": 0})
     mixture, composition = build_mixture(pairs, pairs, {"학교": ["school"]}, params, seed=1)
     assert mixture == pairs and composition == {"msmarco-ko": 1}

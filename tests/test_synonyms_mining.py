@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from helpers import CONCEPTS, parallel_corpus
+from helpers import CONCEPTS, PARAMS, parallel_corpus
 from nsparse.data import DataFormatError
 from nsparse.data.format import read_parallel
-from nsparse.synonyms.mining import MiningSettings, log_likelihood, mine_candidates
+from nsparse.synonyms.mining import log_likelihood, mine_candidates
 
 
 def test_log_likelihood_matches_scipy_g_test():
@@ -26,7 +26,7 @@ def test_log_likelihood_matches_scipy_g_test():
 
 def test_translations_are_mutual_best_candidates_and_function_words_are_dropped():
     candidates = mine_candidates(
-        parallel_corpus(), MiningSettings(min_count=3, max_document_ratio=0.9, candidates_per_term=2)
+        parallel_corpus(), PARAMS.verify.merged({"min_count": 3, "max_document_ratio": 0.9, "candidates_per_term": 2})
     )
     by_pair = {(pair.ko, pair.en): pair for pair in candidates}
     for ko, en in CONCEPTS:

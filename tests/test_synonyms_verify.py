@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import CONCEPTS, run_verify_stage
+from helpers import CONCEPTS, llm_params, run_verify_stage
 from llm_fixtures import running_chat_server
 from nsparse.data import DataFormatError
 from nsparse.data.format import read_verified_dictionary
@@ -50,7 +50,7 @@ def test_parse_judgement_accepts_only_well_formed_verdicts(reply, expected):
 
 
 def verifier(base_url: str, threshold: float) -> LLMVerifier:
-    generator = make_generator({"backend": "openai", "model": "m", "base_url": base_url, "max_retries": 0})
+    generator = make_generator(llm_params(backend="openai", model="m", base_url=base_url, max_retries=0), seed=None)
     return LLMVerifier(
         generator,
         PromptTemplate.load(ROOT / "prompts/synonym_verify.yaml"),

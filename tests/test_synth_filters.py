@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
+from nsparse.config import load_params
 from nsparse.korean import analyze
 from nsparse.synth.filters import (
     Candidate,
     DuplicateFilter,
-    FilterSettings,
     copy_ratio,
     filter_candidates,
     hangul_ratio,
 )
 from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
+
+PARAMS = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
 
 SEOUL = "서울은 대한민국의 수도이다. 한강이 도시를 가로지른다. 인구는 약 천만 명이다."
 BUSAN = "부산은 대한민국 제2의 도시이다. 해운대 해수욕장이 유명하다. 부산항은 큰 항구이다."
@@ -24,7 +27,7 @@ DOCUMENTS = {"demo/seoul": SEOUL, "demo/busan": BUSAN, "demo/jeju": JEJU}
 
 
 def run(*candidates: Candidate, **settings) -> dict:
-    outcome = filter_candidates(list(candidates), FilterSettings(**settings))
+    outcome = filter_candidates(list(candidates), PARAMS.synthesize.filters.merged(settings), PARAMS.bm25)
     counts = outcome.counts
     for method_counts in counts.values():  # every candidate is either kept or charged to one filter
         assert method_counts["candidates"] == method_counts["kept"] + sum(method_counts["rejected"].values())

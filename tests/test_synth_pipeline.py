@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
-from helpers import SYNTH_CORPUS, run_synthesize_stage, synthesize_params
+from helpers import PARAMS, SYNTH_CORPUS, llm_params, run_synthesize_stage, synthesize_params
 from llm_fixtures import running_chat_server, server_log
 from nsparse.data import read_pairs
 from nsparse.io import write_jsonl
 from nsparse.llm import make_generator
 from nsparse.pipeline.synthesize import sample_documents, synthesize
+
+BM25 = PARAMS.bm25
 
 
 def documents() -> dict[str, str]:
@@ -34,7 +36,7 @@ def test_document_sampling_is_reproducible_and_skips_texts_shared_between_corpor
 
 
 def test_offline_synthesis_labels_methods_and_accounts_for_every_candidate(tmp_path):
-    pairs, report = synthesize(documents(), synthesize_params(), None, seed=0, cache_dir=tmp_path)
+    pairs, report = synthesize(documents(), synthesize_params(), BM25, None, seed=0, cache_dir=tmp_path)
     assert report["provenance"] == {"backend": "offline", "model": None, "method": "ict+keywords"}
     assert set(report["methods"]) == {"ict", "keywords"}
     assert report["kept"] == len(pairs) > 0
@@ -54,8 +56,10 @@ def test_llm_synthesis_over_http_filters_parses_and_resumes_from_cache(tmp_path)
         ensure_ascii=False,
     )
     with running_chat_server(tmp_path, default_reply=reply) as base_url:
-        generator = make_generator({"backend": "openai", "model": "m", "base_url": base_url, "max_retries": 0})
-        pairs, report = synthesize(documents(), synthesize_params(), generator, seed=0, cache_dir=tmp_path / "cache")
+        generator = make_generator(llm_params(backend="openai", model="m", base_url=base_url, max_retries=0), seed=None)
+        pairs, report = synthesize(
+            documents(), synthesize_params(), BM25, generator, seed=0, cache_dir=tmp_path / "cache"
+        )
         requests = len(server_log(base_url))
         assert requests == 2 * len(SYNTH_CORPUS)  # one query and one paraphrase request per document
         assert report["cache"]["generated"] == len(SYNTH_CORPUS) and report["malformed"] == {
@@ -67,19 +71,23 @@ def test_llm_synthesis_over_http_filters_parses_and_resumes_from_cache(tmp_path)
         assert report["provenance"]["prompts"][0]["sha256"] and report["provenance"]["model"] == "m"
         assert {pair["source"] for pair in pairs} <= {"synthetic:llm", "synthetic:paraphrase"}
 
-        again, resumed = synthesize(documents(), synthesize_params(), generator, seed=0, cache_dir=tmp_path / "cache")
+        again, resumed = synthesize(
+            documents(), synthesize_params(), BM25, generator, seed=0, cache_dir=tmp_path / "cache"
+        )
         assert len(server_log(base_url)) == requests, "a cached document was generated again"
         assert resumed["cache"] == {**report["cache"], "hits": len(SYNTH_CORPUS), "generated": 0} and again == pairs
 
         edited = {**documents(), "demo/d1": "서울은 조선의 수도였다. 한양이라고 불렸다."}
-        _, refreshed = synthesize(edited, synthesize_params(), generator, seed=0, cache_dir=tmp_path / "cache")
+        _, refreshed = synthesize(edited, synthesize_params(), BM25, generator, seed=0, cache_dir=tmp_path / "cache")
         assert refreshed["cache"]["generated"] == 1 and len(server_log(base_url)) == requests + 2
 
     refusing = tmp_path / "refusing"
     refusing.mkdir()
     with running_chat_server(refusing, default_reply="죄송합니다, 답할 수 없습니다.") as base_url:
-        generator = make_generator({"backend": "openai", "model": "m", "base_url": base_url, "max_retries": 0})
-        pairs, report = synthesize(documents(), synthesize_params(), generator, seed=0, cache_dir=refusing / "cache")
+        generator = make_generator(llm_params(backend="openai", model="m", base_url=base_url, max_retries=0), seed=None)
+        pairs, report = synthesize(
+            documents(), synthesize_params(), BM25, generator, seed=0, cache_dir=refusing / "cache"
+        )
     assert pairs == [] and report["malformed"]["queries"] == len(SYNTH_CORPUS)
 
 

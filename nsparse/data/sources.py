@@ -25,6 +25,7 @@ from nsparse import config
 from nsparse.data.format import PathLike, parse_json, text_lines, write_benchmark
 from nsparse.io import DataFormatError, read_json, sha256_file, write_json
 from nsparse.korean import has_hangul
+from nsparse.params import DebianPackage
 
 LIBREOFFICE_PACKAGES = {"ko": "libreoffice-help-ko", "en": "libreoffice-help-en-us"}
 LIBREOFFICE_HELP_DIRS = {"ko": "ko", "en": "en-US"}
@@ -186,29 +187,26 @@ def default_apt_cache() -> Path:
     return Path(home) / "apt" if home else Path.home() / ".cache" / "nsparse" / "apt"
 
 
-def fetch_libreoffice_help(cache_dir: PathLike, packages: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+def fetch_libreoffice_help(cache_dir: PathLike, packages: Mapping[str, DebianPackage] | None = None) -> Path:
     """Download (once) the pinned Korean and English help packages, check their SHA-256, unpack; return the help root.
 
     Why pinned: `apt-get download pkg` fetches whatever Debian serves today, so two
     machines (or one machine a month apart) would build different benchmarks from
-    the same params. `packages` maps each package to `{"version", "sha256"}`
+    the same params. `packages` maps each package to its pinned version and sha256
     (params.yaml `sources.libreoffice_help`; None reads it from there). A version no
     longer served, or a .deb whose bytes differ from the pinned SHA-256, is an error
     that says what to do. What was unpacked is recorded in `packages.json` beside the
     help root (see `fetched_packages`).
     """
-    pins = dict(packages if packages is not None else config.section("sources")["libreoffice_help"])
+    pins = dict(packages if packages is not None else config.load_params().sources.libreoffice_help)
     missing = set(LIBREOFFICE_PACKAGES.values()) - pins.keys()
     if missing:
         raise ValueError(f"sources.libreoffice_help: no version pinned for {sorted(missing)}")
     cache = Path(cache_dir)
-    unpacked = cache / "unpacked" / _safe_name("+".join(str(pins[p]["version"]) for p in sorted(pins)))
+    unpacked = cache / "unpacked" / _safe_name("+".join(pins[p].version for p in sorted(pins)))
     help_root = unpacked / HELP_ROOT
     record_path = unpacked / PACKAGES_RECORD
-    record = {
-        package: _fetch_deb(cache, package, str(pin["version"]), pin.get("sha256"))
-        for package, pin in sorted(pins.items())
-    }
+    record = {package: _fetch_deb(cache, package, pin.version, pin.sha256) for package, pin in sorted(pins.items())}
     if (
         record_path.exists()
         and read_json(record_path) == record

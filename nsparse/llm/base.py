@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from nsparse.params import Llm
+
 Message = dict[str, str]
 Conversation = list[Message]
 
-# Qwen's recommended sampling for non-thinking mode (Qwen3 model card).
-DEFAULT_SAMPLING: dict[str, Any] = {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "max_new_tokens": 256}
+# The `llm` settings a single call may override (e.g. greedy proposals), in the order provenance records them.
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "max_new_tokens")
 
 _THINK_BLOCK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 
@@ -71,9 +73,9 @@ class Generator(ABC):
     backend: str
     chat: bool = True
 
-    def __init__(self, model: str, sampling: dict[str, Any]) -> None:
-        self.model_id = model
-        self.sampling = {**DEFAULT_SAMPLING, **sampling}
+    def __init__(self, llm: Llm) -> None:
+        self.model_id = llm.model
+        self.sampling: dict[str, Any] = {key: getattr(llm, key) for key in SAMPLING_KEYS}
         self.stats = GenerationStats()
 
     @abstractmethod
@@ -102,9 +104,9 @@ class Generator(ABC):
         return self.stats.throughput()
 
     def _sampling(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(overrides) - set(DEFAULT_SAMPLING)
+        unknown = set(overrides) - set(SAMPLING_KEYS)
         if unknown:
-            raise TypeError(f"unknown sampling option(s) {sorted(unknown)}; known: {sorted(DEFAULT_SAMPLING)}")
+            raise TypeError(f"unknown sampling option(s) {sorted(unknown)}; known: {sorted(SAMPLING_KEYS)}")
         return {**self.sampling, **overrides}
 
     @contextmanager

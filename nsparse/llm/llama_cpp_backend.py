@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from nsparse.llm.base import Conversation, Generator, strip_thinking
 from nsparse.llm.gpu import nvml_process_memory
 from nsparse.llm.models import resolve_model
+from nsparse.params import Llm
 
 HARMONY_FINAL = "<|channel|>final<|message|>"
 
@@ -37,28 +38,25 @@ HARMONY_FINAL = "<|channel|>final<|message|>"
 class LlamaCppGenerator(Generator):
     backend = "llama_cpp"
 
-    def __init__(
-        self,
-        model: str,
-        sampling: dict[str, Any],
-        n_ctx: int = 4096,
-        n_gpu_layers: int = -1,
-        n_threads: int | None = None,
-        seed: int | None = None,
-        completion: bool | None = None,
-    ) -> None:
-        super().__init__(model, sampling)
+    def __init__(self, llm: Llm, seed: int | None) -> None:
+        super().__init__(llm)
         try:
             import llama_cpp
         except ImportError as err:
             raise ImportError("llm.backend=llama_cpp needs the optional extra: pip install 'nsparse[llama]'") from err
-        path, packaged = resolve_model(model)
+        path, packaged = resolve_model(llm.model)
+        completion, n_gpu_layers = llm.completion, llm.n_gpu_layers
         self.chat = not (completion if completion is not None else packaged is not None and packaged.base_model)
         seeding = {"seed": seed} if seed is not None else {}  # otherwise llama.cpp's own random seed
-        if n_threads is None:  # llama-cpp-python's own default is half the CPUs: one thread on a 2-core machine
-            n_threads = len(os.sched_getaffinity(0))
+        # llama-cpp-python's own default is half the CPUs: one thread on a 2-core machine.
+        n_threads = llm.n_threads if llm.n_threads is not None else len(os.sched_getaffinity(0))
         self.llm = llama_cpp.Llama(
-            model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads, verbose=False, **seeding
+            model_path=str(path),
+            n_ctx=llm.n_ctx,
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            verbose=False,
+            **seeding,
         )
         template = self.llm.metadata.get("tokenizer.chat_template")
         if template is not None and self.chat:

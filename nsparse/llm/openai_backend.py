@@ -20,6 +20,7 @@ import openai
 from tqdm.auto import tqdm
 
 from nsparse.llm.base import Conversation, Generator, strip_thinking
+from nsparse.params import Llm
 
 log = logging.getLogger(__name__)
 
@@ -30,27 +31,17 @@ REQUEST_ERRORS = (openai.APITimeoutError, openai.APIConnectionError, openai.Inte
 class OpenAIGenerator(Generator):
     backend = "openai"
 
-    def __init__(
-        self,
-        model: str,
-        sampling: dict[str, Any],
-        base_url: str,
-        api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
-        timeout_s: float = 120.0,
-        max_retries: int = 4,
-        structured_output: bool = True,
-        extra_body: dict[str, Any] | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(model, sampling)
+    def __init__(self, llm: Llm, seed: int | None) -> None:
+        super().__init__(llm)
         # Local servers accept any key; the key is read here and never logged or recorded.
-        api_key = os.environ.get(api_key_env) or "not-needed"
-        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=max_retries)
-        self.base_url = base_url
-        self.concurrency = concurrency
-        self.structured_output = structured_output
-        self.extra_body = extra_body or {}
+        api_key = os.environ.get(llm.api_key_env) or "not-needed"
+        self.client = openai.OpenAI(
+            base_url=llm.base_url, api_key=api_key, timeout=llm.timeout_s, max_retries=llm.max_retries
+        )
+        self.base_url = llm.base_url
+        self.concurrency = llm.concurrency
+        self.structured_output = llm.structured_output  # turned off when the server rejects response_format
+        self.extra_body = llm.extra_body
         self.seed = seed
 
     def provenance(self) -> dict[str, Any]:

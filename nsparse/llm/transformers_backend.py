@@ -19,23 +19,17 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 from nsparse.llm.awq import awq_quantization, load_awq_causal_lm
 from nsparse.llm.base import Conversation, Generator, strip_thinking
 from nsparse.llm.gpu import torch_cuda_figures
+from nsparse.params import Llm
 
 
 class TransformersGenerator(Generator):
     backend = "transformers"
 
-    def __init__(
-        self,
-        model: str,
-        sampling: dict[str, Any],
-        batch_size: int = 8,
-        dtype: str = "auto",
-        device: str | None = None,
-        seed: int | None = None,
-    ) -> None:
-        super().__init__(model, sampling)
-        self.batch_size = batch_size
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    def __init__(self, llm: Llm, seed: int | None) -> None:
+        super().__init__(llm)
+        model, dtype = llm.model, llm.dtype
+        self.batch_size = llm.batch_size
+        self.device = torch.device(llm.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from nsparse.codeswitch import code_switch
 from nsparse.korean import has_hangul
+from nsparse.params import Mix
 
 
 def code_switched_copies(
@@ -35,13 +36,13 @@ def build_mixture(
     original: list[dict[str, Any]],
     synthetic: list[dict[str, Any]],
     dictionary: dict[str, list[str]],
-    params: dict[str, Any],
+    params: Mix,
     seed: int,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The shuffled v2 training set and its composition by source."""
     rng = random.Random(seed)
-    synthetic = synthetic[: params["max_synthetic"]] if params.get("max_synthetic") is not None else synthetic
+    synthetic = synthetic[: params.max_synthetic] if params.max_synthetic is not None else synthetic
     base = original + synthetic
-    mixture = base + code_switched_copies(base, dictionary, params["codeswitch_rate"], params["codeswitch_share"], rng)
+    mixture = base + code_switched_copies(base, dictionary, params.codeswitch_rate, params.codeswitch_share, rng)
     rng.shuffle(mixture)
     return mixture, dict(Counter(pair["source"] for pair in mixture))

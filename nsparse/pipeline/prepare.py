@@ -20,6 +20,7 @@ from nsparse.data.format import Corpus, Qrels, Queries
 from nsparse.data.sources import KorquadQuestion, MsmarcoRecord, text_id
 from nsparse.dictionary import group_translations
 from nsparse.eval.bm25 import BM25Kiwi
+from nsparse.params import Bm25Params, Prepare
 
 
 @dataclass
@@ -249,8 +250,8 @@ def pretrain_lines(
 def build_prepared_data(
     sources: Mapping[str, Any],
     parallel: Sequence[Mapping[str, str]],
-    settings: Mapping[str, Any],
-    bm25: Mapping[str, float],
+    settings: Prepare,
+    bm25: Bm25Params,
     seed: int,
 ) -> PreparedData:
     """Build every `prepare` product from the read sources, the `prepare` params and the pipeline's BM25 (mining).
@@ -265,48 +266,47 @@ def build_prepared_data(
 
     records: list[MsmarcoRecord] = sources["msmarco"]
     passages = msmarco_corpus(records)
-    msmarco = settings["msmarco"]
-    split = split_msmarco(records, msmarco["heldout_queries"], msmarco["dev_queries"], rng("msmarco"))
+    msmarco = settings.msmarco
+    split = split_msmarco(records, msmarco.heldout_queries, msmarco.dev_queries, rng("msmarco"))
     training = split.training
     benchmarks = msmarco_benchmarks(split, passages)
 
-    korquad_settings, distractor_settings = settings["korquad"], settings["distractors"]
+    korquad_settings, distractor_settings = settings.korquad, settings.distractors
     distractors = dict(passages)
     distractors.update(
         libreoffice_distractors(
-            parallel, distractor_settings["libreoffice"], distractor_settings["min_chars"], rng("distractors")
+            parallel, distractor_settings.libreoffice, distractor_settings.min_chars, rng("distractors")
         )
     )
     benchmarks["korquad"] = korquad_benchmark(
         sources["korquad"],
         distractors,
-        dev_questions=korquad_settings["dev_questions"],
-        test_max_questions=korquad_settings["test_max_questions"],
-        min_corpus_docs=korquad_settings["min_corpus_docs"],
+        dev_questions=korquad_settings.dev_questions,
+        test_max_questions=korquad_settings.test_max_questions,
+        min_corpus_docs=korquad_settings.min_corpus_docs,
         rng=rng("korquad"),
     )
 
-    codeswitch_settings = settings["codeswitch"]
+    codeswitch_settings = settings.codeswitch
     seed_pairs, codeswitch_pairs = split_dictionary(
-        sources["muse_train"], codeswitch_settings["dictionary_fraction"], rng("dictionary")
+        sources["muse_train"], codeswitch_settings.dictionary_fraction, rng("dictionary")
     )
     benchmarks["codeswitch"] = codeswitch_benchmark(
         [benchmarks["korquad"], benchmarks["msmarco-ko"]],
         group_translations(codeswitch_pairs),
-        codeswitch_settings["rate"],
+        codeswitch_settings.rate,
         rng("codeswitch"),
     )
     heldout_pairs = korean_to_english(sources["muse_test"])
 
     lines = pretrain_lines(records, parallel, rng("pretrain"))
-    pair_settings, bm25_settings = settings["pairs"], bm25
     pairs = training_pairs(
         training,
         passages,
-        negatives=pair_settings["negatives"],
-        mining_depth=pair_settings["mining_depth"],
-        k1=bm25_settings["k1"],
-        b=bm25_settings["b"],
+        negatives=settings.pairs.negatives,
+        mining_depth=settings.pairs.mining_depth,
+        k1=bm25.k1,
+        b=bm25.b,
         rng=rng("pairs"),
     )
     parallel_msmarco = msmarco_parallel(training)

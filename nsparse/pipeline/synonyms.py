@@ -15,8 +15,9 @@ from typing import Any
 
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
 from nsparse.llm.fewshot import translation_prompt, translation_shots
+from nsparse.params import Verify
 from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary
-from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates
+from nsparse.synonyms.mining import CandidatePair, mine_candidates
 from nsparse.synonyms.verification import (
     LLMVerifier,
     ScoringVerifier,
@@ -28,7 +29,7 @@ from nsparse.synonyms.verification import (
 
 def build_synonyms(
     paragraphs: Sequence[tuple[str, str]],
-    params: Mapping[str, Any],
+    params: Verify,
     generator: Generator | None,
     seed: Mapping[str, list[str]],
     heldout: Mapping[str, list[str]],
@@ -37,10 +38,9 @@ def build_synonyms(
 ) -> tuple[list[VerifiedPair], dict[str, Any]]:
     """Dictionary entries (verified ∪ seed) and the report: counts, precision/recall per back end, timings."""
     started = time.perf_counter()
-    settings = MiningSettings(**{key: params[key] for key in MiningSettings.__dataclass_fields__ if key in params})
-    candidates = mine_candidates(paragraphs, settings)
+    candidates = mine_candidates(paragraphs, params)
     mined = time.perf_counter()
-    offline = offline_verify(candidates, params["rank_window"], params["min_ochiai"])
+    offline = offline_verify(candidates, params.rank_window, params.min_ochiai)
     report: dict[str, Any] = {
         "paragraphs": len(paragraphs),
         "candidates": {"mined": len(candidates)},
@@ -74,7 +74,7 @@ def build_synonyms(
 
 def _llm_verified(
     candidates: Sequence[CandidatePair],
-    params: Mapping[str, Any],
+    params: Verify,
     generator: Generator,
     proposal_texts: Sequence[str],
     report: dict[str, Any],
@@ -84,16 +84,16 @@ def _llm_verified(
     if generator.chat:
         verifier = LLMVerifier(
             generator,
-            PromptTemplate.load(params["prompts"]["verify"]),
-            PromptTemplate.load(params["prompts"]["propose"]),
-            params["threshold"],
+            PromptTemplate.load(params.prompts.verify),
+            PromptTemplate.load(params.prompts.propose),
+            params.threshold,
         )
     else:  # a base model: few-shot examples from the seed split (never heldout), verdicts by scoring
-        shots = translation_shots(seed_dictionary, params.get("fewshot_shots", 6), 0)
-        verifier = ScoringVerifier(generator, translation_prompt(shots), params["threshold"])
-    best = sorted(candidates, key=lambda pair: -pair.log_likelihood)[: params["llm_max_candidates"]]
+        shots = translation_shots(seed_dictionary, params.fewshot_shots, 0)
+        verifier = ScoringVerifier(generator, translation_prompt(shots), params.threshold, seed=0)
+    best = sorted(candidates, key=lambda pair: -pair.log_likelihood)[: params.llm_max_candidates]
     to_verify = {(pair.ko, pair.en): "mined:llm" for pair in best}
-    proposals = verifier.propose(frequent_terms(proposal_texts, params["propose_terms"])) if proposal_texts else []
+    proposals = verifier.propose(frequent_terms(proposal_texts, params.propose_terms)) if proposal_texts else []
     for pair in proposals:
         to_verify.setdefault(pair, "proposed:llm")
     verified = verifier.verify([(ko, en, source) for (ko, en), source in to_verify.items()])
@@ -102,7 +102,7 @@ def _llm_verified(
     report["malformed"] = verifier.malformed
     report["provenance"] = {
         **generator.provenance(),
-        "threshold": params["threshold"],
+        "threshold": params.threshold,
         "prompts": verifier.prompts_provenance(),
     }
     return verified

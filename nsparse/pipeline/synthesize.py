@@ -32,11 +32,10 @@ from nsparse.faults import UserFault
 from nsparse.io import write_json
 from nsparse.llm import Generator, PromptTemplate, offline_provenance
 from nsparse.llm.fewshot import FewShotPrompt, benchmark_queries, document_query_prompt, query_shots
-from nsparse.synth.filters import FILTERS, Candidate, FilterSettings, filter_candidates, hangul_ratio
+from nsparse.params import Bm25Params, Synthesize
+from nsparse.synth.filters import FILTERS, Candidate, filter_candidates, hangul_ratio
 from nsparse.synth.generate import LLMSynthesis
 from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
-
-OFFLINE_METHODS = ("ict", "keywords")
 
 
 def sample_documents(
@@ -88,20 +87,22 @@ def base_model_prompt(
 
 def synthesize(
     documents: Mapping[str, str],
-    params: Mapping[str, Any],
+    params: Synthesize,
+    bm25: Bm25Params,
     generator: Generator | None,
     seed: int,
     cache_dir: Path,
     fewshot: FewShotPrompt | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Training pairs for `documents` and the report (provenance, counts per filter and method, timings)."""
-    pairs, _, report = synthesize_with_sources(documents, params, generator, seed, cache_dir, fewshot)
+    pairs, _, report = synthesize_with_sources(documents, params, bm25, generator, seed, cache_dir, fewshot)
     return pairs, report
 
 
 def synthesize_with_sources(
     documents: Mapping[str, str],
-    params: Mapping[str, Any],
+    params: Synthesize,
+    bm25: Bm25Params,
     generator: Generator | None,
     seed: int,
     cache_dir: Path,
@@ -113,15 +114,15 @@ def synthesize_with_sources(
     report: dict[str, Any] = {"documents": len(documents)}
     if generator is None:
         candidates = _offline_candidates(documents, params, rng)
-        report["provenance"] = offline_provenance("+".join(params["offline_methods"]))
+        report["provenance"] = offline_provenance("+".join(params.offline_methods))
     else:
         synthesis = LLMSynthesis(
             generator,
-            PromptTemplate.load(params["prompts"]["queries"]),
-            PromptTemplate.load(params["prompts"]["paraphrases"]),
-            queries_per_document=params["queries_per_document"],
-            paraphrases_per_query=params["paraphrases_per_query"],
-            max_document_chars=params["max_document_chars"],
+            PromptTemplate.load(params.prompts.queries),
+            PromptTemplate.load(params.prompts.paraphrases),
+            queries_per_document=params.queries_per_document,
+            paraphrases_per_query=params.paraphrases_per_query,
+            max_document_chars=params.max_document_chars,
             cache_dir=cache_dir,
             seed=seed,
             fewshot=fewshot,
@@ -135,7 +136,7 @@ def synthesize_with_sources(
         report["cache"] = {"hits": stats.cache_hits, "generated": stats.generated, "run_key": synthesis.run_key()}
         report["malformed"] = stats.malformed
     generated = time.perf_counter()
-    outcome = filter_candidates(candidates, FilterSettings.from_params(params["filters"]))
+    outcome = filter_candidates(candidates, params.filters, bm25)
     report["methods"] = outcome.counts
     report["candidates"] = len(candidates)
     report["kept"] = len(outcome.pairs)
@@ -152,16 +153,13 @@ def synthesize_with_sources(
     return outcome.pairs, outcome.doc_keys, report
 
 
-def _offline_candidates(documents: Mapping[str, str], params: Mapping[str, Any], rng: random.Random) -> list[Candidate]:
-    unknown = set(params["offline_methods"]) - set(OFFLINE_METHODS)
-    if unknown:
-        raise ValueError(f"synthesize.offline_methods: unknown {sorted(unknown)}; known: {OFFLINE_METHODS}")
-    per_document = params["queries_per_document"]
+def _offline_candidates(documents: Mapping[str, str], params: Synthesize, rng: random.Random) -> list[Candidate]:
+    per_document = params.queries_per_document
     candidates: list[Candidate] = []
-    if "ict" in params["offline_methods"]:
+    if "ict" in params.offline_methods:
         candidates += ict_candidates(documents, per_document, rng)
-    if "keywords" in params["offline_methods"]:
-        low, high = params["keyword_terms"]
+    if "keywords" in params.offline_methods:
+        low, high = params.keyword_terms
         candidates += keyword_candidates(documents, per_document, (low, high), rng)
     return candidates
 
@@ -174,9 +172,9 @@ class OwnCorpusError(UserFault, ValueError):
 class OwnCorpus:
     source: str
     corpus: Corpus
-    queries: Queries | None = None  # judged queries, when the source is a BEIR folder with the split
-    qrels: Qrels | None = None
-    split: str | None = None
+    queries: Queries | None  # judged queries, when the source is a BEIR folder with the split
+    qrels: Qrels | None
+    split: str | None
 
 
 def read_own_corpus(source: str | Path, split: str) -> OwnCorpus:
@@ -194,7 +192,7 @@ def read_own_corpus(source: str | Path, split: str) -> OwnCorpus:
     corpus = read_corpus(path)
     if not corpus:
         raise DataFormatError(path, 1, "synthesize.own_corpus holds no document")
-    return OwnCorpus(str(source), corpus)
+    return OwnCorpus(str(source), corpus, queries=None, qrels=None, split=None)
 
 
 def heldout_keys(document_keys: Sequence[str], share: float, seed: int) -> set[str]:
@@ -272,16 +270,16 @@ def write_own_benchmark(
     return about
 
 
-def own_corpora(settings: Mapping[str, Any]) -> OwnCorpus | None:
+def own_corpora(settings: Synthesize) -> OwnCorpus | None:
     """The own corpus named by the `synthesize` params, or None (the default: nothing changes)."""
-    source = settings.get("own_corpus")
-    return read_own_corpus(source, settings.get("own_split", SPLIT)) if source else None
+    return read_own_corpus(settings.own_corpus, settings.own_split) if settings.own_corpus is not None else None
 
 
 def synthesize_corpora(
     corpora: dict[str, Corpus],
     own: OwnCorpus | None,
-    settings: Mapping[str, Any],
+    settings: Synthesize,
+    bm25: Bm25Params,
     generator: Generator | None,
     seed: int,
     cache_dir: Path,
@@ -292,9 +290,9 @@ def synthesize_corpora(
     and `own_folder` written. Without an own corpus the pairs and report are exactly `synthesize`'s."""
     if own is not None:
         corpora = {**corpora, OWN: own.corpus}
-    documents = sample_documents(corpora, settings["documents_per_corpus"], seed)
-    heldout = set() if own is None or own.qrels else heldout_keys(list(documents), settings["own_heldout_share"], seed)
-    pairs, doc_keys, report = synthesize_with_sources(documents, settings, generator, seed, cache_dir, fewshot)
+    documents = sample_documents(corpora, settings.documents_per_corpus, seed)
+    heldout = set() if own is None or own.qrels else heldout_keys(list(documents), settings.own_heldout_share, seed)
+    pairs, doc_keys, report = synthesize_with_sources(documents, settings, bm25, generator, seed, cache_dir, fewshot)
     training, held = split_pairs(pairs, doc_keys, heldout)
     about = write_own_benchmark(own_folder, own, held, len(heldout))
     if own is not None:

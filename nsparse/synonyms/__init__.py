@@ -7,13 +7,12 @@ evaluation (`dictionary`). The verify stage's run that combines them is
 """
 
 from nsparse.synonyms.dictionary import evaluate_pairs, merge_dictionary, write_solr_synonyms, write_verified_dictionary
-from nsparse.synonyms.mining import CandidatePair, MiningSettings, mine_candidates
+from nsparse.synonyms.mining import CandidatePair, mine_candidates
 from nsparse.synonyms.verification import LLMVerifier, VerifiedPair, frequent_terms, offline_verify, parse_judgement
 
 __all__ = [
     "CandidatePair",
     "LLMVerifier",
-    "MiningSettings",
     "VerifiedPair",
     "evaluate_pairs",
     "frequent_terms",

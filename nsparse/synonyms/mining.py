@@ -22,6 +22,7 @@ from scipy.special import xlogy
 from tqdm.auto import tqdm
 
 from nsparse.korean import analyze_batch, has_hangul
+from nsparse.params import Verify
 
 ENGLISH_WORD = re.compile(r"[a-z]+")
 
@@ -39,13 +40,6 @@ class CandidatePair:
     en_rank: int  # rank of `ko` among the English word's candidates by G² (1 = best)
 
 
-@dataclass(frozen=True)
-class MiningSettings:
-    min_count: int = 3  # a term must occur in at least this many paragraphs (and co-occur this often)
-    max_document_ratio: float = 0.05  # terms in more paragraphs than this share are function words: dropped
-    candidates_per_term: int = 3  # best English words kept per Korean term
-
-
 def _incidence(token_lists: Iterable[list[str]], keep: Callable[[str], bool]) -> tuple[sp.csr_matrix, list[str]]:
     """Binary paragraph × term matrix over the tokens `keep` accepts."""
     vocabulary: dict[str, int] = {}
@@ -58,9 +52,7 @@ def _incidence(token_lists: Iterable[list[str]], keep: Callable[[str], bool]) ->
     return matrix, list(vocabulary)
 
 
-def _frequent_enough(
-    matrix: sp.csr_matrix, terms: list[str], settings: MiningSettings
-) -> tuple[sp.csc_matrix, list[str]]:
+def _frequent_enough(matrix: sp.csr_matrix, terms: list[str], settings: Verify) -> tuple[sp.csc_matrix, list[str]]:
     counts = np.asarray(matrix.sum(axis=0)).ravel()
     keep = np.flatnonzero((counts >= settings.min_count) & (counts <= settings.max_document_ratio * matrix.shape[0]))
     return matrix.tocsc()[:, keep], [terms[index] for index in keep]
@@ -89,8 +81,12 @@ def _ranks(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def mine_candidates(paragraphs: Sequence[tuple[str, str]], settings: MiningSettings) -> list[CandidatePair]:
-    """Candidates with positive association, the best `candidates_per_term` per Korean term by G²."""
+def mine_candidates(paragraphs: Sequence[tuple[str, str]], settings: Verify) -> list[CandidatePair]:
+    """Candidates with positive association, the best `candidates_per_term` per Korean term by G².
+
+    A term must occur in at least `min_count` paragraphs (and a pair co-occur as often); terms in more than a
+    `max_document_ratio` share of the paragraphs are function words and dropped.
+    """
     korean_tokens = tqdm(
         analyze_batch(ko for ko, _ in paragraphs), total=len(paragraphs), desc="analyze ko", disable=None
     )

@@ -119,7 +119,7 @@ class ScoringVerifier:
     generator: Generator
     translate_prompt: FewShotPrompt
     threshold: float
-    seed: int = 0
+    seed: int  # of the greedy proposals
     malformed: dict[str, int] = field(default_factory=lambda: {"verify": 0, "propose": 0})
 
     def confidence(self, ko: str, en: str) -> float:

@@ -6,7 +6,7 @@ and the quality filters every candidate goes through (`filters`). The synthesize
 run that combines them is `nsparse.pipeline.synthesize`.
 """
 
-from nsparse.synth.filters import FILTERS, Candidate, FilterOutcome, FilterSettings, filter_candidates
+from nsparse.synth.filters import FILTERS, Candidate, FilterOutcome, filter_candidates
 from nsparse.synth.generate import LLMStats, LLMSynthesis
 from nsparse.synth.selfsupervised import ict_candidates, keyword_candidates
 
@@ -14,7 +14,6 @@ __all__ = [
     "FILTERS",
     "Candidate",
     "FilterOutcome",
-    "FilterSettings",
     "LLMStats",
     "LLMSynthesis",
     "filter_candidates",

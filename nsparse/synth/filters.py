@@ -9,13 +9,14 @@ charged with the rejection, so the counts add up to the candidates.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
 from nsparse.eval.bm25 import BM25Kiwi
 from nsparse.korean import HANGUL, analyze_batch
+from nsparse.params import Bm25Params, SynthFilters
 
 FILTERS = ("length", "script", "copy", "duplicate", "round_trip")
 
@@ -28,21 +29,6 @@ class Candidate:
     method: str  # ict, keywords, llm, paraphrase
     query: str
     positive: str  # the text the query should retrieve (for ICT: the passage without the query sentence)
-
-
-@dataclass(frozen=True)
-class FilterSettings:
-    min_tokens: int = 2
-    max_tokens: int = 24
-    min_hangul_ratio: float = 0.5
-    max_copy_ratio: float = 0.8
-    max_jaccard: float = 0.8
-    round_trip_top_k: int = 3
-    negatives_per_query: int = 1
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> FilterSettings:
-        return cls(**{name: params[name] for name in cls.__dataclass_fields__ if name in params})
 
 
 def hangul_ratio(text: str) -> float:
@@ -104,8 +90,8 @@ class FilterOutcome:
 EXAMPLES_PER_OUTCOME = 8  # queries shown per outcome in the report: what the filters keep and drop
 
 
-def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings) -> FilterOutcome:
-    """Apply every filter; return the kept training pairs (with BM25-mined negatives) and the counts."""
+def filter_candidates(candidates: Sequence[Candidate], settings: SynthFilters, bm25: Bm25Params) -> FilterOutcome:
+    """Apply every filter; return the kept training pairs (negatives mined with the pipeline's BM25) and the counts."""
     rejected: dict[str, Counter[str]] = defaultdict(Counter)
     totals = Counter(candidate.method for candidate in candidates)
     query_tokens = list(analyze_batch(candidate.query for candidate in candidates))
@@ -139,7 +125,7 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
     doc_keys: list[str] = []
     for method in sorted({candidate.method for candidate in survivors}):
         corpus = {doc_key: text for (corpus_method, doc_key), text in positives.items() if corpus_method == method}
-        kept, kept_keys, lost = _round_trip([c for c in survivors if c.method == method], corpus, settings)
+        kept, kept_keys, lost = _round_trip([c for c in survivors if c.method == method], corpus, settings, bm25)
         kept_queries = {pair["query"] for pair in kept}
         for candidate in survivors:
             if candidate.method == method:
@@ -162,7 +148,7 @@ def filter_candidates(candidates: Sequence[Candidate], settings: FilterSettings)
 
 
 def _round_trip(
-    candidates: Sequence[Candidate], corpus: dict[str, str], settings: FilterSettings
+    candidates: Sequence[Candidate], corpus: dict[str, str], settings: SynthFilters, bm25: Bm25Params
 ) -> tuple[list[dict[str, Any]], list[str], int]:
     """Keep candidates whose positive BM25 ranks in the top k; the best other hits become negatives.
 
@@ -170,7 +156,7 @@ def _round_trip(
     """
     if not candidates:
         return [], [], 0
-    retriever = BM25Kiwi(corpus)
+    retriever = BM25Kiwi(corpus, bm25.k1, bm25.b)
     depth = settings.round_trip_top_k + settings.negatives_per_query
     run = retriever.search({str(index): candidate.query for index, candidate in enumerate(candidates)}, k=depth)
     pairs, doc_keys = [], []
