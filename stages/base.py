@@ -4,8 +4,8 @@ With `base.pretrained` set (a hub id such as
 `opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1`) the stage only
 records it; otherwise it learns the vocabulary (tokenizer, stop pieces) on `data/pretrain/text.txt`
 (with the documents of `base.vocabulary_corpora`)
-and pre-trains the masked LM on the text only when a variant trains the learned part
-(`train.objective.learned_part`); the default model is the lexical floor, which never runs it.
+and builds and pre-trains the masked LM on the text only when a variant trains the learned part
+(`train.objective.learned_part`); the default model is the lexical floor, which has no transformer.
 Either way `models/base/source.json` names what `train` loads.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from helpers import PARAMS, TEXTS, run_cli, tiny_encoder
 from nsparse.data import Benchmark, write_benchmark
 from nsparse.export.package import export_variant
 from nsparse.opensearch import ml
+from nsparse.opensearch.settings import node_settings, node_urls
 from nsparse.pipeline.deploy import deploy_variant
 from nsparse.train.validation import capped_validation_set
 
@@ -23,8 +25,14 @@ VARIANT = "cli-search"  # its own model names: deploy undeploys other versions o
 
 
 @pytest.fixture
-def deployed(opensearch: OpenSearch, tmp_path: Path) -> Path:
-    """A tiny variant exported and deployed under the test prefix; returns the folder holding deploy/."""
+def deployed(opensearch: OpenSearch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny variant exported and deployed under the test prefix; returns the folder holding deploy/.
+
+    The folder has no params.yaml, so the CLI finds the node as a user outside a project does: by
+    NSPARSE_OPENSEARCH_URL.
+    """
+    url = os.environ.get("NSPARSE_OPENSEARCH_URL") or node_urls(node_settings())[0]
+    monkeypatch.setenv("NSPARSE_OPENSEARCH_URL", url)
     tiny_encoder().save(tmp_path / "model")
     subset = capped_validation_set(Benchmark(CORPUS, {"q0": QUERY}, {"q0": {"d0": 1}}), 5, 1, seed=0)
     export_variant(tmp_path / "model", tmp_path / "export", TEXTS, subset, PARAMS.export.merged({"quantize": False}))

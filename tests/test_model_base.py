@@ -54,6 +54,21 @@ def test_build_base_model_saves_a_loadable_masked_lm(tmp_path) -> None:
     assert encoder.settings.mode == "bi-encoder" and encoder.encode_documents(TEXTS[:2]).shape[0] == 2
 
 
+def test_without_pretraining_the_base_is_the_vocabulary_alone(tmp_path) -> None:
+    """The default (no learned part): tokenizer and stop pieces, no masked LM built or saved."""
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(TEXTS * 20), encoding="utf-8")
+    settings = PARAMS.base.merged({"vocab_size": 300, "min_frequency": 1})
+    figures = build_base_model(text, tmp_path / "base", settings, PARAMS.seed, pretrain=False)
+    assert "parameters" not in figures and figures["vocab_size"] <= 300
+    saved = {path.name for path in (tmp_path / "base").iterdir()}
+    assert "tokenizer.json" in saved and "stop_pieces.json" in saved
+    assert not saved & {"config.json", "model.safetensors"}
+    encoder = SparseEncoder.load(tmp_path / "base", **PARAMS.train.encoder.model_dump(), **PARAMS.bm25.model_dump())
+    assert encoder.mlm is None and not encoder.has_transformer()
+    assert encoder.encode_documents(TEXTS[:2]).shape == (2, len(encoder.vocab))
+
+
 def test_base_stage_only_records_a_pretrained_model(tmp_path, monkeypatch) -> None:
     hub_id = "opensearch-project/opensearch-neural-sparse-encoding-multilingual-v1"
     params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text(encoding="utf-8"))

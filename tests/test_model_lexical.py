@@ -304,3 +304,24 @@ def test_a_floor_model_exports_without_its_transformer(vocabulary, tmp_path) -> 
     assert (tmp_path / "floor.onnx").stat().st_size < (tmp_path / "gated.onnx").stat().st_size / 2
     figures = check_parity(encoder, tmp_path / "floor.onnx", DOCUMENTS, atol=1e-5, top_k=10)
     assert figures["max_abs_diff"] <= 1e-5 and figures["top_k_mismatches"] == 0
+
+
+def test_a_floor_model_whose_learned_part_did_not_train_saves_no_transformer(vocabulary, tmp_path) -> None:
+    """Gate shut and frozen (train.objective.learned_part off): the folder holds no masked LM, and the reloaded
+    model writes the same document and query vectors and exports the same floor graph."""
+    encoder = floor_encoder(vocabulary, translations=True)
+    encoder.gate.requires_grad_(False)
+    encoder.save(tmp_path / "model")
+    assert not (tmp_path / "model" / "model.safetensors").exists()
+    assert not (tmp_path / "model" / "config.json").exists()
+    loaded = SparseEncoder.load(tmp_path / "model").eval()
+    assert loaded.mlm is None and loaded.settings == encoder.settings
+    np.testing.assert_allclose(
+        encoder.encode_documents(DOCUMENTS).toarray(), loaded.encode_documents(DOCUMENTS).toarray(), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        encoder.encode_queries(DOCUMENTS).toarray(), loaded.encode_queries(DOCUMENTS).toarray(), atol=1e-6
+    )
+    export_onnx(loaded, tmp_path / "floor.onnx", opset=17)
+    figures = check_parity(loaded, tmp_path / "floor.onnx", DOCUMENTS, atol=1e-5, top_k=10)
+    assert figures["max_abs_diff"] <= 1e-5 and figures["top_k_mismatches"] == 0

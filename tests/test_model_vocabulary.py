@@ -63,12 +63,11 @@ def test_default_vocabulary_keeps_the_frequent_corpus_nouns_and_query_words_whol
     """Targets of issue 25 on the default corpora: >= 99% of the 1,000 nouns, >= 95% of the 500 English words."""
     monkeypatch.chdir(ROOT)
     params = load_params()
-    paths, base = params["paths"], params["base"]
-    benchmarks = Path(paths["benchmarks"])
-    lines = vocabulary_lines(
-        read_lines(Path(paths["pretrain"]) / "text.txt"), corpus_texts(benchmarks, base["vocabulary_corpora"])
-    )
-    tokenizer, _ = train_tokenizer(lines, base["vocab_size"], base["min_frequency"])
+    paths, base = params.paths, params.base
+    benchmarks = Path(paths.benchmarks)
+    texts = corpus_texts(benchmarks, base.vocabulary_corpora)
+    lines = vocabulary_lines(read_lines(Path(paths.pretrain) / "text.txt"), texts)
+    tokenizer, _ = train_tokenizer(lines, base.vocab_size, base.min_frequency)
     nouns = frequent_nouns(corpus_texts(benchmarks, ["korquad"]), 1000)
     words = frequent_english_words(list(read_queries(benchmarks / "msmarco-en2ko/queries.jsonl").values()), 500)
     split_nouns, split_english = split_words(tokenizer, nouns), split_words(tokenizer, words)

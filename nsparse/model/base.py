@@ -109,13 +109,13 @@ def build_base_model(
     pretrain: bool,
     vocabulary_texts: Sequence[str] = (),
 ) -> dict[str, float]:
-    """Train the tokenizer and (`pretrain`) pre-train the masked LM; save both to `output_dir`; return figures.
+    """Train the tokenizer and (`pretrain`) pre-train the masked LM; save them to `output_dir`; return figures.
 
     The vocabulary is learned on the pre-training text and `vocabulary_texts` (the documents of the corpora the
     model indexes, so that their names and nouns are whole pieces); the masked LM pre-trains on the text alone.
 
-    Without `pretrain` the masked LM is saved as seeded initial weights: an encoder whose learned part is off
-    never runs it (its vectors are the lexical floor), so the 12 CPU-minutes of pre-training would buy nothing.
+    Without `pretrain` no masked LM is built or saved: an encoder whose learned part is off never runs one (its
+    vectors are the lexical floor), so its weights would be 48 MB in every model folder and buy nothing.
     """
     seed_everything(seed)
     started = time.perf_counter()
@@ -124,7 +124,28 @@ def build_base_model(
     tokenizer, stop_pieces = train_tokenizer(vocabulary, settings.vocab_size, settings.min_frequency)
     tokenizer.model_max_length = settings.max_length
     tokenizer_seconds = time.perf_counter() - started
-    blocks = pack_blocks(tokenizer, lines, settings.block_length)
+    output = Path(output_dir)
+    figures: dict = {
+        "lines": len(lines),
+        "vocabulary_lines": len(vocabulary),
+        "vocab_size": len(tokenizer),
+        "stop_pieces": len(stop_pieces),
+    }
+    if pretrain:
+        model, pretraining = pretrain_masked_lm(tokenizer, lines, settings)
+        model.save_pretrained(output)
+        figures.update(pretraining)
+    tokenizer.save_pretrained(output)
+    save_stop_pieces(output, stop_pieces)
+    figures["timings_s"] = {"tokenizer": tokenizer_seconds, "total": time.perf_counter() - started}
+    return figures
+
+
+def pretrain_masked_lm(
+    tokenizer: PreTrainedTokenizerFast, lines: Sequence[str], settings: Base
+) -> tuple[BertForMaskedLM, dict]:
+    """A masked LM of `settings`' shape, pre-trained on `lines` for `settings.steps`; and its figures."""
+    blocks = pack_blocks(tokenizer, list(lines), settings.block_length)
     model = new_masked_lm(tokenizer, settings)
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=settings.mask_probability)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
@@ -132,8 +153,7 @@ def build_base_model(
     batches = shuffled_batches(blocks.shape[0], settings.batch_size)
     model.train()
     losses = []
-    steps = settings.steps if pretrain else 0
-    progress = tqdm(range(steps), desc="pre-train MLM", unit="step", mininterval=10, disable=not pretrain)
+    progress = tqdm(range(settings.steps), desc="pre-train MLM", unit="step", mininterval=10)
     for _ in progress:
         batch = collator([{"input_ids": row} for row in blocks[next(batches)]])
         loss = masked_lm_loss(model, batch["input_ids"], batch["labels"])
@@ -144,19 +164,10 @@ def build_base_model(
         optimizer.zero_grad(set_to_none=True)
         losses.append(loss.item())
         progress.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", refresh=False)
-    output = Path(output_dir)
-    model.save_pretrained(output)
-    tokenizer.save_pretrained(output)
-    save_stop_pieces(output, stop_pieces)
-    return {
-        "lines": len(lines),
-        "vocabulary_lines": len(vocabulary),
+    return model, {
         "blocks": int(blocks.shape[0]),
-        "vocab_size": len(tokenizer),
-        "stop_pieces": len(stop_pieces),
         "parameters": sum(parameter.numel() for parameter in model.parameters()),
-        "steps": steps,
-        "epochs": steps * settings.batch_size / blocks.shape[0],
-        "final_loss": float(np.mean(losses[-20:])) if losses else None,
-        "timings_s": {"tokenizer": tokenizer_seconds, "total": time.perf_counter() - started},
+        "steps": settings.steps,
+        "epochs": settings.steps * settings.batch_size / blocks.shape[0],
+        "final_loss": float(np.mean(losses[-20:])),
     }

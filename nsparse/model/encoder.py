@@ -192,11 +192,15 @@ def compute_idf(
 
 
 class SparseEncoder(nn.Module):
-    """Masked LM + tokenizer + IDF vector (+ lexical floor); `forward` gives document vectors, the trainable path."""
+    """Masked LM + tokenizer + IDF vector (+ lexical floor); `forward` gives document vectors, the trainable path.
+
+    `mlm` is None for a floor model that has no learned part (the default model): its vectors are BM25 over the
+    vocabulary with its tables, so no transformer is built, trained, saved or exported.
+    """
 
     def __init__(
         self,
-        mlm: PreTrainedModel,
+        mlm: PreTrainedModel | None,
         tokenizer: PreTrainedTokenizerBase,
         settings: EncoderSettings,
         idf: dict[str, float] | None = None,
@@ -205,12 +209,14 @@ class SparseEncoder(nn.Module):
     ) -> None:
         """`stop_pieces` weigh nothing on either side; `lexical` is a saved `lexical.json` (gate, translations)."""
         super().__init__()
+        if mlm is None and (not settings.lexical_floor or settings.mode != "inference-free"):
+            raise ValueError("a model without a transformer must be inference-free with the lexical floor")
         self.mlm = mlm
         self.tokenizer = tokenizer
         self.settings = settings
         if settings.max_length is None:  # whole documents: no "longer than the maximum length" warning per call
             tokenizer.model_max_length = WHOLE_DOCUMENT_TOKENS
-        vocab_size = mlm.config.vocab_size
+        vocab_size = mlm.config.vocab_size if mlm is not None else len(tokenizer)
         if len(tokenizer) > vocab_size:
             raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model only {vocab_size} outputs")
         self.vocab: list[str] = [""] * vocab_size
@@ -232,7 +238,8 @@ class SparseEncoder(nn.Module):
         self.fitted_corpus: dict[str, object] | None = None  # the corpus the statistics come from (`lexical.json`)
         # The learned part's scale: 0 at the start, so an untrained encoder is exactly its lexical floor.
         self.gate = nn.Parameter(
-            torch.tensor(0.0 if settings.lexical_floor else 1.0), requires_grad=settings.lexical_floor
+            torch.tensor(0.0 if settings.lexical_floor else 1.0),
+            requires_grad=settings.lexical_floor and mlm is not None,
         )
         self.register_buffer("translation_ids", torch.zeros(vocab_size, 0, dtype=torch.long), persistent=False)
         self.register_buffer("translation_weights", torch.zeros(vocab_size, 0), persistent=False)
@@ -371,9 +378,18 @@ class SparseEncoder(nn.Module):
         The learned part is off (gate 0, not being trained): the transformer is skipped, in PyTorch and in
         an exported graph alike, which is then the floor alone.
         """
+        if self.mlm is None:
+            return False
         if not self.settings.lexical_floor:
             return True
         return (self.training and self.gate.requires_grad) or self.gate.item() != 0.0
+
+    def keeps_transformer(self) -> bool:
+        """Whether the masked LM is part of the model to save: not when the floor's gate is shut and frozen (the
+        learned part did not train), since nothing would ever run it."""
+        if self.mlm is None:
+            return False
+        return not self.settings.lexical_floor or self.gate.requires_grad or self.gate.item() != 0.0
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Unpruned document vectors [batch, vocab] (pruning is an inference-time choice)."""
@@ -502,10 +518,12 @@ class SparseEncoder(nn.Module):
             json.dump(weights, handle, ensure_ascii=False)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Hugging Face format (weights, config, tokenizer.json), idf.json, nsparse.json, lexical.json, stop pieces."""
+        """Hugging Face format (weights and config when `keeps_transformer`, tokenizer.json), idf.json,
+        nsparse.json, lexical.json, stop pieces."""
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        self.mlm.save_pretrained(folder)
+        if self.mlm is not None and self.keeps_transformer():
+            self.mlm.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         self.write_query_weights(folder / IDF_FILE)
         write_json(folder / SETTINGS_FILE, asdict(self.settings))
@@ -535,7 +553,9 @@ class SparseEncoder(nn.Module):
         up to 64 tokens. `overrides` replace saved settings (e.g. `prune_ratio=0.1`).
         """
         source = str(path_or_hub_id)
-        mlm = AutoModelForMaskedLM.from_pretrained(source)
+        local = Path(source)
+        without_transformer = local.is_dir() and not (local / "config.json").exists()  # a floor model's folder
+        mlm = None if without_transformer else AutoModelForMaskedLM.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
         idf = _read_optional_json(source, IDF_FILE)
         saved = _read_optional_json(source, SETTINGS_FILE)

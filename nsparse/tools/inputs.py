@@ -37,8 +37,8 @@ def load_model(model: str) -> SparseEncoder:
             raise InputError(f"{model}: no such model folder")
         if not path.is_dir():
             raise InputError(f"{model}: not a folder (expected a saved model folder such as models/v2)")
-        if not (path / "config.json").exists():
-            raise InputError(f"{model}: not a saved model (no config.json; expected e.g. models/v2)")
+        if not any((path / name).exists() for name in ("config.json", "nsparse.json")):  # a floor model: no config
+            raise InputError(f"{model}: not a saved model (no nsparse.json or config.json; expected e.g. models/v2)")
     from nsparse.model.encoder import SparseEncoder
 
     if folder:

@@ -151,9 +151,15 @@ class Trainer:
         self.encoder.to(self.device)
         objective, optimizer = train.objective, train.optimizer
         encoder.idf_log_scale.requires_grad_(objective.train_idf)
+        if encoder.mlm is None and objective.learned_part:
+            raise ValueError(
+                "train.objective.learned_part needs a transformer, and the base model has none (stage base "
+                "pre-trains one when a variant trains the learned part)"
+            )
         if not objective.learned_part:
-            encoder.mlm.requires_grad_(False)
-            encoder.gate.requires_grad_(False)  # a floor model stays one: forward skips the transformer
+            if encoder.mlm is not None:
+                encoder.mlm.requires_grad_(False)
+            encoder.gate.requires_grad_(False)  # a floor model stays one: forward skips the transformer, save drops it
         model_parameters = [
             parameter
             for name, parameter in encoder.named_parameters()
