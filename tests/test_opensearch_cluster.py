@@ -287,7 +287,7 @@ def _wait_for_health(client: OpenSearch, nodes: int, status: str, timeout_s: flo
 def test_queries_keep_answering_from_replicas_when_a_data_node_is_killed(local_cluster, capsys, caplog):
     cluster, up_s = local_cluster
     test_started = time.monotonic()
-    urls = cluster.settings.urls
+    urls = node_urls(cluster.settings)
     client = connect(ClusterSettings(url=urls[0], other_urls=tuple(urls[1:])), timeout_s=30)
     documents = _documents()
     index.create_index(client, BM25_INDEX, index.text_index_body(), replace=True)
@@ -352,7 +352,7 @@ def test_the_pipelines_deploy_runs_on_the_cluster_with_models_on_every_node(loca
     cluster, ML Commons' ingest pipeline encodes the documents, and a neural_sparse query encodes on the cluster."""
     cluster, _ = local_cluster
     cluster.up()  # every node, whatever an earlier test left stopped
-    urls = cluster.settings.urls
+    urls = node_urls(cluster.settings)
     client = connect(ClusterSettings(url=urls[0], other_urls=tuple(urls[1:])), timeout_s=60)
     _wait_for_health(client, NODES, "green", timeout_s=180)
     model_dir, export_dir = exported_variant
@@ -387,7 +387,7 @@ def test_a_deploy_already_running_on_the_cluster_is_waited_for_not_taken_for_a_r
     task" from every node), as after its own auto-redeploy when a cluster restarts: deploy waits for the first."""
     cluster, _ = local_cluster
     cluster.up()
-    urls = cluster.settings.urls
+    urls = node_urls(cluster.settings)
     client = connect(ClusterSettings(url=urls[0], other_urls=tuple(urls[1:])), timeout_s=60)
     _wait_for_health(client, NODES, "green", timeout_s=180)
     _, export_dir = exported_variant
